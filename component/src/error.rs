@@ -1,0 +1,48 @@
+//! The one error type of the core, mirrored by the WIT record `types.error`.
+
+use std::fmt;
+
+/// The kind of failure; mirrors WIT `types.error-code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidArgument,
+    NotFound,
+    Storage,
+    HttpDenied,
+    HttpTimeout,
+    HttpFailed,
+    Internal,
+}
+
+/// An error with a code, a sentence for people, and the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None }
+    }
+
+    /// An `invalid-argument` error naming `field` and the rule it broke.
+    pub fn invalid(field: &str, rule: impl fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::InvalidArgument,
+            message: format!("{field}: {rule}"),
+            field: Some(field.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

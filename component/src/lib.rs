@@ -1,0 +1,16 @@
+//! The agentcell core.
+//!
+//! Domain modules are plain Rust, tested natively with `cargo test`. They reach the
+//! outside only through the traits in [`ports`]. The `glue` module, compiled only for
+//! wasm32, maps the WIT types to domain types and implements the ports with the WIT
+//! imports.
+
+pub mod bench;
+pub mod blob;
+pub mod diagnostics;
+pub mod error;
+pub mod meta;
+pub mod ports;
+
+#[cfg(target_arch = "wasm32")]
+mod glue;

@@ -1,0 +1,112 @@
+//! The small traits through which domain code reaches the outside world. The wasm glue
+//! implements them with the WIT imports; tests implement them in memory.
+
+use crate::error::{Error, ErrorCode};
+use std::collections::BTreeMap;
+
+/// Why a storage call failed; mirrors WIT `storage.storage-error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageError {
+    InvalidKey(String),
+    TooLarge(String),
+    Unavailable(String),
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        let message = match e {
+            StorageError::InvalidKey(m) => format!("storage refused the key: {m}"),
+            StorageError::TooLarge(m) => format!("storage refused the value: {m}"),
+            StorageError::Unavailable(m) => format!("storage unavailable: {m}"),
+        };
+        Error::new(ErrorCode::Storage, message)
+    }
+}
+
+/// A namespaced key-value store (WIT `storage`).
+pub trait Storage {
+    fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, StorageError>;
+    fn set(&self, namespace: &str, key: &str, value: &str) -> Result<(), StorageError>;
+    fn delete(&self, namespace: &str, key: &str) -> Result<bool, StorageError>;
+}
+
+/// An outgoing HTTP request (WIT `http-client.request`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub timeout_ms: Option<u32>,
+}
+
+/// A response (WIT `http-client.response`); `body` is already decoded to bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Why no response came back; mirrors WIT `http-client.http-error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    Denied(String),
+    Timeout(String),
+    InvalidRequest(String),
+    Failed(String),
+}
+
+impl From<HttpError> for Error {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Denied(m) => Error::new(ErrorCode::HttpDenied, m),
+            HttpError::Timeout(m) => Error::new(ErrorCode::HttpTimeout, m),
+            HttpError::InvalidRequest(m) => Error::new(ErrorCode::InvalidArgument, m),
+            HttpError::Failed(m) => Error::new(ErrorCode::HttpFailed, m),
+        }
+    }
+}
+
+/// Sends HTTP requests through the host (WIT `http-client`).
+pub trait HttpClient {
+    fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError>;
+}
+
+/// A monotonic clock in milliseconds.
+pub trait Clock {
+    fn monotonic_ms(&self) -> u64;
+}
+
+/// The WASI monotonic clock (through std); native tests use it too.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn monotonic_ms(&self) -> u64 {
+        use std::sync::OnceLock;
+        use std::time::Instant;
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_millis() as u64
+    }
+}
+
+/// An in-memory [`Storage`], for tests of domain code.
+#[derive(Default)]
+pub struct MemoryStorage {
+    entries: std::cell::RefCell<BTreeMap<(String, String), String>>,
+}
+
+impl Storage for MemoryStorage {
+    fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, StorageError> {
+        Ok(self.entries.borrow().get(&(namespace.into(), key.into())).cloned())
+    }
+
+    fn set(&self, namespace: &str, key: &str, value: &str) -> Result<(), StorageError> {
+        self.entries.borrow_mut().insert((namespace.into(), key.into()), value.into());
+        Ok(())
+    }
+
+    fn delete(&self, namespace: &str, key: &str) -> Result<bool, StorageError> {
+        Ok(self.entries.borrow_mut().remove(&(namespace.into(), key.into())).is_some())
+    }
+}

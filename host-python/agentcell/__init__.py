@@ -1,0 +1,72 @@
+"""agentcell: one Rust core for AI-agent infrastructure, run from Python through a
+WebAssembly component.
+
+    >>> import agentcell
+    >>> agentcell.version()
+    '0.1.0'
+    >>> agentcell.health_check()
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._default import runtime, set_runtime
+from ._wasm import Runtime
+from .diagnostics import Probe, counter_add, counter_get, probe_url
+from .errors import (
+    AgentcellError,
+    ComponentLoadError,
+    ComponentTrap,
+    HttpDeniedError,
+    HttpError,
+    HttpTimeoutError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    StorageError,
+)
+from .http import HttpPolicy
+from .meta import BuildInfo, build_info, get_rust_version, get_version, health_check, version
+from .storage import SQLiteStorage
+
+__all__ = [
+    "__version__",
+    "AgentcellError",
+    "BuildInfo",
+    "ComponentLoadError",
+    "ComponentTrap",
+    "HttpDeniedError",
+    "HttpError",
+    "HttpPolicy",
+    "HttpTimeoutError",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "Probe",
+    "Runtime",
+    "SQLiteStorage",
+    "StorageError",
+    "build_info",
+    "counter_add",
+    "counter_get",
+    "get_rust_version",
+    "get_version",
+    "health_check",
+    "probe_url",
+    "runtime",
+    "set_runtime",
+    "version",
+]
+
+__version__: str
+
+
+def __getattr__(name: str) -> Any:
+    # `__version__` is answered by the component, loaded on first use rather than at import.
+    if name == "__version__":
+        value = get_version()
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module 'agentcell' has no attribute {name!r}")

@@ -1,0 +1,6 @@
+"""Everything that touches wasmtime lives in this package."""
+
+from .runtime import DEFAULT_WASM, LoadedComponent, Runtime, interface_name, load_component
+from .values import Err, Ok
+
+__all__ = ["DEFAULT_WASM", "Err", "LoadedComponent", "Ok", "Runtime", "interface_name", "load_component"]

@@ -1,0 +1,89 @@
+"""The precompiled-component cache.
+
+Compiling the component takes tens of milliseconds (seconds for large ones);
+deserializing a precompiled artifact takes well under one. Artifacts live in the user
+cache dir (or `AGENTCELL_CACHE_DIR`), keyed by wasmtime version, component hash and
+engine settings. Each file ends with the SHA-256 of its body, checked before use, so a
+truncated or corrupt file is recompiled instead of loaded; an unwritable cache is
+skipped. The cache never makes loading fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from wasmtime import Engine
+from wasmtime.component import Component
+
+ENGINE_SETTINGS = "default"
+_DIGEST = 32
+
+
+def cache_dir() -> Path:
+    """Where artifacts go: `AGENTCELL_CACHE_DIR`, else the platform's user cache dir."""
+    override = os.environ.get("AGENTCELL_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "agentcell"
+
+
+def artifact_path(wasm: bytes, directory: Path | None = None) -> Path:
+    key = hashlib.sha256()
+    for part in (importlib.metadata.version("wasmtime"), ENGINE_SETTINGS):
+        key.update(part.encode() + b"\0")
+    key.update(hashlib.sha256(wasm).digest())
+    return (directory or cache_dir()) / f"component-{key.hexdigest()[:32]}.cwasm"
+
+
+def _load_cached(engine: Engine, path: Path) -> Component | None:
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    body, digest = blob[:-_DIGEST], blob[-_DIGEST:]
+    if len(blob) <= _DIGEST or hashlib.sha256(body).digest() != digest:
+        return None
+    try:
+        return Component.deserialize(engine, body)
+    except Exception:  # a stale or foreign artifact: recompile
+        return None
+
+
+def _store(path: Path, component: Component) -> None:
+    try:
+        body = bytes(component.serialize())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cwasm")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(body + hashlib.sha256(body).digest())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass  # read-only or full cache dir: we simply compile next time
+
+
+def load_component(engine: Engine, wasm: bytes, *, use_cache: bool = True) -> tuple[Component, bool]:
+    """The component for `wasm`, and whether it came from the cache."""
+    path = artifact_path(wasm)
+    if use_cache:
+        cached = _load_cached(engine, path)
+        if cached is not None:
+            return cached, True
+    component = Component(engine, wasm)
+    if use_cache:
+        _store(path, component)
+    return component, False

@@ -1,0 +1,405 @@
+"""The one place that runs the component: engine, precompiled cache, linker, host
+imports, the call path, locking and recovery after a trap."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from ctypes import byref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime.component import Component, FuncType, Linker
+
+from ..errors import ComponentLoadError, ComponentTrap, StorageError, error_from_wit
+from ..http import HttpFailure, HttpPolicy
+from ..storage import SQLiteStorage, StorageFailure
+from . import cache
+from .values import Err, Lower, Ok, Val, lift, lowerer, val_delete
+
+WIT_PACKAGE = "agentcell:core"
+WIT_VERSION = "0.1.0"
+DEFAULT_WASM = Path(__file__).resolve().parent.parent / "agentcell.wasm"
+
+
+def interface_name(interface: str) -> str:
+    """`meta` -> `agentcell:core/meta@0.1.0`."""
+    return f"{WIT_PACKAGE}/{interface}@{WIT_VERSION}"
+
+
+def default_storage_path() -> Path:
+    """`AGENTCELL_STORAGE`, else `agentcell.db` in the user data dir."""
+    override = os.environ.get("AGENTCELL_STORAGE")
+    if override:
+        return Path(override)
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "agentcell" / "agentcell.db"
+
+
+@dataclass(frozen=True)
+class LoadedComponent:
+    """A compiled component shared by every runtime of the process."""
+
+    engine: wasmtime.Engine
+    component: Component
+    path: Path
+    sha256: str
+    from_cache: bool
+    load_seconds: float
+
+
+_LOADED: dict[tuple[Path, bool], LoadedComponent] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_component(path: Path | None = None, *, use_cache: bool = True) -> LoadedComponent:
+    """Compiles (or takes from the on-disk cache) the component at `path`, once per process."""
+    path = (path or DEFAULT_WASM).resolve()
+    with _LOAD_LOCK:
+        loaded = _LOADED.get((path, use_cache))
+        if loaded is not None:
+            return loaded
+        started = time.perf_counter()
+        try:
+            wasm = path.read_bytes()
+        except OSError as e:
+            raise ComponentLoadError(
+                f"cannot read the agentcell component at {path}: {e.strerror or e}", field="wasm"
+            ) from e
+        engine = wasmtime.Engine()
+        try:
+            component, from_cache = cache.load_component(engine, wasm, use_cache=use_cache)
+        except wasmtime.WasmtimeError as e:
+            first_line = str(e).splitlines()[0] if str(e) else "invalid component"
+            raise ComponentLoadError(
+                f"{path} is not a valid WebAssembly component: {first_line}", field="wasm"
+            ) from e
+        loaded = LoadedComponent(
+            engine,
+            component,
+            path,
+            hashlib.sha256(wasm).hexdigest(),
+            from_cache,
+            time.perf_counter() - started,
+        )
+        _LOADED[(path, use_cache)] = loaded
+        return loaded
+
+
+# --- host imports -------------------------------------------------------------------
+#
+# Host functions are registered with wasmtime's C API directly: arguments are lifted
+# with `values.lift` and results lowered with a lowerer built once per function, which
+# is far cheaper than wasmtime-py's per-call type walk. A handler reports expected
+# failures as `Err(...)`; anything else it raises is a host bug and traps the guest.
+
+HostHandler = Callable[..., Any]
+
+
+@dataclass
+class _HostFunc:
+    handler: HostHandler
+    lower_result: Lower | None = None
+    has_result: bool = False
+    typed: bool = False
+
+
+_HOST_FUNCS: dict[int, _HostFunc] = {}
+_HOST_IDS = iter(range(1, 2**62))
+_HOST_LOCK = threading.Lock()
+_HOST_ERROR = threading.local()
+
+
+def _host_trampoline(
+    env: int | None,
+    _context: Any,
+    ty_raw: Any,
+    args: Any,
+    nargs: int,
+    results: Any,
+    _nresults: int,
+) -> int:
+    try:
+        host = _HOST_FUNCS[env or 0]
+        if not host.typed:
+            fty = FuncType._from_ptr(ty_raw, owner=object())
+            result_ty = fty.result
+            host.has_result = result_ty is not None
+            host.lower_result = lowerer(result_ty) if result_ty is not None else None
+            host.typed = True
+        pyargs = []
+        for i in range(nargs):
+            pyargs.append(lift(args[i]))
+            val_delete(byref(args[i]))
+            args[i].kind = 0  # now an owned-nothing bool, whoever frees it next
+        out = host.handler(*pyargs)
+        if host.lower_result is not None:
+            host.lower_result(results[0], out)
+        return 0
+    except BaseException as e:  # noqa: BLE001 - must never unwind into C
+        _HOST_ERROR.exc = e
+        err = wasmtime.WasmtimeError(f"host function failed: {type(e).__name__}: {e}")
+        return ctypes.cast(err._consume(), ctypes.c_void_p).value or 0
+
+
+_TRAMPOLINE = ffi.wasmtime_component_func_callback_t(_host_trampoline)
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+def _host_finalize(env: int | None) -> None:
+    _HOST_FUNCS.pop(env or 0, None)
+
+
+def _define(linker_instance: Any, name: str, handler: HostHandler) -> None:
+    with _HOST_LOCK:
+        idx = next(_HOST_IDS)
+        _HOST_FUNCS[idx] = _HostFunc(handler)
+    raw = name.encode()
+    err = ffi.wasmtime_component_linker_instance_add_func(
+        linker_instance.ptr(), ctypes.create_string_buffer(raw), len(raw), _TRAMPOLINE, idx, _host_finalize
+    )
+    if err:
+        raise wasmtime.WasmtimeError._from_ptr(err)
+
+
+def _storage_call(fn: Callable[..., Any]) -> HostHandler:
+    def handler(*args: Any) -> Any:
+        try:
+            return Ok(fn(*args))
+        except StorageFailure as e:
+            return Err((e.kind, e.message))
+        except StorageError as e:
+            return Err(("unavailable", e.message))
+
+    return handler
+
+
+def _storage_imports(get_storage: Callable[[], SQLiteStorage]) -> dict[str, HostHandler]:
+    def list_keys(ns: str, prefix: str, cursor: str | None, limit: int) -> dict[str, Any]:
+        keys, next_cursor = get_storage().list_keys(ns, prefix, cursor, limit)
+        return {"keys": keys, "cursor": next_cursor}
+
+    return {
+        "get": _storage_call(lambda ns, k: get_storage().get(ns, k)),
+        "set": _storage_call(lambda ns, k, v: get_storage().set(ns, k, v)),
+        "delete": _storage_call(lambda ns, k: get_storage().delete(ns, k)),
+        "exists": _storage_call(lambda ns, k: get_storage().exists(ns, k)),
+        "list-keys": _storage_call(list_keys),
+        "get-many": _storage_call(lambda ns, ks: get_storage().get_many(ns, ks)),
+        "set-many": _storage_call(lambda ns, es: get_storage().set_many(ns, [tuple(e) for e in es])),
+        "delete-many": _storage_call(lambda ns, ks: get_storage().delete_many(ns, ks)),
+    }
+
+
+def _http_imports(policy: HttpPolicy) -> dict[str, HostHandler]:
+    def send(req: dict[str, Any]) -> Any:
+        try:
+            r = policy.send(
+                req["method"], req["url"], [tuple(h) for h in req["headers"]], req["body"], req["timeout_ms"]
+            )
+        except HttpFailure as e:
+            return Err((e.kind, e.message))
+        return Ok(
+            {"status": r.status, "headers": r.headers, "body": r.body, "body_encoding": r.body_encoding}
+        )
+
+    return {"send": send}
+
+
+# --- the runtime --------------------------------------------------------------------
+
+
+# A private prototype of the call, taking raw addresses: no per-call argument
+# conversion by ctypes, and wasmtime-py's own prototype is left alone.
+_func_call = ffi.dll["wasmtime_component_func_call"]
+_func_call.restype = ctypes.c_void_p
+_func_call.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
+_ERROR_PTR = ctypes.POINTER(ffi.wasmtime_error_t)
+
+
+class _Export:
+    """An exported function bound to one instance: lowerers, argument and result slots
+    and addresses computed once, so a call is one FFI call plus the values' own work."""
+
+    __slots__ = ("func", "lowerers", "nparams", "params", "params_addr", "result", "result_addr", "name")
+
+    def __init__(self, func: Any, lowerers: list[Lower], has_result: bool, name: str) -> None:
+        self.func = func  # keeps the wasmtime_component_func_t alive
+        self.lowerers = lowerers
+        self.nparams = len(lowerers)
+        self.params = (Val * self.nparams)()
+        self.params_addr = ctypes.addressof(self.params) if self.nparams else None
+        self.result = Val() if has_result else None
+        self.result_addr = ctypes.addressof(self.result) if has_result else None
+        self.name = name
+
+
+class BoundExport:
+    """A callable handle on one export of a `Runtime`; survives instance replacement."""
+
+    __slots__ = ("_rt", "_key")
+
+    def __init__(self, rt: Runtime, interface: str, name: str) -> None:
+        self._rt = rt
+        self._key = (interface, name)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._rt.call(*self._key, *args)
+
+
+class Runtime:
+    """One instance of the component with its host imports.
+
+    Calls are serialised by a lock (a component instance runs one call at a time), so a
+    runtime may be shared by threads. After a trap the instance is replaced on the next
+    call; storage lives in the host, so nothing persisted is lost.
+    """
+
+    def __init__(
+        self,
+        storage: str | Path | SQLiteStorage | None = None,
+        http: HttpPolicy | None = None,
+        *,
+        wasm: str | Path | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.loaded = load_component(Path(wasm) if wasm is not None else None, use_cache=use_cache)
+        self.http = http or HttpPolicy()
+        self._storage_spec = storage
+        self._storage: SQLiteStorage | None = storage if isinstance(storage, SQLiteStorage) else None
+        if storage is not None and self._storage is None:
+            self._storage = SQLiteStorage(storage)  # fail now, naming the path
+        self._lock = threading.RLock()
+        self._stderr = bytearray()
+        self._linker = self._make_linker()
+        self._store: wasmtime.Store | None = None
+        self._instance: Any = None
+        self._context: Any = None
+        self._context_addr: int | None = None
+        self._exports: dict[tuple[str, str], _Export] = {}
+        self.instantiations = 0
+        self._instantiate()
+
+    @property
+    def storage(self) -> SQLiteStorage:
+        """The storage backend; the default SQLite file is opened on first use."""
+        if self._storage is None:
+            self._storage = SQLiteStorage(default_storage_path())
+        return self._storage
+
+    def _make_linker(self) -> Linker:
+        linker = Linker(self.loaded.engine)
+        linker.add_wasip2()
+        with linker.root() as root:
+            with root.add_instance(interface_name("storage")) as inst:
+                for name, handler in _storage_imports(lambda: self.storage).items():
+                    _define(inst, name, handler)
+            with root.add_instance(interface_name("http-client")) as inst:
+                for name, handler in _http_imports(self.http).items():
+                    _define(inst, name, handler)
+        return linker
+
+    def _capture_stderr(self, data: bytes) -> None:
+        self._stderr += data
+        del self._stderr[:-4096]
+
+    def _instantiate(self) -> None:
+        store = wasmtime.Store(self.loaded.engine)
+        wasi = wasmtime.WasiConfig()
+        wasi.stderr_custom = self._capture_stderr
+        store.set_wasi(wasi)
+        self._instance = self._linker.instantiate(store, self.loaded.component)
+        self._store = store
+        self._context = store._context()
+        self._context_addr = ctypes.cast(self._context, ctypes.c_void_p).value
+        self._exports.clear()
+        self.instantiations += 1
+
+    def _bind(self, interface: str, name: str) -> _Export:
+        assert self._store is not None
+        iface = self._instance.get_export_index(self._store, interface_name(interface))
+        index = iface and self._instance.get_export_index(self._store, name, iface)
+        if not index:
+            raise AttributeError(f"the component exports no {interface}.{name}")
+        func = self._instance.get_func(self._store, index)
+        fty = func.type(self._store)
+        export = _Export(
+            func._func, [lowerer(t) for _, t in fty.params], fty.result is not None, f"{interface}.{name}"
+        )
+        self._exports[(interface, name)] = export
+        return export
+
+    def export(self, interface: str, name: str) -> BoundExport:
+        """A reusable callable for export `interface.name` (fails now if there is none)."""
+        with self._lock:
+            self._exports.get((interface, name)) or self._bind(interface, name)
+        return BoundExport(self, interface, name)
+
+    def call(self, interface: str, name: str, *args: Any) -> Any:
+        """Calls export `interface.name`; returns the lifted result (`Ok`/`Err` for a
+        WIT `result`). Raises `ComponentTrap` if the component traps."""
+        with self._lock:
+            export = self._exports.get((interface, name)) or self._bind(interface, name)
+            n = export.nparams
+            if len(args) != n:
+                raise TypeError(f"{export.name} takes {n} arguments, got {len(args)}")
+            params = export.params
+            try:
+                for i in range(n):
+                    export.lowerers[i](params[i], args[i])
+                if self._stderr:
+                    self._stderr.clear()
+                err = _func_call(
+                    self._func_addr(export),
+                    self._context_addr,
+                    export.params_addr,
+                    n,
+                    export.result_addr,
+                    0 if export.result is None else 1,
+                )
+            finally:
+                for i in range(n):
+                    val_delete(byref(params[i]))
+                    params[i].kind = 0
+            if err:
+                error = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, _ERROR_PTR))
+                raise self._trapped(export.name, error)
+            result = export.result
+            if result is None:
+                return None
+            try:
+                return lift(result)
+            finally:
+                val_delete(byref(result))
+                result.kind = 0
+
+    @staticmethod
+    def _func_addr(export: _Export) -> int:
+        return ctypes.addressof(export.func)
+
+    def call_ok(self, interface: str, name: str, *args: Any) -> Any:
+        """Like `call`, for a function returning `result<T, error>`: returns T or raises
+        the matching `AgentcellError`."""
+        out = self.call(interface, name, *args)
+        if isinstance(out, Err):
+            raise error_from_wit(out.value)
+        return out.value if isinstance(out, Ok) else out
+
+    def _trapped(self, name: str, error: wasmtime.WasmtimeError) -> ComponentTrap:
+        host_exc = getattr(_HOST_ERROR, "exc", None)
+        _HOST_ERROR.exc = None
+        panic = bytes(self._stderr).decode(errors="replace").strip()
+        reason = str(error).splitlines()
+        fallback = reason[-1] if reason else "wasm trap"
+        detail = panic or next((ln.strip() for ln in reversed(reason) if "trap" in ln), fallback)
+        self._instantiate()  # a trapped instance cannot be entered again
+        trap = ComponentTrap(f"the component trapped in {name}: {detail}")
+        trap.__cause__ = host_exc or error
+        return trap

@@ -1,0 +1,115 @@
+"""The exception hierarchy of agentcell: one root, subclassing the builtins a Python
+user would catch (`ValueError`, `KeyError`, `TimeoutError`, `PermissionError`)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentcellError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "StorageError",
+    "HttpDeniedError",
+    "HttpTimeoutError",
+    "HttpError",
+    "InternalError",
+    "ComponentTrap",
+    "ComponentLoadError",
+]
+
+
+class AgentcellError(Exception):
+    """Root of every error agentcell raises.
+
+    `code` is the WIT `error-code` (e.g. ``"invalid-argument"``); `field` names the
+    argument at fault when there is one.
+    """
+
+    code: str = "internal"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidArgumentError(AgentcellError, ValueError):
+    """An argument broke a rule; `field` names it."""
+
+    code = "invalid-argument"
+
+
+class NotFoundError(AgentcellError, KeyError):
+    """The thing asked for does not exist."""
+
+    code = "not-found"
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.message
+
+
+class StorageError(AgentcellError):
+    """The storage backend failed or refused; nothing was half-written."""
+
+    code = "storage"
+
+
+class HttpDeniedError(AgentcellError, PermissionError):
+    """The HTTP allow-list refused the destination; no request was sent."""
+
+    code = "http-denied"
+
+
+class HttpTimeoutError(AgentcellError, TimeoutError):
+    """An HTTP request did not complete within its timeout."""
+
+    code = "http-timeout"
+
+
+class HttpError(AgentcellError):
+    """An HTTP request failed (connection refused, DNS, protocol error)."""
+
+    code = "http-failed"
+
+
+class InternalError(AgentcellError):
+    """A bug in the component."""
+
+    code = "internal"
+
+
+class ComponentTrap(AgentcellError, RuntimeError):
+    """The component trapped (a bug, never control flow). The runtime has already
+    replaced the instance, so the next call works; persisted data is untouched."""
+
+    code = "trap"
+
+
+class ComponentLoadError(AgentcellError, OSError):
+    """The `.wasm` file is missing or is not a valid agentcell component."""
+
+    code = "load"
+
+
+_BY_CODE: dict[str, type[AgentcellError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidArgumentError,
+        NotFoundError,
+        StorageError,
+        HttpDeniedError,
+        HttpTimeoutError,
+        HttpError,
+        InternalError,
+    )
+}
+
+
+def error_from_wit(err: dict[str, object]) -> AgentcellError:
+    """Turns a lifted WIT `types.error` record into the matching exception."""
+    code = str(err.get("code", "internal"))
+    field = err.get("field")
+    cls = _BY_CODE.get(code, InternalError)
+    return cls(str(err.get("message", code)), field=field if isinstance(field, str) else None)

@@ -1,0 +1,62 @@
+"""Runs the cross-host conformance vectors (`tests/vectors/*.json`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agentcell
+from agentcell._wasm import Err, Ok
+
+from .conftest import REPO
+
+VECTORS = sorted((REPO / "tests" / "vectors").glob("*.json"))
+CASES = [
+    pytest.param(case, id=f"{path.stem}: {case['name']}")
+    for path in VECTORS
+    for case in json.loads(path.read_text())["cases"]
+]
+
+
+def to_json(value: Any) -> Any:
+    """Python-lifted WIT value -> the vectors' JSON form."""
+    if isinstance(value, bytes):
+        return list(value)
+    if isinstance(value, dict):
+        return {k.replace("_", "-"): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def test_vectors_exist() -> None:
+    assert len(CASES) >= 15
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_vector(case: dict[str, Any]) -> None:
+    rt = agentcell.Runtime(":memory:")
+    for step in case["steps"]:
+        interface, name = step["call"].split(".")
+        expect = step["expect"]
+        try:
+            got = rt.call(interface, name, *step["args"])
+        except agentcell.ComponentTrap:
+            assert expect == {"trap": True}, step
+            continue
+        if "value" in expect:
+            assert to_json(got) == expect["value"], step
+        elif "fields" in expect:
+            record = to_json(got)
+            assert {k: record[k] for k in expect["fields"]} == expect["fields"], step
+        elif "ok" in expect:
+            assert isinstance(got, Ok) and to_json(got.value) == expect["ok"], (step, got)
+        elif "err" in expect:
+            assert isinstance(got, Err), (step, got)
+            err = to_json(got.value)
+            assert {k: err[k] for k in expect["err"]} == expect["err"], (step, err)
+        else:
+            raise AssertionError(f"step expected a trap: {step}")

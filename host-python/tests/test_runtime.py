@@ -1,0 +1,130 @@
+"""The runtime: loading, the precompiled cache, threads, traps."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import agentcell
+from agentcell._wasm import cache, load_component
+from agentcell._wasm.runtime import DEFAULT_WASM
+
+
+def test_missing_wasm_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.wasm"
+    with pytest.raises(agentcell.ComponentLoadError, match=str(missing)):
+        agentcell.Runtime(":memory:", wasm=missing)
+
+
+def test_corrupt_wasm_names_the_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.wasm"
+    bad.write_bytes(b"\0asm\x0d\0\x01\0garbage")
+    with pytest.raises(agentcell.ComponentLoadError, match="bad.wasm"):
+        agentcell.Runtime(":memory:", wasm=bad, use_cache=False)
+
+
+def test_trap_raises_clearly_and_runtime_recovers(rt: agentcell.Runtime) -> None:
+    assert agentcell.counter_add("kept", 5, rt) == 5
+    with pytest.raises(agentcell.ComponentTrap, match="deliberate trap: boom"):
+        rt.call("diagnostics", "trap", "boom")
+    assert agentcell.health_check(rt) is True
+    assert agentcell.counter_get("kept", rt) == 5
+    assert rt.instantiations == 2
+
+
+def test_bad_argument_types_are_python_errors_and_leave_the_runtime_usable(rt: agentcell.Runtime) -> None:
+    with pytest.raises(TypeError):
+        rt.call("diagnostics", "counter-add", 7, 1)
+    with pytest.raises(OverflowError):
+        rt.call("diagnostics", "counter-add", "x", 2**63)
+    with pytest.raises(TypeError, match="takes 2 arguments"):
+        rt.call("diagnostics", "counter-add", "x")
+    with pytest.raises(AttributeError):
+        rt.call("diagnostics", "nope")
+    assert agentcell.counter_add("x", 1, rt) == 1
+
+
+def test_threads_are_serialised_correctly(rt: agentcell.Runtime) -> None:
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(200):
+                agentcell.counter_add("shared", 1, rt)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert agentcell.counter_get("shared", rt) == 1600
+
+
+def test_bound_export_survives_instance_replacement(rt: agentcell.Runtime) -> None:
+    version = rt.export("meta", "version")
+    assert version() == agentcell.version()
+    with pytest.raises(agentcell.ComponentTrap):
+        rt.call("diagnostics", "trap", "x")
+    assert version() == agentcell.version()
+
+
+def test_component_is_loaded_once_per_process() -> None:
+    a = agentcell.Runtime(":memory:")
+    b = agentcell.Runtime(":memory:")
+    assert a.loaded is b.loaded
+
+
+def _load_in_child(cache_dir: Path) -> str:
+    code = (
+        "import agentcell;"
+        "rt = agentcell.Runtime(':memory:');"
+        "print(rt.loaded.from_cache, agentcell.health_check(rt))"
+    )
+    env = {"AGENTCELL_CACHE_DIR": str(cache_dir), "PATH": ""}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+        cwd=Path(agentcell.__file__).parents[1],
+    )
+    return out.stdout.strip()
+
+
+def test_precompiled_cache_is_written_then_used(tmp_path: Path) -> None:
+    assert _load_in_child(tmp_path) == "False True"
+    assert list(tmp_path.glob("component-*.cwasm"))
+    assert _load_in_child(tmp_path) == "True True"
+
+
+def test_corrupt_cache_falls_back_to_compiling(tmp_path: Path) -> None:
+    _load_in_child(tmp_path)
+    (artifact,) = tmp_path.glob("component-*.cwasm")
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    assert _load_in_child(tmp_path) == "False True"
+    artifact.write_bytes(b"short")
+    assert _load_in_child(tmp_path) == "False True"
+
+
+def test_unwritable_cache_never_fails(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("occupied")
+    assert _load_in_child(not_a_dir / "cache") == "False True"
+
+
+def test_artifact_key_depends_on_the_component(tmp_path: Path) -> None:
+    wasm = DEFAULT_WASM.read_bytes()
+    assert cache.artifact_path(wasm, tmp_path) != cache.artifact_path(wasm + b"\0", tmp_path)
+
+
+def test_load_component_reports_its_hash() -> None:
+    import hashlib
+
+    loaded = load_component()
+    assert loaded.sha256 == hashlib.sha256(DEFAULT_WASM.read_bytes()).hexdigest()

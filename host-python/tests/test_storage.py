@@ -1,0 +1,102 @@
+"""The storage import backed by SQLite: persistence, atomicity, durability under SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import agentcell
+from agentcell.storage import SQLiteStorage, StorageFailure
+
+
+def test_counter_survives_a_restart_of_the_host(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    first = agentcell.Runtime(db)
+    assert agentcell.counter_add("restarts", 3, first) == 3
+    first.storage.close()
+    second = agentcell.Runtime(db)
+    assert agentcell.counter_add("restarts", 1, second) == 4
+
+
+def test_unwritable_storage_path_names_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    target = blocker / "sub" / "state.db"
+    with pytest.raises(agentcell.StorageError, match=str(target)):
+        agentcell.Runtime(target)
+
+
+def test_storage_error_reaches_the_caller_as_a_typed_error(tmp_path: Path) -> None:
+    rt = agentcell.Runtime(tmp_path / "s.db")
+    rt.storage.close()  # every further call fails inside the backend
+    with pytest.raises(agentcell.StorageError, match="storage unavailable"):
+        agentcell.counter_add("x", 1, rt)
+    assert agentcell.health_check(rt)  # no trap, same instance
+    assert rt.instantiations == 1
+
+
+def test_list_keys_pages_in_byte_order() -> None:
+    s = SQLiteStorage()
+    s.set_many("ns", [(f"k{i:02d}", str(i)) for i in range(25)] + [("other", "x")])
+    keys, cursor = s.list_keys("ns", "k", None, 10)
+    assert keys == [f"k{i:02d}" for i in range(10)] and cursor == "k09"
+    keys, cursor = s.list_keys("ns", "k", cursor, 10)
+    assert keys[0] == "k10"
+    keys, cursor = s.list_keys("ns", "k", cursor, 10)
+    assert len(keys) == 5 and cursor is None
+    assert s.list_keys("ns", "", None, 1000)[0][-1] == "other"
+
+
+def test_set_many_is_all_or_nothing() -> None:
+    s = SQLiteStorage()
+    with pytest.raises(StorageFailure, match="key must not be empty"):
+        s.set_many("ns", [("a", "1"), ("", "2")])
+    assert s.get("ns", "a") is None
+    s.set_many("ns", [("a", "1"), ("b", "2")])
+    assert s.get_many("ns", ["a", "b", "c"]) == ["1", "2", None]
+    assert s.delete_many("ns", ["a", "c"]) == 1
+    assert s.exists("ns", "b") and not s.exists("ns", "a")
+
+
+def test_key_rules() -> None:
+    s = SQLiteStorage()
+    with pytest.raises(StorageFailure, match="at most 1024 bytes"):
+        s.set("ns", "k" * 1025, "v")
+    with pytest.raises(StorageFailure, match="limit"):
+        s.list_keys("ns", "", None, 0)
+
+
+CHILD = """
+import sys, agentcell
+rt = agentcell.Runtime(sys.argv[1])
+while True:
+    value = agentcell.counter_add("acked", 1, rt)
+    print(value, flush=True)
+"""
+
+
+def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
+    db = tmp_path / "kill.db"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(agentcell.__file__).parents[1],
+        env={**os.environ, "AGENTCELL_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert child.stdout is not None
+    last_acked = 0
+    deadline = time.monotonic() + 30
+    while last_acked < 50 and time.monotonic() < deadline:
+        last_acked = int(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert last_acked >= 50
+    after = agentcell.counter_get("acked", agentcell.Runtime(db))
+    assert after >= last_acked  # every printed (acknowledged) value is on disk
