@@ -1,0 +1,5 @@
+//! Typed bindings generated from the WIT contract.
+wasmtime::component::bindgen!({
+    world: "agentcell",
+    path: "../wit",
+});

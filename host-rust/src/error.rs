@@ -1,0 +1,50 @@
+//! Errors of the Rust host: the component's own errors, traps, and host failures.
+
+use crate::bindings::exports::agentcell::core::types::{Error as WitError, ErrorCode};
+
+/// Everything a call into agentcell can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The component returned an error (WIT `types.error`).
+    #[error("{message}")]
+    Component { code: ErrorCode, message: String, field: Option<String> },
+    /// The component trapped; the runtime has replaced the instance already.
+    #[error("the component trapped in {function}: {detail}")]
+    Trap { function: String, detail: String },
+    /// The component could not be loaded or instantiated.
+    #[error("cannot load the agentcell component: {0}")]
+    Load(String),
+    /// The storage backend could not be opened.
+    #[error("storage at {path}: {message}")]
+    Storage { path: String, message: String },
+}
+
+impl Error {
+    /// The WIT error code as kebab-case text (`invalid-argument`), or `trap`/`load`/`storage`.
+    pub fn code(&self) -> String {
+        match self {
+            Error::Component { code, .. } => error_code_name(*code).to_string(),
+            Error::Trap { .. } => "trap".into(),
+            Error::Load(_) => "load".into(),
+            Error::Storage { .. } => "storage".into(),
+        }
+    }
+}
+
+pub fn error_code_name(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::InvalidArgument => "invalid-argument",
+        ErrorCode::NotFound => "not-found",
+        ErrorCode::Storage => "storage",
+        ErrorCode::HttpDenied => "http-denied",
+        ErrorCode::HttpTimeout => "http-timeout",
+        ErrorCode::HttpFailed => "http-failed",
+        ErrorCode::Internal => "internal",
+    }
+}
+
+impl From<WitError> for Error {
+    fn from(e: WitError) -> Self {
+        Error::Component { code: e.code, message: e.message, field: e.field }
+    }
+}

@@ -1,0 +1,260 @@
+//! The runtime: one compiled component per process, one instance per `Runtime`, the
+//! host imports, and recovery after a trap (a trapped instance is replaced; storage
+//! lives in the host, so nothing persisted is lost).
+
+use crate::bindings::agentcell::core::{http_client, storage};
+use crate::bindings::exports::agentcell::core::diagnostics::Probe;
+use crate::bindings::exports::agentcell::core::meta::BuildInfo;
+use crate::bindings::Agentcell;
+use crate::storage::{MemoryStorage, SqliteStorage, StorageBackend};
+use crate::{Error, HttpPolicy};
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+use wasmtime::component::{Component, Instance, Linker, ResourceTable, Val};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// What the component's imports see: WASI, storage and the HTTP policy.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    storage: Arc<dyn StorageBackend>,
+    http: Arc<HttpPolicy>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl storage::Host for HostState {
+    fn get(&mut self, namespace: String, key: String) -> Result<Option<String>, storage::StorageError> {
+        Ok(self.storage.get_many(&namespace, &[key])?.pop().flatten())
+    }
+    fn set(&mut self, namespace: String, key: String, value: String) -> Result<(), storage::StorageError> {
+        self.storage.set_many(&namespace, &[(key, value)])
+    }
+    fn delete(&mut self, namespace: String, key: String) -> Result<bool, storage::StorageError> {
+        Ok(self.storage.delete_many(&namespace, &[key])? == 1)
+    }
+    fn exists(&mut self, namespace: String, key: String) -> Result<bool, storage::StorageError> {
+        Ok(self.storage.get_many(&namespace, &[key])?[0].is_some())
+    }
+    fn list_keys(
+        &mut self,
+        namespace: String,
+        prefix: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<storage::KeyPage, storage::StorageError> {
+        self.storage.list_keys(&namespace, &prefix, cursor.as_deref(), limit)
+    }
+    fn get_many(&mut self, namespace: String, keys: Vec<String>) -> Result<Vec<Option<String>>, storage::StorageError> {
+        self.storage.get_many(&namespace, &keys)
+    }
+    fn set_many(&mut self, namespace: String, entries: Vec<(String, String)>) -> Result<(), storage::StorageError> {
+        self.storage.set_many(&namespace, &entries)
+    }
+    fn delete_many(&mut self, namespace: String, keys: Vec<String>) -> Result<u32, storage::StorageError> {
+        self.storage.delete_many(&namespace, &keys)
+    }
+}
+
+impl http_client::Host for HostState {
+    fn send(&mut self, req: http_client::Request) -> Result<http_client::Response, http_client::HttpError> {
+        self.http.send(&req)
+    }
+}
+
+struct Compiled {
+    engine: Engine,
+    component: Component,
+    linker: Linker<HostState>,
+}
+
+fn compiled() -> Result<&'static Compiled, Error> {
+    static COMPILED: OnceLock<Result<Compiled, String>> = OnceLock::new();
+    COMPILED
+        .get_or_init(|| {
+            let engine = Engine::default();
+            let component = Component::new(&engine, crate::COMPONENT_WASM).map_err(|e| e.to_string())?;
+            let mut linker = Linker::new(&engine);
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| e.to_string())?;
+            Agentcell::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)
+                .map_err(|e| e.to_string())?;
+            Ok(Compiled { engine, component, linker })
+        })
+        .as_ref()
+        .map_err(|e| Error::Load(e.clone()))
+}
+
+struct Live {
+    store: Store<HostState>,
+    instance: Instance,
+    bindings: Agentcell,
+    stderr: MemoryOutputPipe,
+}
+
+/// Builds a [`Runtime`]: storage (SQLite file by default) and HTTP policy.
+#[derive(Default)]
+pub struct RuntimeBuilder {
+    storage: Option<Arc<dyn StorageBackend>>,
+    http: HttpPolicy,
+}
+
+impl RuntimeBuilder {
+    /// Keep storage in memory.
+    pub fn memory_storage(mut self) -> Self {
+        self.storage = Some(Arc::new(MemoryStorage::default()));
+        self
+    }
+    /// Keep storage in the SQLite file at `path` (created if needed).
+    pub fn sqlite_storage(mut self, path: impl AsRef<Path>) -> Result<Self, Error> {
+        self.storage = Some(Arc::new(SqliteStorage::open(path)?));
+        Ok(self)
+    }
+    /// Any backend.
+    pub fn storage(mut self, backend: Arc<dyn StorageBackend>) -> Self {
+        self.storage = Some(backend);
+        self
+    }
+    pub fn http(mut self, policy: HttpPolicy) -> Self {
+        self.http = policy;
+        self
+    }
+    pub fn build(self) -> Result<Runtime, Error> {
+        let storage = self.storage.unwrap_or_else(|| Arc::new(MemoryStorage::default()));
+        let rt = Runtime { storage, http: Arc::new(self.http), live: Mutex::new(None), instantiations: Mutex::new(0) };
+        rt.with_live(|_| Ok(()))?;
+        Ok(rt)
+    }
+}
+
+/// One instance of the agentcell component. Calls are serialised by a lock.
+pub struct Runtime {
+    storage: Arc<dyn StorageBackend>,
+    http: Arc<HttpPolicy>,
+    live: Mutex<Option<Live>>,
+    instantiations: Mutex<u64>,
+}
+
+impl Runtime {
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// How many instances this runtime has created (1, plus one after each trap).
+    pub fn instantiations(&self) -> u64 {
+        *self.instantiations.lock().unwrap()
+    }
+
+    fn instantiate(&self) -> Result<Live, Error> {
+        let c = compiled()?;
+        let stderr = MemoryOutputPipe::new(64 * 1024);
+        let wasi = wasmtime_wasi::WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let state = HostState { wasi, table: ResourceTable::new(), storage: self.storage.clone(), http: self.http.clone() };
+        let mut store = Store::new(&c.engine, state);
+        let instance = c.linker.instantiate(&mut store, &c.component).map_err(|e| Error::Load(format!("{e:#}")))?;
+        let bindings = Agentcell::new(&mut store, &instance).map_err(|e| Error::Load(format!("{e:#}")))?;
+        *self.instantiations.lock().unwrap() += 1;
+        Ok(Live { store, instance, bindings, stderr })
+    }
+
+    /// Runs `f` on the live instance; a trap replaces the instance and becomes `Error::Trap`.
+    fn with_live<T>(&self, f: impl FnOnce(&mut Live) -> wasmtime::Result<T>) -> Result<T, Error> {
+        self.call_named("(instantiate)", f)
+    }
+
+    fn call_named<T>(&self, function: &str, f: impl FnOnce(&mut Live) -> wasmtime::Result<T>) -> Result<T, Error> {
+        let mut guard = self.live.lock().unwrap();
+        if guard.is_none() {
+            *guard = Some(self.instantiate()?);
+        }
+        let live = guard.as_mut().expect("instantiated above");
+        match f(live) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let panic = String::from_utf8_lossy(&live.stderr.contents()).trim().to_string();
+                let detail = if panic.is_empty() { format!("{e:#}") } else { panic };
+                *guard = None; // a trapped instance cannot be entered again
+                *guard = Some(self.instantiate()?);
+                Err(Error::Trap { function: function.to_string(), detail })
+            }
+        }
+    }
+
+    pub fn version(&self) -> Result<String, Error> {
+        self.call_named("meta.version", |l| l.bindings.agentcell_core_meta().call_version(&mut l.store))
+    }
+    pub fn rust_version(&self) -> Result<String, Error> {
+        self.call_named("meta.rust-version", |l| l.bindings.agentcell_core_meta().call_rust_version(&mut l.store))
+    }
+    pub fn health_check(&self) -> Result<bool, Error> {
+        self.call_named("meta.health-check", |l| l.bindings.agentcell_core_meta().call_health_check(&mut l.store))
+    }
+    pub fn describe_build(&self) -> Result<BuildInfo, Error> {
+        self.call_named("meta.describe-build", |l| l.bindings.agentcell_core_meta().call_describe_build(&mut l.store))
+    }
+    pub fn counter_add(&self, name: &str, delta: i64) -> Result<i64, Error> {
+        self.call_named("diagnostics.counter-add", |l| {
+            l.bindings.agentcell_core_diagnostics().call_counter_add(&mut l.store, name, delta)
+        })?
+        .map_err(Error::from)
+    }
+    pub fn counter_get(&self, name: &str) -> Result<i64, Error> {
+        self.call_named("diagnostics.counter-get", |l| {
+            l.bindings.agentcell_core_diagnostics().call_counter_get(&mut l.store, name)
+        })?
+        .map_err(Error::from)
+    }
+    pub fn probe_url(&self, url: &str, timeout_ms: u32) -> Result<Probe, Error> {
+        self.call_named("diagnostics.probe-url", |l| {
+            l.bindings.agentcell_core_diagnostics().call_probe_url(&mut l.store, url, timeout_ms)
+        })?
+        .map_err(Error::from)
+    }
+    /// Traps on purpose (for tests of recovery); always returns `Error::Trap`.
+    pub fn trap(&self, message: &str) -> Result<(), Error> {
+        self.call_named("diagnostics.trap", |l| l.bindings.agentcell_core_diagnostics().call_trap(&mut l.store, message))
+    }
+    pub fn noop(&self) -> Result<(), Error> {
+        self.call_named("bench.noop", |l| l.bindings.agentcell_core_bench().call_noop(&mut l.store))
+    }
+
+    /// Calls any export by name with dynamic values (used by the conformance runner).
+    pub fn call_dynamic(&self, interface: &str, name: &str, args: &[Val]) -> Result<Option<Val>, Error> {
+        let function = format!("{interface}.{name}");
+        self.call_named(&function, |l| {
+            let iface = l
+                .instance
+                .get_export_index(&mut l.store, None, &format!("agentcell:core/{interface}@0.1.0"))
+                .ok_or_else(|| wasmtime::format_err!("no interface {interface}"))?;
+            let index = l
+                .instance
+                .get_export_index(&mut l.store, Some(&iface), name)
+                .ok_or_else(|| wasmtime::format_err!("no function {interface}.{name}"))?;
+            let func = l.instance.get_func(&mut l.store, index).ok_or_else(|| wasmtime::format_err!("{name} is not a function"))?;
+            let mut results = vec![Val::Bool(false); func.ty(&l.store).results().len()];
+            func.call(&mut l.store, args, &mut results)?;
+            Ok(results.pop())
+        })
+    }
+
+    /// The parameter types of an export (used to read JSON arguments).
+    pub fn param_types(&self, interface: &str, name: &str) -> Result<Vec<wasmtime::component::types::Type>, Error> {
+        self.with_live(|l| {
+            let iface = l
+                .instance
+                .get_export_index(&mut l.store, None, &format!("agentcell:core/{interface}@0.1.0"))
+                .ok_or_else(|| wasmtime::format_err!("no interface {interface}"))?;
+            let index = l
+                .instance
+                .get_export_index(&mut l.store, Some(&iface), name)
+                .ok_or_else(|| wasmtime::format_err!("no function {interface}.{name}"))?;
+            let func = l.instance.get_func(&mut l.store, index).ok_or_else(|| wasmtime::format_err!("not a function"))?;
+            Ok(func.ty(&l.store).params().map(|(_, t)| t).collect())
+        })
+    }
+}

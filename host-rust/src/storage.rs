@@ -1,0 +1,242 @@
+//! Storage backends for the component's `storage` import: a SQLite file (the embedded
+//! default; WAL, `synchronous=FULL`, one transaction per call) and memory.
+//! Key rules are the same in every host: namespace and key non-empty and at most 1024
+//! bytes; `list-keys` limit 1..=1000.
+
+use crate::bindings::agentcell::core::storage::{KeyPage, StorageError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub const MAX_KEY_BYTES: usize = 1024;
+pub const MAX_LIST_LIMIT: u32 = 1000;
+
+/// What backs the `storage` import. Every method is atomic.
+pub trait StorageBackend: Send + Sync {
+    fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError>;
+    fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError>;
+    fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError>;
+    fn list_keys(&self, ns: &str, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<KeyPage, StorageError>;
+}
+
+pub fn check_key(what: &str, key: &str) -> Result<(), StorageError> {
+    if key.is_empty() {
+        return Err(StorageError::InvalidKey(format!("{what} must not be empty")));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(StorageError::InvalidKey(format!("{what} must be at most {MAX_KEY_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+fn check_keys<'a>(ns: &str, keys: impl IntoIterator<Item = &'a String>) -> Result<(), StorageError> {
+    check_key("namespace", ns)?;
+    keys.into_iter().try_for_each(|k| check_key("key", k))
+}
+
+fn check_limit(limit: u32) -> Result<(), StorageError> {
+    if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+        return Err(StorageError::InvalidKey(format!("limit must be 1..={MAX_LIST_LIMIT}, got {limit}")));
+    }
+    Ok(())
+}
+
+fn page(mut keys: Vec<String>, limit: u32) -> KeyPage {
+    let more = keys.len() > limit as usize;
+    keys.truncate(limit as usize);
+    let cursor = if more { keys.last().cloned() } else { None };
+    KeyPage { keys, cursor }
+}
+
+/// Everything in memory; gone with the process.
+#[derive(Default)]
+pub struct MemoryStorage {
+    entries: Mutex<BTreeMap<(String, String), String>>,
+}
+
+impl StorageBackend for MemoryStorage {
+    fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
+        check_keys(ns, keys)?;
+        let map = self.entries.lock().unwrap();
+        Ok(keys.iter().map(|k| map.get(&(ns.to_string(), k.clone())).cloned()).collect())
+    }
+
+    fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
+        check_keys(ns, entries.iter().map(|(k, _)| k))?;
+        let mut map = self.entries.lock().unwrap();
+        for (k, v) in entries {
+            map.insert((ns.to_string(), k.clone()), v.clone());
+        }
+        Ok(())
+    }
+
+    fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError> {
+        check_keys(ns, keys)?;
+        let mut map = self.entries.lock().unwrap();
+        Ok(keys.iter().filter(|k| map.remove(&(ns.to_string(), (*k).clone())).is_some()).count() as u32)
+    }
+
+    fn list_keys(&self, ns: &str, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<KeyPage, StorageError> {
+        check_key("namespace", ns)?;
+        check_limit(limit)?;
+        let map = self.entries.lock().unwrap();
+        let keys = map
+            .range((ns.to_string(), prefix.to_string())..)
+            .map(|((n, k), _)| (n, k))
+            .take_while(|(n, k)| n.as_str() == ns && k.starts_with(prefix))
+            .filter(|(_, k)| cursor.is_none_or(|c| k.as_str() > c))
+            .take(limit as usize + 1)
+            .map(|(_, k)| k.clone())
+            .collect();
+        Ok(page(keys, limit))
+    }
+}
+
+/// A SQLite file: the embedded default.
+pub struct SqliteStorage {
+    path: PathBuf,
+    db: Mutex<rusqlite::Connection>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the store at `path`; `:memory:` keeps it in memory.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, crate::Error> {
+        let path = path.as_ref().to_path_buf();
+        let fail = |message: String| crate::Error::Storage { path: path.display().to_string(), message };
+        if path.as_os_str() != ":memory:" {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        let db = rusqlite::Connection::open(&path).map_err(|e| fail(e.to_string()))?;
+        db.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+             CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL,
+               value TEXT NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;",
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        Ok(Self { path, db: Mutex::new(db) })
+    }
+
+    fn unavailable(&self, e: rusqlite::Error) -> StorageError {
+        StorageError::Unavailable(format!("{}: {e}", self.path.display()))
+    }
+}
+
+impl StorageBackend for SqliteStorage {
+    fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
+        check_keys(ns, keys)?;
+        let db = self.db.lock().unwrap();
+        let mut stmt = db.prepare_cached("SELECT value FROM kv WHERE ns=?1 AND key=?2").map_err(|e| self.unavailable(e))?;
+        keys.iter()
+            .map(|k| {
+                use rusqlite::OptionalExtension;
+                stmt.query_row((ns, k), |r| r.get(0)).optional().map_err(|e| self.unavailable(e))
+            })
+            .collect()
+    }
+
+    fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
+        check_keys(ns, entries.iter().map(|(k, _)| k))?;
+        let mut db = self.db.lock().unwrap();
+        let tx = db.transaction().map_err(|e| self.unavailable(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
+                )
+                .map_err(|e| self.unavailable(e))?;
+            for (k, v) in entries {
+                stmt.execute((ns, k, v)).map_err(|e| self.unavailable(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.unavailable(e))
+    }
+
+    fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError> {
+        check_keys(ns, keys)?;
+        let mut db = self.db.lock().unwrap();
+        let tx = db.transaction().map_err(|e| self.unavailable(e))?;
+        let mut removed = 0;
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM kv WHERE ns=?1 AND key=?2").map_err(|e| self.unavailable(e))?;
+            for k in keys {
+                removed += stmt.execute((ns, k)).map_err(|e| self.unavailable(e))? as u32;
+            }
+        }
+        tx.commit().map_err(|e| self.unavailable(e))?;
+        Ok(removed)
+    }
+
+    fn list_keys(&self, ns: &str, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<KeyPage, StorageError> {
+        check_key("namespace", ns)?;
+        check_limit(limit)?;
+        let db = self.db.lock().unwrap();
+        let mut stmt = db
+            .prepare_cached(
+                "SELECT key FROM kv WHERE ns=?1 AND key>=?2 AND key>?3 AND substr(key,1,?4)=?2
+                 ORDER BY key LIMIT ?5",
+            )
+            .map_err(|e| self.unavailable(e))?;
+        let rows = stmt
+            .query_map((ns, prefix, cursor.unwrap_or(""), prefix.chars().count() as i64, limit as i64 + 1), |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(|e| self.unavailable(e))?;
+        let keys = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.unavailable(e))?;
+        Ok(page(keys, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backends() -> Vec<Box<dyn StorageBackend>> {
+        vec![Box::new(MemoryStorage::default()), Box::new(SqliteStorage::open(":memory:").unwrap())]
+    }
+
+    fn s(v: &str) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn pages_keys_in_byte_order() {
+        for b in backends() {
+            let entries: Vec<_> = (0..25).map(|i| (format!("k{i:02}"), i.to_string())).collect();
+            b.set_many("ns", &entries).unwrap();
+            b.set_many("ns", &[(s("other"), s("x"))]).unwrap();
+            let p1 = b.list_keys("ns", "k", None, 10).unwrap();
+            assert_eq!(p1.keys.len(), 10);
+            assert_eq!(p1.cursor.as_deref(), Some("k09"));
+            let p2 = b.list_keys("ns", "k", p1.cursor.as_deref(), 10).unwrap();
+            assert_eq!(p2.keys[0], "k10");
+            let p3 = b.list_keys("ns", "k", p2.cursor.as_deref(), 10).unwrap();
+            assert_eq!((p3.keys.len(), p3.cursor), (5, None));
+        }
+    }
+
+    #[test]
+    fn batches_are_all_or_nothing() {
+        for b in backends() {
+            assert!(matches!(b.set_many("ns", &[(s("a"), s("1")), (s(""), s("2"))]), Err(StorageError::InvalidKey(_))));
+            assert_eq!(b.get_many("ns", &[s("a")]).unwrap(), vec![None]);
+            b.set_many("ns", &[(s("a"), s("1")), (s("b"), s("2"))]).unwrap();
+            assert_eq!(b.delete_many("ns", &[s("a"), s("zz")]).unwrap(), 1);
+            assert_eq!(b.get_many("ns", &[s("a"), s("b")]).unwrap(), vec![None, Some(s("2"))]);
+        }
+    }
+
+    #[test]
+    fn sqlite_file_persists_and_bad_path_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        SqliteStorage::open(&path).unwrap().set_many("ns", &[(s("k"), s("v"))]).unwrap();
+        assert_eq!(SqliteStorage::open(&path).unwrap().get_many("ns", &[s("k")]).unwrap(), vec![Some(s("v"))]);
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").unwrap();
+        let err = SqliteStorage::open(blocker.join("kv.db")).err().unwrap();
+        assert!(err.to_string().contains("file/kv.db"), "{err}");
+    }
+}
