@@ -1,0 +1,42 @@
+// The JS error hierarchy, mirroring the Python host's: one root, a class per WIT error code.
+
+export class AgentcellError extends Error {
+  constructor(message, { code = 'internal', field = undefined } = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.field = field;
+  }
+}
+export class InvalidArgumentError extends AgentcellError {}
+export class NotFoundError extends AgentcellError {}
+export class StorageError extends AgentcellError {}
+export class HttpDeniedError extends AgentcellError {}
+export class HttpTimeoutError extends AgentcellError {}
+export class HttpError extends AgentcellError {}
+export class InternalError extends AgentcellError {}
+/** The component trapped; the runtime has already replaced the instance. */
+export class ComponentTrap extends AgentcellError {}
+
+const BY_CODE = {
+  'invalid-argument': InvalidArgumentError,
+  'not-found': NotFoundError,
+  storage: StorageError,
+  'http-denied': HttpDeniedError,
+  'http-timeout': HttpTimeoutError,
+  'http-failed': HttpError,
+  internal: InternalError,
+};
+
+/** A WIT `types.error` payload -> the matching exception. */
+export function errorFromWit(err) {
+  const Cls = BY_CODE[err.code] ?? InternalError;
+  return new Cls(err.message, { code: err.code, field: err.field });
+}
+
+/** What an import throws to return a WIT `err` (jco reads `.payload`). */
+export class ImportFailure {
+  constructor(tag, message) {
+    this.payload = { tag, val: message };
+  }
+}
