@@ -9,17 +9,19 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Decodes hex `text` (either case); an error names `field`.
 pub fn decode(field: &str, text: &str) -> Result<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return Err(Error::invalid(field, format_args!("must be hex with an even length, got {}", text.len())));
+    if !text.len().is_multiple_of(2) {
+        return Err(Error::invalid(
+            field,
+            format_args!("must be hex with an even length, got {}", text.len()),
+        ));
     }
-    hex_simd::decode_to_vec(text.as_bytes())
-        .map_err(|_| Error::invalid(field, "must be hex (0-9, a-f)"))
+    hex_simd::decode_to_vec(text.as_bytes()).map_err(|_| Error::invalid(field, "must be hex (0-9, a-f)"))
 }
 
 /// Little-endian f32 values from a hex blob (the form embeddings cross in).
 pub fn decode_f32(field: &str, text: &str) -> Result<Vec<f32>> {
     let bytes = decode(field, text)?;
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(Error::invalid(
             field,
             format_args!("must hold whole little-endian f32 values, got {} bytes", bytes.len()),

@@ -36,9 +36,9 @@ pub fn counter_get(storage: &dyn Storage, name: &str) -> Result<i64> {
 /// the sum would overflow.
 pub fn counter_add(storage: &dyn Storage, name: &str, delta: i64) -> Result<i64> {
     let current = counter_get(storage, name)?;
-    let next = current
-        .checked_add(delta)
-        .ok_or_else(|| Error::invalid("delta", format_args!("{current} + {delta} overflows a signed 64-bit counter")))?;
+    let next = current.checked_add(delta).ok_or_else(|| {
+        Error::invalid("delta", format_args!("{current} + {delta} overflows a signed 64-bit counter"))
+    })?;
     storage.set(NAMESPACE, &counter_key(name)?, &next.to_string())?;
     Ok(next)
 }
@@ -155,10 +155,18 @@ mod tests {
 
     #[test]
     fn probe_maps_denied_and_rejects_bad_urls_without_sending() {
-        let http = FakeHttp { answer: Err(HttpError::Denied("not allowed".into())), seen: RefCell::default() };
-        assert_eq!(probe_url(&http, &SystemClock, "https://x.test/", 10).unwrap_err().code, ErrorCode::HttpDenied);
+        let http =
+            FakeHttp { answer: Err(HttpError::Denied("not allowed".into())), seen: RefCell::default() };
+        assert_eq!(
+            probe_url(&http, &SystemClock, "https://x.test/", 10).unwrap_err().code,
+            ErrorCode::HttpDenied
+        );
         for bad in ["ftp://x", "http://", "localhost:80", "http:// x/"] {
-            assert_eq!(probe_url(&http, &SystemClock, bad, 10).unwrap_err().field.as_deref(), Some("url"), "{bad}");
+            assert_eq!(
+                probe_url(&http, &SystemClock, bad, 10).unwrap_err().field.as_deref(),
+                Some("url"),
+                "{bad}"
+            );
         }
         assert_eq!(http.seen.borrow().len(), 1);
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._alloc import tune_allocator
 from ._default import runtime, set_runtime
 from ._wasm import Runtime
 from .diagnostics import Probe, counter_add, counter_get, probe_url
@@ -32,7 +33,6 @@ from .meta import BuildInfo, build_info, get_rust_version, get_version, health_c
 from .storage import SQLiteStorage
 
 __all__ = [
-    "__version__",
     "AgentcellError",
     "BuildInfo",
     "ComponentLoadError",
@@ -48,6 +48,7 @@ __all__ = [
     "Runtime",
     "SQLiteStorage",
     "StorageError",
+    "__version__",
     "build_info",
     "counter_add",
     "counter_get",
@@ -57,6 +58,7 @@ __all__ = [
     "probe_url",
     "runtime",
     "set_runtime",
+    "tune_allocator",
     "version",
 ]
 

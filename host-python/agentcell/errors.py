@@ -5,15 +5,15 @@ from __future__ import annotations
 
 __all__ = [
     "AgentcellError",
+    "ComponentLoadError",
+    "ComponentTrap",
+    "HttpDeniedError",
+    "HttpError",
+    "HttpTimeoutError",
+    "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
     "StorageError",
-    "HttpDeniedError",
-    "HttpTimeoutError",
-    "HttpError",
-    "InternalError",
-    "ComponentTrap",
-    "ComponentLoadError",
 ]
 
 

@@ -14,15 +14,12 @@ Each request waits at most `timeout` seconds, or less when the component asks fo
 
 from __future__ import annotations
 
-import base64
-import socket
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["HttpPolicy", "HttpFailure", "HttpResult"]
+__all__ = ["HttpFailure", "HttpPolicy", "HttpResult"]
 
 
 class HttpFailure(Exception):
@@ -42,12 +39,24 @@ class HttpResult:
     body_encoding: str
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
+_opener: Any = None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+def _open(request: Any, timeout: float) -> Any:
+    # urllib is imported on first use: it costs ~25 ms of start-up otherwise.
+    global _opener
+    import urllib.request
+
+    if _opener is None:
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *_args: object, **_kwargs: object) -> None:
+                return None
+
+        _opener = urllib.request.build_opener(NoRedirect)
+    return _opener.open(request, timeout=timeout)
+
+
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"})
 
 
@@ -89,6 +98,11 @@ class HttpPolicy:
             raise HttpFailure("invalid-request", f"method {method!r} is not one of {sorted(_METHODS)}")
         if not self.permits(url):
             raise HttpFailure("denied", f"{url} is not in the HTTP allow-list {list(self.allow)}")
+        import base64
+        import socket
+        import urllib.error
+        import urllib.request
+
         timeout = self.timeout if timeout_ms is None else min(self.timeout, timeout_ms / 1000)
         data = None if body is None else body.encode()
         try:
@@ -96,11 +110,11 @@ class HttpPolicy:
         except ValueError as e:
             raise HttpFailure("invalid-request", str(e)) from e
         try:
-            with _OPENER.open(request, timeout=timeout) as response:
+            with _open(request, timeout) as response:
                 status, raw, reply_headers = response.status, response.read(), response.headers
         except urllib.error.HTTPError as e:  # 4xx/5xx/3xx are answers, not failures
             status, raw, reply_headers = e.code, e.read(), e.headers
-        except (TimeoutError, socket.timeout) as e:
+        except TimeoutError as e:
             raise HttpFailure("timeout", f"{url}: no response within {timeout:g} s") from e
         except urllib.error.URLError as e:
             if isinstance(e.reason, TimeoutError | socket.timeout):

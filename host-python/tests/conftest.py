@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -30,7 +31,7 @@ def rt() -> agentcell.Runtime:
 class Recorder(http.server.BaseHTTPRequestHandler):
     """Answers `/ok` (200), `/slow` (after 2 s), `/teapot` (418); records every path."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         Recorder.seen.append(self.path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -16,14 +17,14 @@ from agentcell._wasm.runtime import DEFAULT_WASM
 
 def test_missing_wasm_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.wasm"
-    with pytest.raises(agentcell.ComponentLoadError, match=str(missing)):
+    with pytest.raises(agentcell.ComponentLoadError, match=re.escape(str(missing))):
         agentcell.Runtime(":memory:", wasm=missing)
 
 
 def test_corrupt_wasm_names_the_path(tmp_path: Path) -> None:
     bad = tmp_path / "bad.wasm"
     bad.write_bytes(b"\0asm\x0d\0\x01\0garbage")
-    with pytest.raises(agentcell.ComponentLoadError, match="bad.wasm"):
+    with pytest.raises(agentcell.ComponentLoadError, match=r"bad\.wasm"):
         agentcell.Runtime(":memory:", wasm=bad, use_cache=False)
 
 
@@ -89,7 +90,11 @@ def _load_in_child(cache_dir: Path) -> str:
     )
     env = {"AGENTCELL_CACHE_DIR": str(cache_dir), "PATH": ""}
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=Path(agentcell.__file__).parents[1],
     )
     return out.stdout.strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def test_unwritable_storage_path_names_it(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     target = blocker / "sub" / "state.db"
-    with pytest.raises(agentcell.StorageError, match=str(target)):
+    with pytest.raises(agentcell.StorageError, match=re.escape(str(target))):
         agentcell.Runtime(target)
 
 

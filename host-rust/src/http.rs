@@ -41,10 +41,16 @@ impl HttpPolicy {
 
     pub fn send(&self, req: &Request) -> Result<Response, HttpError> {
         if !METHODS.contains(&req.method.as_str()) {
-            return Err(HttpError::InvalidRequest(format!("method {:?} is not one of {METHODS:?}", req.method)));
+            return Err(HttpError::InvalidRequest(format!(
+                "method {:?} is not one of {METHODS:?}",
+                req.method
+            )));
         }
         if !self.permits(&req.url) {
-            return Err(HttpError::Denied(format!("{} is not in the HTTP allow-list {:?}", req.url, self.allow)));
+            return Err(HttpError::Denied(format!(
+                "{} is not in the HTTP allow-list {:?}",
+                req.url, self.allow
+            )));
         }
         let timeout = match req.timeout_ms {
             Some(ms) => self.timeout.min(Duration::from_millis(ms.into())),
@@ -64,7 +70,9 @@ impl HttpPolicy {
             .body(req.body.clone().unwrap_or_default())
             .map_err(|e| HttpError::InvalidRequest(format!("{}: {e}", req.url)))?;
         let mut response = agent.run(request).map_err(|e| match e {
-            ureq::Error::Timeout(_) => HttpError::Timeout(format!("{}: no response within {timeout:?}", req.url)),
+            ureq::Error::Timeout(_) => {
+                HttpError::Timeout(format!("{}: no response within {timeout:?}", req.url))
+            }
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
                 HttpError::Timeout(format!("{}: no response within {timeout:?}", req.url))
             }
@@ -110,7 +118,11 @@ mod tests {
             (&[], "http://127.0.0.1/", false),
         ];
         for (allow, url, expected) in cases {
-            assert_eq!(HttpPolicy::new(allow.iter().copied(), Duration::from_secs(1)).permits(url), expected, "{allow:?} {url}");
+            assert_eq!(
+                HttpPolicy::new(allow.iter().copied(), Duration::from_secs(1)).permits(url),
+                expected,
+                "{allow:?} {url}"
+            );
         }
     }
 }

@@ -38,6 +38,8 @@ enum Command {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Time calls into the component from this host (no-op, 1 MiB in and out)
+    Bench,
     /// GET a URL through the component's HTTP import
     Probe {
         url: String,
@@ -84,13 +86,50 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             let value = if add == 0 { rt.counter_get(&name)? } else { rt.counter_add(&name, add)? };
             println!("{value}");
         }
+        Command::Bench => bench()?,
         Command::Probe { url, allow, timeout_ms } => {
             let rt = runtime(None, HttpPolicy::new(allow, Duration::from_millis(timeout_ms.into())))?;
             let p = rt.probe_url(&url, timeout_ms)?;
-            println!("{} {} healthy={} {} ms {} bytes", p.url, p.status, p.healthy, p.elapsed_ms, p.body_bytes);
+            println!(
+                "{} {} healthy={} {} ms {} bytes",
+                p.url, p.status, p.healthy, p.elapsed_ms, p.body_bytes
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn median_secs(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut samples: Vec<f64> = (0..runs)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[runs / 2]
+}
+
+fn bench() -> Result<(), agentcell_host::Error> {
+    let rt = runtime(None, HttpPolicy::default())?;
+    let noop = median_secs(2001, || rt.noop().unwrap());
+    let mib = 1u32 << 20;
+    let blob = rt.blob_out(mib, 0)?;
+    let text = median_secs(21, || {
+        rt.text_len(&blob).unwrap();
+    });
+    let blob_in = median_secs(21, || {
+        rt.blob_in(&blob).unwrap();
+    });
+    let blob_out = median_secs(21, || drop(rt.blob_out(mib, 0).unwrap()));
+    let rate = |s: f64| f64::from(mib) / s / 1e6;
+    println!("no-op call            {:>10.2} us", noop * 1e6);
+    println!("2 MiB string in       {:>10.1} MB/s", 2.0 * rate(text));
+    println!("1 MiB blob in         {:>10.1} MB/s", rate(blob_in));
+    println!("1 MiB blob out        {:>10.1} MB/s", rate(blob_out));
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -51,10 +51,18 @@ impl storage::Host for HostState {
     ) -> Result<storage::KeyPage, storage::StorageError> {
         self.storage.list_keys(&namespace, &prefix, cursor.as_deref(), limit)
     }
-    fn get_many(&mut self, namespace: String, keys: Vec<String>) -> Result<Vec<Option<String>>, storage::StorageError> {
+    fn get_many(
+        &mut self,
+        namespace: String,
+        keys: Vec<String>,
+    ) -> Result<Vec<Option<String>>, storage::StorageError> {
         self.storage.get_many(&namespace, &keys)
     }
-    fn set_many(&mut self, namespace: String, entries: Vec<(String, String)>) -> Result<(), storage::StorageError> {
+    fn set_many(
+        &mut self,
+        namespace: String,
+        entries: Vec<(String, String)>,
+    ) -> Result<(), storage::StorageError> {
         self.storage.set_many(&namespace, &entries)
     }
     fn delete_many(&mut self, namespace: String, keys: Vec<String>) -> Result<u32, storage::StorageError> {
@@ -82,8 +90,11 @@ fn compiled() -> Result<&'static Compiled, Error> {
             let component = Component::new(&engine, crate::COMPONENT_WASM).map_err(|e| e.to_string())?;
             let mut linker = Linker::new(&engine);
             wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| e.to_string())?;
-            Agentcell::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)
-                .map_err(|e| e.to_string())?;
+            Agentcell::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+                &mut linker,
+                |s| s,
+            )
+            .map_err(|e| e.to_string())?;
             Ok(Compiled { engine, component, linker })
         })
         .as_ref()
@@ -126,7 +137,12 @@ impl RuntimeBuilder {
     }
     pub fn build(self) -> Result<Runtime, Error> {
         let storage = self.storage.unwrap_or_else(|| Arc::new(MemoryStorage::default()));
-        let rt = Runtime { storage, http: Arc::new(self.http), live: Mutex::new(None), instantiations: Mutex::new(0) };
+        let rt = Runtime {
+            storage,
+            http: Arc::new(self.http),
+            live: Mutex::new(None),
+            instantiations: Mutex::new(0),
+        };
         rt.with_live(|_| Ok(()))?;
         Ok(rt)
     }
@@ -154,9 +170,15 @@ impl Runtime {
         let c = compiled()?;
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().stderr(stderr.clone()).build();
-        let state = HostState { wasi, table: ResourceTable::new(), storage: self.storage.clone(), http: self.http.clone() };
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            storage: self.storage.clone(),
+            http: self.http.clone(),
+        };
         let mut store = Store::new(&c.engine, state);
-        let instance = c.linker.instantiate(&mut store, &c.component).map_err(|e| Error::Load(format!("{e:#}")))?;
+        let instance =
+            c.linker.instantiate(&mut store, &c.component).map_err(|e| Error::Load(format!("{e:#}")))?;
         let bindings = Agentcell::new(&mut store, &instance).map_err(|e| Error::Load(format!("{e:#}")))?;
         *self.instantiations.lock().unwrap() += 1;
         Ok(Live { store, instance, bindings, stderr })
@@ -167,7 +189,11 @@ impl Runtime {
         self.call_named("(instantiate)", f)
     }
 
-    fn call_named<T>(&self, function: &str, f: impl FnOnce(&mut Live) -> wasmtime::Result<T>) -> Result<T, Error> {
+    fn call_named<T>(
+        &self,
+        function: &str,
+        f: impl FnOnce(&mut Live) -> wasmtime::Result<T>,
+    ) -> Result<T, Error> {
         let mut guard = self.live.lock().unwrap();
         if guard.is_none() {
             *guard = Some(self.instantiate()?);
@@ -189,13 +215,19 @@ impl Runtime {
         self.call_named("meta.version", |l| l.bindings.agentcell_core_meta().call_version(&mut l.store))
     }
     pub fn rust_version(&self) -> Result<String, Error> {
-        self.call_named("meta.rust-version", |l| l.bindings.agentcell_core_meta().call_rust_version(&mut l.store))
+        self.call_named("meta.rust-version", |l| {
+            l.bindings.agentcell_core_meta().call_rust_version(&mut l.store)
+        })
     }
     pub fn health_check(&self) -> Result<bool, Error> {
-        self.call_named("meta.health-check", |l| l.bindings.agentcell_core_meta().call_health_check(&mut l.store))
+        self.call_named("meta.health-check", |l| {
+            l.bindings.agentcell_core_meta().call_health_check(&mut l.store)
+        })
     }
     pub fn describe_build(&self) -> Result<BuildInfo, Error> {
-        self.call_named("meta.describe-build", |l| l.bindings.agentcell_core_meta().call_describe_build(&mut l.store))
+        self.call_named("meta.describe-build", |l| {
+            l.bindings.agentcell_core_meta().call_describe_build(&mut l.store)
+        })
     }
     pub fn counter_add(&self, name: &str, delta: i64) -> Result<i64, Error> {
         self.call_named("diagnostics.counter-add", |l| {
@@ -217,10 +249,32 @@ impl Runtime {
     }
     /// Traps on purpose (for tests of recovery); always returns `Error::Trap`.
     pub fn trap(&self, message: &str) -> Result<(), Error> {
-        self.call_named("diagnostics.trap", |l| l.bindings.agentcell_core_diagnostics().call_trap(&mut l.store, message))
+        self.call_named("diagnostics.trap", |l| {
+            l.bindings.agentcell_core_diagnostics().call_trap(&mut l.store, message)
+        })
     }
     pub fn noop(&self) -> Result<(), Error> {
         self.call_named("bench.noop", |l| l.bindings.agentcell_core_bench().call_noop(&mut l.store))
+    }
+
+    /// `len` pattern bytes as a hex blob (bench).
+    pub fn blob_out(&self, len: u32, seed: u32) -> Result<String, Error> {
+        self.call_named("bench.blob-out", |l| {
+            l.bindings.agentcell_core_bench().call_blob_out(&mut l.store, len, seed)
+        })
+    }
+    /// Length and byte sum of a hex blob (bench).
+    pub fn blob_in(&self, data: &str) -> Result<(u32, u32), Error> {
+        self.call_named("bench.blob-in", |l| {
+            l.bindings.agentcell_core_bench().call_blob_in(&mut l.store, data)
+        })?
+        .map_err(Error::from)
+    }
+    /// Length of a string (bench: the cost of moving it and nothing else).
+    pub fn text_len(&self, data: &str) -> Result<u32, Error> {
+        self.call_named("bench.text-len", |l| {
+            l.bindings.agentcell_core_bench().call_text_len(&mut l.store, data)
+        })
     }
 
     /// Calls any export by name with dynamic values (used by the conformance runner).
@@ -235,7 +289,10 @@ impl Runtime {
                 .instance
                 .get_export_index(&mut l.store, Some(&iface), name)
                 .ok_or_else(|| wasmtime::format_err!("no function {interface}.{name}"))?;
-            let func = l.instance.get_func(&mut l.store, index).ok_or_else(|| wasmtime::format_err!("{name} is not a function"))?;
+            let func = l
+                .instance
+                .get_func(&mut l.store, index)
+                .ok_or_else(|| wasmtime::format_err!("{name} is not a function"))?;
             let mut results = vec![Val::Bool(false); func.ty(&l.store).results().len()];
             func.call(&mut l.store, args, &mut results)?;
             Ok(results.pop())
@@ -243,7 +300,11 @@ impl Runtime {
     }
 
     /// The parameter types of an export (used to read JSON arguments).
-    pub fn param_types(&self, interface: &str, name: &str) -> Result<Vec<wasmtime::component::types::Type>, Error> {
+    pub fn param_types(
+        &self,
+        interface: &str,
+        name: &str,
+    ) -> Result<Vec<wasmtime::component::types::Type>, Error> {
         self.with_live(|l| {
             let iface = l
                 .instance
@@ -253,7 +314,10 @@ impl Runtime {
                 .instance
                 .get_export_index(&mut l.store, Some(&iface), name)
                 .ok_or_else(|| wasmtime::format_err!("no function {interface}.{name}"))?;
-            let func = l.instance.get_func(&mut l.store, index).ok_or_else(|| wasmtime::format_err!("not a function"))?;
+            let func = l
+                .instance
+                .get_func(&mut l.store, index)
+                .ok_or_else(|| wasmtime::format_err!("not a function"))?;
             Ok(func.ty(&l.store).params().map(|(_, t)| t).collect())
         })
     }

@@ -16,7 +16,13 @@ pub trait StorageBackend: Send + Sync {
     fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError>;
     fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError>;
     fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError>;
-    fn list_keys(&self, ns: &str, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<KeyPage, StorageError>;
+    fn list_keys(
+        &self,
+        ns: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<KeyPage, StorageError>;
 }
 
 pub fn check_key(what: &str, key: &str) -> Result<(), StorageError> {
@@ -76,7 +82,13 @@ impl StorageBackend for MemoryStorage {
         Ok(keys.iter().filter(|k| map.remove(&(ns.to_string(), (*k).clone())).is_some()).count() as u32)
     }
 
-    fn list_keys(&self, ns: &str, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<KeyPage, StorageError> {
+    fn list_keys(
+        &self,
+        ns: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<KeyPage, StorageError> {
         check_key("namespace", ns)?;
         check_limit(limit)?;
         let map = self.entries.lock().unwrap();
@@ -127,7 +139,9 @@ impl StorageBackend for SqliteStorage {
     fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
         check_keys(ns, keys)?;
         let db = self.db.lock().unwrap();
-        let mut stmt = db.prepare_cached("SELECT value FROM kv WHERE ns=?1 AND key=?2").map_err(|e| self.unavailable(e))?;
+        let mut stmt = db
+            .prepare_cached("SELECT value FROM kv WHERE ns=?1 AND key=?2")
+            .map_err(|e| self.unavailable(e))?;
         keys.iter()
             .map(|k| {
                 use rusqlite::OptionalExtension;
@@ -160,7 +174,9 @@ impl StorageBackend for SqliteStorage {
         let tx = db.transaction().map_err(|e| self.unavailable(e))?;
         let mut removed = 0;
         {
-            let mut stmt = tx.prepare_cached("DELETE FROM kv WHERE ns=?1 AND key=?2").map_err(|e| self.unavailable(e))?;
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM kv WHERE ns=?1 AND key=?2")
+                .map_err(|e| self.unavailable(e))?;
             for k in keys {
                 removed += stmt.execute((ns, k)).map_err(|e| self.unavailable(e))? as u32;
             }
@@ -169,7 +185,13 @@ impl StorageBackend for SqliteStorage {
         Ok(removed)
     }
 
-    fn list_keys(&self, ns: &str, prefix: &str, cursor: Option<&str>, limit: u32) -> Result<KeyPage, StorageError> {
+    fn list_keys(
+        &self,
+        ns: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<KeyPage, StorageError> {
         check_key("namespace", ns)?;
         check_limit(limit)?;
         let db = self.db.lock().unwrap();
@@ -180,9 +202,10 @@ impl StorageBackend for SqliteStorage {
             )
             .map_err(|e| self.unavailable(e))?;
         let rows = stmt
-            .query_map((ns, prefix, cursor.unwrap_or(""), prefix.chars().count() as i64, limit as i64 + 1), |r| {
-                r.get::<_, String>(0)
-            })
+            .query_map(
+                (ns, prefix, cursor.unwrap_or(""), prefix.chars().count() as i64, limit as i64 + 1),
+                |r| r.get::<_, String>(0),
+            )
             .map_err(|e| self.unavailable(e))?;
         let keys = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.unavailable(e))?;
         Ok(page(keys, limit))
@@ -220,7 +243,10 @@ mod tests {
     #[test]
     fn batches_are_all_or_nothing() {
         for b in backends() {
-            assert!(matches!(b.set_many("ns", &[(s("a"), s("1")), (s(""), s("2"))]), Err(StorageError::InvalidKey(_))));
+            assert!(matches!(
+                b.set_many("ns", &[(s("a"), s("1")), (s(""), s("2"))]),
+                Err(StorageError::InvalidKey(_))
+            ));
             assert_eq!(b.get_many("ns", &[s("a")]).unwrap(), vec![None]);
             b.set_many("ns", &[(s("a"), s("1")), (s("b"), s("2"))]).unwrap();
             assert_eq!(b.delete_many("ns", &[s("a"), s("zz")]).unwrap(), 1);
@@ -233,7 +259,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kv.db");
         SqliteStorage::open(&path).unwrap().set_many("ns", &[(s("k"), s("v"))]).unwrap();
-        assert_eq!(SqliteStorage::open(&path).unwrap().get_many("ns", &[s("k")]).unwrap(), vec![Some(s("v"))]);
+        assert_eq!(
+            SqliteStorage::open(&path).unwrap().get_many("ns", &[s("k")]).unwrap(),
+            vec![Some(s("v"))]
+        );
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "x").unwrap();
         let err = SqliteStorage::open(blocker.join("kv.db")).err().unwrap();

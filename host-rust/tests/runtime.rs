@@ -27,7 +27,11 @@ fn serve() -> (String, Arc<AtomicUsize>) {
             let _ = stream.read(&mut buf);
             counter.fetch_add(1, Ordering::SeqCst);
             let body = "hello from loopback";
-            let _ = write!(stream, "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     });
     (addr, hits)
@@ -85,7 +89,11 @@ fn http_allow_list_is_enforced_before_anything_is_sent() {
     assert_eq!(err.code(), "http-denied");
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 
-    let allowed = Runtime::builder().memory_storage().http(HttpPolicy::new([addr.clone()], Duration::from_secs(5))).build().unwrap();
+    let allowed = Runtime::builder()
+        .memory_storage()
+        .http(HttpPolicy::new([addr.clone()], Duration::from_secs(5)))
+        .build()
+        .unwrap();
     let probe = allowed.probe_url(&format!("http://{addr}/x"), 1000).unwrap();
     assert_eq!((probe.status, probe.healthy, probe.body_bytes), (200, true, 19));
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -100,7 +108,11 @@ fn http_timeout_is_a_timeout() {
         let _held: Vec<_> = listener.incoming().take(1).collect();
         std::thread::sleep(Duration::from_secs(5));
     });
-    let rt = Runtime::builder().memory_storage().http(HttpPolicy::new([addr.clone()], Duration::from_secs(5))).build().unwrap();
+    let rt = Runtime::builder()
+        .memory_storage()
+        .http(HttpPolicy::new([addr.clone()], Duration::from_secs(5)))
+        .build()
+        .unwrap();
     assert_eq!(rt.probe_url(&format!("http://{addr}/"), 300).unwrap_err().code(), "http-timeout");
 }
 
@@ -110,7 +122,8 @@ fn embedded_component_is_byte_identical_to_the_one_in_the_python_package() {
     let build = std::fs::read(repo().join("target/wasm32-wasip2/release/agentcell_component.wasm")).unwrap();
     assert_eq!(sha(agentcell_host::COMPONENT_WASM), sha(&build));
     let packaged = repo().join("host-python/agentcell/agentcell.wasm");
-    let shipped = std::fs::read(&packaged).unwrap_or_else(|e| panic!("{}: {e} (run `make wasm`)", packaged.display()));
+    let shipped =
+        std::fs::read(&packaged).unwrap_or_else(|e| panic!("{}: {e} (run `make wasm`)", packaged.display()));
     assert_eq!(sha(agentcell_host::COMPONENT_WASM), sha(&shipped));
     assert_eq!(agentcell_host::component_sha256().len(), 64);
 }

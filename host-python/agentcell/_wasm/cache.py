@@ -2,7 +2,7 @@
 
 Compiling the component takes tens of milliseconds (seconds for large ones);
 deserializing a precompiled artifact takes well under one. Artifacts live in the user
-cache dir (or `AGENTCELL_CACHE_DIR`), keyed by wasmtime version, component hash and
+cache dir (or `AGENTCELL_CACHE_DIR`), keyed by the wasmtime library, the component hash and
 engine settings. Each file ends with the SHA-256 of its body, checked before use, so a
 truncated or corrupt file is recompiled instead of loaded; an unwritable cache is
 skipped. The cache never makes loading fail.
@@ -11,13 +11,12 @@ skipped. The cache never makes loading fail.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from wasmtime import Engine
+from wasmtime import _ffi as ffi
 from wasmtime.component import Component
 
 ENGINE_SETTINGS = "default"
@@ -38,9 +37,16 @@ def cache_dir() -> Path:
     return base / "agentcell"
 
 
+def _runtime_identity() -> str:
+    # The wasmtime shared library's path, size and mtime change with every wasmtime
+    # install; cheaper at start-up than asking importlib.metadata for the version.
+    st = os.stat(ffi.filename)
+    return f"{ffi.filename}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def artifact_path(wasm: bytes, directory: Path | None = None) -> Path:
     key = hashlib.sha256()
-    for part in (importlib.metadata.version("wasmtime"), ENGINE_SETTINGS):
+    for part in (_runtime_identity(), ENGINE_SETTINGS):
         key.update(part.encode() + b"\0")
     key.update(hashlib.sha256(wasm).digest())
     return (directory or cache_dir()) / f"component-{key.hexdigest()[:32]}.cwasm"
@@ -60,7 +66,24 @@ def _load_cached(engine: Engine, path: Path) -> Component | None:
         return None
 
 
+STALE_SECONDS = 30 * 24 * 3600
+
+
+def _prune(directory: Path, keep: Path) -> None:
+    # Artifacts of other wasmtime or component versions not used for 30 days.
+    import time
+
+    for old in directory.glob("component-*.cwasm"):
+        try:
+            if old != keep and time.time() - old.stat().st_atime > STALE_SECONDS:
+                old.unlink()
+        except OSError:
+            pass
+
+
 def _store(path: Path, component: Component) -> None:
+    import tempfile
+
     try:
         body = bytes(component.serialize())
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +95,7 @@ def _store(path: Path, component: Component) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
+        _prune(path.parent, path)
     except OSError:
         pass  # read-only or full cache dir: we simply compile next time
 

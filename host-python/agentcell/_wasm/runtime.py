@@ -143,7 +143,7 @@ def _host_trampoline(
         if host.lower_result is not None:
             host.lower_result(results[0], out)
         return 0
-    except BaseException as e:  # noqa: BLE001 - must never unwind into C
+    except BaseException as e:
         _HOST_ERROR.exc = e
         err = wasmtime.WasmtimeError(f"host function failed: {type(e).__name__}: {e}")
         return ctypes.cast(err._consume(), ctypes.c_void_p).value or 0
@@ -152,9 +152,11 @@ def _host_trampoline(
 _TRAMPOLINE = ffi.wasmtime_component_func_callback_t(_host_trampoline)
 
 
-@ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-def _host_finalize(env: int | None) -> None:
+def _host_finalize_impl(env: int | None) -> None:
     _HOST_FUNCS.pop(env or 0, None)
+
+
+_host_finalize = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_host_finalize_impl)
 
 
 def _define(linker_instance: Any, name: str, handler: HostHandler) -> None:
@@ -228,7 +230,7 @@ class _Export:
     """An exported function bound to one instance: lowerers, argument and result slots
     and addresses computed once, so a call is one FFI call plus the values' own work."""
 
-    __slots__ = ("func", "lowerers", "nparams", "params", "params_addr", "result", "result_addr", "name")
+    __slots__ = ("func", "lowerers", "name", "nparams", "params", "params_addr", "result", "result_addr")
 
     def __init__(self, func: Any, lowerers: list[Lower], has_result: bool, name: str) -> None:
         self.func = func  # keeps the wasmtime_component_func_t alive
@@ -236,15 +238,16 @@ class _Export:
         self.nparams = len(lowerers)
         self.params = (Val * self.nparams)()
         self.params_addr = ctypes.addressof(self.params) if self.nparams else None
-        self.result = Val() if has_result else None
-        self.result_addr = ctypes.addressof(self.result) if has_result else None
+        result = Val() if has_result else None
+        self.result = result
+        self.result_addr = ctypes.addressof(result) if result is not None else None
         self.name = name
 
 
 class BoundExport:
     """A callable handle on one export of a `Runtime`; survives instance replacement."""
 
-    __slots__ = ("_rt", "_key")
+    __slots__ = ("_key", "_rt")
 
     def __init__(self, rt: Runtime, interface: str, name: str) -> None:
         self._rt = rt
@@ -272,9 +275,10 @@ class Runtime:
     ) -> None:
         self.loaded = load_component(Path(wasm) if wasm is not None else None, use_cache=use_cache)
         self.http = http or HttpPolicy()
-        self._storage_spec = storage
-        self._storage: SQLiteStorage | None = storage if isinstance(storage, SQLiteStorage) else None
-        if storage is not None and self._storage is None:
+        self._storage: SQLiteStorage | None = None
+        if isinstance(storage, SQLiteStorage):
+            self._storage = storage
+        elif storage is not None:
             self._storage = SQLiteStorage(storage)  # fail now, naming the path
         self._lock = threading.RLock()
         self._stderr = bytearray()
@@ -345,6 +349,15 @@ class Runtime:
     def call(self, interface: str, name: str, *args: Any) -> Any:
         """Calls export `interface.name`; returns the lifted result (`Ok`/`Err` for a
         WIT `result`). Raises `ComponentTrap` if the component traps."""
+        return self._call(interface, name, args, False)
+
+    def call_blob(self, interface: str, name: str, *args: Any) -> Any:
+        """Like `call`, for a function whose result carries hex blobs: each string in
+        the result (the `ok` side of a `result`) comes back as the bytes it encodes,
+        decoded straight from wasmtime's buffer."""
+        return self._call(interface, name, args, True)
+
+    def _call(self, interface: str, name: str, args: tuple[Any, ...], blobs: bool) -> Any:
         with self._lock:
             export = self._exports.get((interface, name)) or self._bind(interface, name)
             n = export.nparams
@@ -375,7 +388,7 @@ class Runtime:
             if result is None:
                 return None
             try:
-                return lift(result)
+                return lift(result, blobs)
             finally:
                 val_delete(byref(result))
                 result.kind = 0

@@ -16,6 +16,7 @@ None, result -> `Ok`/`Err`, enum -> str, variant -> (case, payload), list<u8> ->
 
 from __future__ import annotations
 
+import binascii
 import ctypes
 from collections.abc import Callable
 from ctypes import POINTER, byref, c_char_p, c_size_t, sizeof
@@ -83,11 +84,22 @@ def _snake(name: str) -> str:
     return name.replace("-", "_")
 
 
-def lift(v: Any) -> Any:
-    """Reads a C component value into Python. Does not free it."""
+def _blob(s: Any) -> bytes:
+    # Decode the hex straight from wasmtime's buffer: no intermediate bytes or str.
+    if not s.size:
+        return b""
+    view = (ctypes.c_char * s.size).from_address(ctypes.addressof(s.data.contents))
+    return binascii.unhexlify(view)
+
+
+def lift(v: Any, blobs: bool = False) -> Any:
+    """Reads a C component value into Python. Does not free it. With `blobs`, every
+    string is a hex blob and comes back as the `bytes` it encodes."""
     k = v.kind
     if k == _K_STRING:
         s = v.of.string
+        if blobs:
+            return _blob(s)
         return _string_at(s.data, s.size).decode() if s.size else ""
     if k == _K_BOOL:
         return bool(v.of.boolean)
@@ -115,11 +127,11 @@ def lift(v: Any) -> Any:
         return chr(v.of.character)
     if k == _K_RESULT:
         r = v.of.result
-        payload = lift(r.val.contents) if r.val else None
+        payload = lift(r.val.contents, blobs and r.is_ok) if r.val else None
         return Ok(payload) if r.is_ok else Err(payload)
     if k == _K_OPTION:
         p = v.of.option
-        return lift(p.contents) if p else None
+        return lift(p.contents, blobs) if p else None
     if k == _K_RECORD:
         rec = v.of.record
         out = {}
@@ -129,13 +141,13 @@ def lift(v: Any) -> Any:
         return out
     if k == _K_TUPLE:
         t = v.of.tuple
-        return tuple(lift(t.data[i]) for i in range(t.size))
+        return tuple(lift(t.data[i], blobs) for i in range(t.size))
     if k == _K_LIST:
         lst = v.of.list
         n = lst.size
         if n and lst.data[0].kind == _K_U8:
             return bytes(lst.data[i].of.u8 for i in range(n))
-        return [lift(lst.data[i]) for i in range(n)]
+        return [lift(lst.data[i], blobs) for i in range(n)]
     if k == _K_ENUM:
         return _name(v.of.enumeration)
     if k == _K_VARIANT:

@@ -1,0 +1,89 @@
+# agentcell: one command sets up, builds and runs the demo (`make demo`); one runs every
+# test (`make test`). Both install what they need: the wasm32-wasip2 target, a Python
+# virtualenv with the dev tools, npm packages, and Debian's chromium for the browser test.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+WASM   := target/wasm32-wasip2/release/agentcell_component.wasm
+CARGO  := cargo
+
+.PHONY: demo test setup setup-rust setup-python setup-js setup-browser wasm build wheel \
+        test-rust test-python test-js lint bench clean
+
+demo: build
+	$(PY) examples/demo.py
+	./target/release/agentcell health
+
+test: build setup-browser lint test-rust test-python test-js
+	@echo "all tests passed"
+
+setup: setup-rust setup-python setup-js
+
+setup-rust:
+	rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+
+setup-python: $(VENV)/.installed
+$(VENV)/.installed: host-python/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "wasmtime>=50.0.1,<51" "pytest>=8" "mypy>=1.10" "ruff>=0.8" \
+	    "numpy>=1.24" "build>=1.2" "hatchling>=1.25,<2" "editables>=0.5"
+	touch $@
+
+setup-js: host-js/node_modules/.installed
+# `npm install` with the committed lock file: `npm ci` trips over optional
+# platform packages (jco's native bindings) missing from lock files written by npm 11.
+host-js/node_modules/.installed: host-js/package.json host-js/package-lock.json
+	cd host-js && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's chromium for the browser test (playwright-core drives it; no browser download).
+setup-browser:
+	if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: install Debian's chromium package" >&2; exit 1; fi; \
+	fi
+
+# The component, copied to where the Python and JS packages ship it.
+wasm: setup-rust setup-python
+	$(PY) scripts/sync_version.py
+	$(CARGO) build --release --target wasm32-wasip2 -p agentcell-component --config 'profile.release.lto=true'
+	cp $(WASM) host-python/agentcell/agentcell.wasm
+	echo "component: $(WASM) $$(stat -c %s $(WASM)) bytes"
+
+build: wasm setup-js
+	$(CARGO) build --release -p agentcell-host
+	cd host-js && node scripts/build.mjs
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e host-python
+
+wheel: wasm
+	$(PY) -m build --wheel --no-isolation --outdir dist host-python
+
+lint: setup-python
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --release -p agentcell-component --target wasm32-wasip2 -- -D warnings
+	cd host-python && ../$(PY) -m ruff check . ../examples ../benches ../scripts
+	cd host-python && ../$(PY) -m ruff format --check . ../examples ../benches ../scripts
+	cd host-python && ../$(PY) -m mypy
+
+test-rust:
+	$(CARGO) test -p agentcell-component
+	$(CARGO) test --release -p agentcell-host
+
+test-python:
+	cd host-python && ../$(PY) -m pytest -q
+
+test-js:
+	cd host-js && node --test test/*.test.mjs
+
+# Boundary benchmarks: ours against wasmtime-py's default Func.__call__, same run.
+bench: build
+	$(PY) benches/boundary.py
+
+clean:
+	rm -rf target $(VENV) host-js/node_modules host-js/gen host-js/agentcell.wasm dist agentcell-data

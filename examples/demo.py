@@ -1,0 +1,57 @@
+"""The main demo: agentcell from Python on the embedded default (a SQLite file).
+
+Run it with `make demo`. Every run adds one to a counter kept in
+`agentcell-data/demo.db`, so run it twice and watch the number grow.
+"""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+import agentcell
+
+
+class Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def main() -> None:
+    print(f"agentcell {agentcell.__version__}: {agentcell.get_rust_version()}")
+    print(f"health check: {agentcell.health_check()}")
+    info = agentcell.build_info()
+    print(f"component: {info.target}, sha256 {info.wasm_sha256[:16]}...")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    local = f"127.0.0.1:{server.server_address[1]}"
+
+    data = Path("agentcell-data")
+    rt = agentcell.Runtime(data / "demo.db", agentcell.HttpPolicy(allow=[local], timeout=5))
+    runs = agentcell.counter_add("demo-runs", 1, rt)
+    print(f"demo runs so far (SQLite file {data / 'demo.db'}): {runs}")
+
+    probe = agentcell.probe_url(f"http://{local}/health", rt=rt)
+    print(f"probe {probe.url}: {probe.status} healthy={probe.healthy} in {probe.elapsed_ms} ms")
+    try:
+        agentcell.probe_url("https://example.com/", rt=rt)
+    except agentcell.HttpDeniedError as e:
+        print(f"denied as configured: {e}")
+
+    try:
+        rt.call("diagnostics", "trap", "demonstrating recovery")
+    except agentcell.ComponentTrap as e:
+        print(f"trap caught: {str(e).splitlines()[0]}")
+    print(f"after the trap the runtime still works: counter = {agentcell.counter_get('demo-runs', rt)}")
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
