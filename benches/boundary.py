@@ -53,8 +53,12 @@ class Baseline:
         self.instance = linker.instantiate(self.store, component)
 
     def func(self, interface: str, name: str) -> Callable[..., Any]:
-        iface = self.instance.get_export_index(self.store, f"agentcell:core/{interface}@0.1.0")
-        f = self.instance.get_func(self.store, self.instance.get_export_index(self.store, name, iface))
+        iface = self.instance.get_export_index(
+            self.store, f"agentcell:core/{interface}@0.1.0"
+        )
+        f = self.instance.get_func(
+            self.store, self.instance.get_export_index(self.store, name, iface)
+        )
         return lambda *args: f(self.store, *args)
 
 
@@ -74,7 +78,7 @@ i.get_func(s, i.get_export_index(s, 'noop', b))(s)
 )
 
 
-def startup(code: str, cache_dir: str, runs: int = 7) -> float:
+def startup(code: str, cache_dir: str, runs: int = 15) -> float:
     env = {**os.environ, "AGENTCELL_CACHE_DIR": cache_dir}
     samples = []
     for _ in range(runs):
@@ -123,7 +127,13 @@ def main() -> None:
             "ms",
             "<= 50 ms",
         )
-    row("start-up, cold (no cache)", startup_cold(STARTUP_OURS), startup_cold(STARTUP_BASE), "ms", "")
+    row(
+        "start-up, cold (no cache)",
+        startup_cold(STARTUP_OURS),
+        startup_cold(STARTUP_BASE),
+        "ms",
+        "",
+    )
 
     noop = base.func("bench", "noop")
     row(
@@ -139,7 +149,11 @@ def main() -> None:
     vec_list = vec.tolist()
     row(
         "768-float embedding in",
-        median_seconds(lambda: rt.call("bench", "sum-f32-blob", vec.tobytes().hex()), repeat=15, inner=300),
+        median_seconds(
+            lambda: rt.call("bench", "sum-f32-blob", vec.tobytes().hex()),
+            repeat=15,
+            inner=300,
+        ),
         median_seconds(lambda: sum_list(vec_list), repeat=5, inner=20),
         "us",
         "<= 20 us",
@@ -153,15 +167,23 @@ def main() -> None:
     def bulk_ours(size: int, reps: int) -> tuple[float, float]:
         data, inner = payloads[size], (20 if size < 4096 else 3)
         t_in = median_seconds(
-            lambda: rt.call("bench", "blob-in", binascii.hexlify(data)), repeat=reps, inner=inner
+            lambda: rt.call("bench", "blob-in", binascii.hexlify(data)),
+            repeat=reps,
+            inner=inner,
         )
-        t_out = median_seconds(lambda: rt.call_blob("bench", "blob-out", size, 0), repeat=reps, inner=inner)
+        t_out = median_seconds(
+            lambda: rt.call_blob("bench", "blob-out", size, 0), repeat=reps, inner=inner
+        )
         return t_in, t_out
 
     for label, size, reps, base_reps in sizes:
         ours_in, ours_out = bulk_ours(size, reps)
-        base_in = median_seconds(lambda d=payloads[size]: bytes_in(d), repeat=base_reps, inner=1)
-        base_out = median_seconds(lambda n=size: bytes_out(n, 0), repeat=base_reps, inner=1)
+        base_in = median_seconds(
+            lambda d=payloads[size]: bytes_in(d), repeat=base_reps, inner=1
+        )
+        base_out = median_seconds(
+            lambda n=size: bytes_out(n, 0), repeat=base_reps, inner=1
+        )
         target = ">= 300 MB/s" if size > 4096 else ""
         row(f"{label} in", ours_in, base_in, "MB/s:" + str(size), target)
         row(f"{label} out", ours_out, base_out, "MB/s:" + str(size), target)
@@ -177,18 +199,33 @@ def main() -> None:
             next(r[2] for r in rows if r[0] == f"{label} out"),
         )
         row(f"{label} in, tune_allocator()", ours_in, base_in, "MB/s:" + str(size), "")
-        row(f"{label} out, tune_allocator()", ours_out, base_out, "MB/s:" + str(size), "")
+        row(
+            f"{label} out, tune_allocator()",
+            ours_out,
+            base_out,
+            "MB/s:" + str(size),
+            "",
+        )
 
     print(
         f"agentcell boundary benchmarks (wasmtime-py {wasmtime_version()}, Python {sys.version.split()[0]})"
     )
-    print("baseline: wasmtime-py's default Func.__call__ on the same component, same run")
-    print(f"start-up floor: `import wasmtime, wasmtime.component` alone takes {floor * 1e3:.1f} ms")
-    print(f"{'benchmark':34} {'agentcell':>14} {'wasmtime-py':>14} {'ratio':>9}  target")
+    print(
+        "baseline: wasmtime-py's default Func.__call__ on the same component, same run"
+    )
+    print(
+        f"start-up floor: `import wasmtime, wasmtime.component` alone takes {floor * 1e3:.1f} ms"
+    )
+    print(
+        f"{'benchmark':34} {'agentcell':>14} {'wasmtime-py':>14} {'ratio':>9}  target"
+    )
     for name, ours, baseline, unit, target in rows:
         if unit.startswith("MB/s:"):
             size = int(unit.split(":")[1])
-            o, b = f"{size / ours / 1e6:,.1f} MB/s", f"{size / baseline / 1e6:,.2f} MB/s"
+            o, b = (
+                f"{size / ours / 1e6:,.1f} MB/s",
+                f"{size / baseline / 1e6:,.2f} MB/s",
+            )
         elif unit == "ms":
             o, b = f"{ours * 1e3:.1f} ms", f"{baseline * 1e3:.1f} ms"
         else:
@@ -207,7 +244,15 @@ def wasmtime_version() -> str:
 def build_wheel_size() -> int:
     with tempfile.TemporaryDirectory() as out:
         subprocess.run(
-            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out],
+            [
+                sys.executable,
+                "-m",
+                "build",
+                "--wheel",
+                "--no-isolation",
+                "--outdir",
+                out,
+            ],
             cwd=ROOT / "host-python",
             check=True,
             capture_output=True,

@@ -220,9 +220,10 @@ def _http_imports(policy: HttpPolicy) -> dict[str, HostHandler]:
 
 # A private prototype of the call, taking raw addresses: no per-call argument
 # conversion by ctypes, and wasmtime-py's own prototype is left alone.
+# No argtypes: every argument is passed as a ready-made ctypes object (built once per
+# export), which skips ctypes' per-call argument conversion.
 _func_call = ffi.dll["wasmtime_component_func_call"]
 _func_call.restype = ctypes.c_void_p
-_func_call.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
 _ERROR_PTR = ctypes.POINTER(ffi.wasmtime_error_t)
 
 
@@ -230,17 +231,24 @@ class _Export:
     """An exported function bound to one instance: lowerers, argument and result slots
     and addresses computed once, so a call is one FFI call plus the values' own work."""
 
-    __slots__ = ("func", "lowerers", "name", "nparams", "params", "params_addr", "result", "result_addr")
+    __slots__ = ("args", "func", "lowerers", "name", "nparams", "params", "result")
 
-    def __init__(self, func: Any, lowerers: list[Lower], has_result: bool, name: str) -> None:
+    def __init__(self, func: Any, lowerers: list[Lower], has_result: bool, name: str, context: int) -> None:
         self.func = func  # keeps the wasmtime_component_func_t alive
         self.lowerers = lowerers
         self.nparams = len(lowerers)
         self.params = (Val * self.nparams)()
-        self.params_addr = ctypes.addressof(self.params) if self.nparams else None
         result = Val() if has_result else None
         self.result = result
-        self.result_addr = ctypes.addressof(result) if result is not None else None
+        vp = ctypes.c_void_p
+        self.args = (
+            vp(ctypes.addressof(func)),
+            vp(context),
+            vp(ctypes.addressof(self.params) if self.nparams else None),
+            ctypes.c_size_t(self.nparams),
+            vp(ctypes.addressof(result) if result is not None else None),
+            ctypes.c_size_t(1 if result is not None else 0),
+        )
         self.name = name
 
 
@@ -334,8 +342,13 @@ class Runtime:
             raise AttributeError(f"the component exports no {interface}.{name}")
         func = self._instance.get_func(self._store, index)
         fty = func.type(self._store)
+        assert self._context_addr is not None
         export = _Export(
-            func._func, [lowerer(t) for _, t in fty.params], fty.result is not None, f"{interface}.{name}"
+            func._func,
+            [lowerer(t) for _, t in fty.params],
+            fty.result is not None,
+            f"{interface}.{name}",
+            self._context_addr,
         )
         self._exports[(interface, name)] = export
         return export
@@ -346,18 +359,15 @@ class Runtime:
             self._exports.get((interface, name)) or self._bind(interface, name)
         return BoundExport(self, interface, name)
 
-    def call(self, interface: str, name: str, *args: Any) -> Any:
-        """Calls export `interface.name`; returns the lifted result (`Ok`/`Err` for a
-        WIT `result`). Raises `ComponentTrap` if the component traps."""
-        return self._call(interface, name, args, False)
-
     def call_blob(self, interface: str, name: str, *args: Any) -> Any:
         """Like `call`, for a function whose result carries hex blobs: each string in
         the result (the `ok` side of a `result`) comes back as the bytes it encodes,
         decoded straight from wasmtime's buffer."""
-        return self._call(interface, name, args, True)
+        return self.call(interface, name, *args, blobs=True)
 
-    def _call(self, interface: str, name: str, args: tuple[Any, ...], blobs: bool) -> Any:
+    def call(self, interface: str, name: str, *args: Any, blobs: bool = False) -> Any:
+        """Calls export `interface.name`; returns the lifted result (`Ok`/`Err` for a
+        WIT `result`). Raises `ComponentTrap` if the component traps."""
         with self._lock:
             export = self._exports.get((interface, name)) or self._bind(interface, name)
             n = export.nparams
@@ -369,14 +379,7 @@ class Runtime:
                     export.lowerers[i](params[i], args[i])
                 if self._stderr:
                     self._stderr.clear()
-                err = _func_call(
-                    self._func_addr(export),
-                    self._context_addr,
-                    export.params_addr,
-                    n,
-                    export.result_addr,
-                    0 if export.result is None else 1,
-                )
+                err = _func_call(*export.args)
             finally:
                 for i in range(n):
                     val_delete(byref(params[i]))
@@ -392,10 +395,6 @@ class Runtime:
             finally:
                 val_delete(byref(result))
                 result.kind = 0
-
-    @staticmethod
-    def _func_addr(export: _Export) -> int:
-        return ctypes.addressof(export.func)
 
     def call_ok(self, interface: str, name: str, *args: Any) -> Any:
         """Like `call`, for a function returning `result<T, error>`: returns T or raises
