@@ -15,7 +15,7 @@ from typing import Any
 from ._alloc import tune_allocator
 from ._default import runtime, set_runtime
 from ._wasm import Runtime
-from .diagnostics import Probe, counter_add, counter_get, probe_url
+from .diagnostics import Probe, counter_add, counter_get, probe_url, probe_url_async
 from .errors import (
     AgentcellError,
     ComponentLoadError,
@@ -56,6 +56,7 @@ __all__ = [
     "get_version",
     "health_check",
     "probe_url",
+    "probe_url_async",
     "runtime",
     "set_runtime",
     "tune_allocator",

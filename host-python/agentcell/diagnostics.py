@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from ._default import runtime
 from ._wasm import Runtime
+from .errors import InvalidArgumentError
 
-__all__ = ["Probe", "counter_add", "counter_get", "probe_url"]
+__all__ = ["Probe", "counter_add", "counter_get", "probe_url", "probe_url_async"]
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,20 @@ def counter_get(name: str, rt: Runtime | None = None) -> int:
     return int((rt or runtime()).call_ok("diagnostics", "counter-get", name))
 
 
+def _timeout_ms(timeout: float) -> int:
+    if timeout <= 0:
+        raise InvalidArgumentError(f"timeout: must be positive, got {timeout}", field="timeout")
+    return max(1, int(timeout * 1000))
+
+
 def probe_url(url: str, timeout: float = 5.0, rt: Runtime | None = None) -> Probe:
     """``GET url`` through the runtime's HTTP policy. Raises `HttpDeniedError` (nothing
     sent) when the allow-list refuses it, `HttpTimeoutError`, or `HttpError`."""
-    if timeout <= 0:
-        from .errors import InvalidArgumentError
+    raw = (rt or runtime()).call_ok("diagnostics", "probe-url", url, _timeout_ms(timeout))
+    return Probe(**raw)
 
-        raise InvalidArgumentError(f"timeout: must be positive, got {timeout}", field="timeout")
-    raw = (rt or runtime()).call_ok("diagnostics", "probe-url", url, max(1, int(timeout * 1000)))
+
+async def probe_url_async(url: str, timeout: float = 5.0, rt: Runtime | None = None) -> Probe:
+    """`probe_url` without blocking the event loop."""
+    raw = await (rt or runtime()).call_ok_async("diagnostics", "probe-url", url, _timeout_ms(timeout))
     return Probe(**raw)

@@ -41,6 +41,30 @@ def test_timeout_is_a_timeout_error(http_server: str) -> None:
     assert isinstance(info.value, TimeoutError)
 
 
+def test_async_probe_leaves_the_event_loop_free(http_server: str) -> None:
+    import asyncio
+
+    rt = agentcell.Runtime(":memory:", HttpPolicy(allow=[http_server]))
+
+    async def main() -> tuple[int, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        probe = await agentcell.probe_url_async(f"http://{http_server}/slow", timeout=5, rt=rt)
+        task.cancel()
+        return probe.status, ticks
+
+    status, ticks = asyncio.run(main())
+    assert status == 200
+    assert ticks > 50  # the loop ran while the 2 s request was in flight
+
+
 def test_connection_refused_is_an_http_error() -> None:
     rt = agentcell.Runtime(":memory:", HttpPolicy(allow=["127.0.0.1"]))
     with pytest.raises(agentcell.HttpError):

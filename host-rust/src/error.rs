@@ -11,6 +11,9 @@ pub enum Error {
     /// The component trapped; the runtime has replaced the instance already.
     #[error("the component trapped in {function}: {detail}")]
     Trap { function: String, detail: String },
+    /// A call that could not be made: an unknown export or arguments of the wrong type.
+    #[error("invalid call: {0}")]
+    Call(String),
     /// The component could not be loaded or instantiated.
     #[error("cannot load the agentcell component: {0}")]
     Load(String),
@@ -25,6 +28,7 @@ impl Error {
         match self {
             Error::Component { code, .. } => error_code_name(*code).to_string(),
             Error::Trap { .. } => "trap".into(),
+            Error::Call(_) => "call".into(),
             Error::Load(_) => "load".into(),
             Error::Storage { .. } => "storage".into(),
         }

@@ -10,7 +10,8 @@ use crate::storage::{MemoryStorage, SqliteStorage, StorageBackend};
 use crate::{Error, HttpPolicy};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
-use wasmtime::component::{Component, Instance, Linker, ResourceTable, Val};
+use wasmtime::component::types::Type;
+use wasmtime::component::{Component, Func, Instance, Linker, ResourceTable, Val};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -108,6 +109,24 @@ struct Live {
     stderr: MemoryOutputPipe,
 }
 
+impl Live {
+    /// The exported function `interface.name`, looked up by name.
+    fn export_func(&mut self, interface: &str, name: &str) -> wasmtime::Result<Func> {
+        let iface_name = format!("agentcell:core/{interface}@0.1.0");
+        let iface = self
+            .instance
+            .get_export_index(&mut self.store, None, &iface_name)
+            .ok_or_else(|| wasmtime::format_err!("no interface {iface_name}"))?;
+        let index = self
+            .instance
+            .get_export_index(&mut self.store, Some(&iface), name)
+            .ok_or_else(|| wasmtime::format_err!("no function {interface}.{name}"))?;
+        self.instance
+            .get_func(&mut self.store, index)
+            .ok_or_else(|| wasmtime::format_err!("{interface}.{name} is not a function"))
+    }
+}
+
 /// Builds a [`Runtime`]: storage (SQLite file by default) and HTTP policy.
 #[derive(Default)]
 pub struct RuntimeBuilder {
@@ -201,13 +220,16 @@ impl Runtime {
         let live = guard.as_mut().expect("instantiated above");
         match f(live) {
             Ok(v) => Ok(v),
-            Err(e) => {
+            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_some() => {
                 let panic = String::from_utf8_lossy(&live.stderr.contents()).trim().to_string();
                 let detail = if panic.is_empty() { format!("{e:#}") } else { panic };
                 *guard = None; // a trapped instance cannot be entered again
                 *guard = Some(self.instantiate()?);
                 Err(Error::Trap { function: function.to_string(), detail })
             }
+            // The call never started (unknown export, wrong argument types): the
+            // instance is untouched.
+            Err(e) => Err(Error::Call(format!("{function}: {e:#}"))),
         }
     }
 
@@ -279,20 +301,8 @@ impl Runtime {
 
     /// Calls any export by name with dynamic values (used by the conformance runner).
     pub fn call_dynamic(&self, interface: &str, name: &str, args: &[Val]) -> Result<Option<Val>, Error> {
-        let function = format!("{interface}.{name}");
-        self.call_named(&function, |l| {
-            let iface = l
-                .instance
-                .get_export_index(&mut l.store, None, &format!("agentcell:core/{interface}@0.1.0"))
-                .ok_or_else(|| wasmtime::format_err!("no interface {interface}"))?;
-            let index = l
-                .instance
-                .get_export_index(&mut l.store, Some(&iface), name)
-                .ok_or_else(|| wasmtime::format_err!("no function {interface}.{name}"))?;
-            let func = l
-                .instance
-                .get_func(&mut l.store, index)
-                .ok_or_else(|| wasmtime::format_err!("{name} is not a function"))?;
+        self.call_named(&format!("{interface}.{name}"), |l| {
+            let func = l.export_func(interface, name)?;
             let mut results = vec![Val::Bool(false); func.ty(&l.store).results().len()];
             func.call(&mut l.store, args, &mut results)?;
             Ok(results.pop())
@@ -300,24 +310,9 @@ impl Runtime {
     }
 
     /// The parameter types of an export (used to read JSON arguments).
-    pub fn param_types(
-        &self,
-        interface: &str,
-        name: &str,
-    ) -> Result<Vec<wasmtime::component::types::Type>, Error> {
+    pub fn param_types(&self, interface: &str, name: &str) -> Result<Vec<Type>, Error> {
         self.with_live(|l| {
-            let iface = l
-                .instance
-                .get_export_index(&mut l.store, None, &format!("agentcell:core/{interface}@0.1.0"))
-                .ok_or_else(|| wasmtime::format_err!("no interface {interface}"))?;
-            let index = l
-                .instance
-                .get_export_index(&mut l.store, Some(&iface), name)
-                .ok_or_else(|| wasmtime::format_err!("no function {interface}.{name}"))?;
-            let func = l
-                .instance
-                .get_func(&mut l.store, index)
-                .ok_or_else(|| wasmtime::format_err!("not a function"))?;
+            let func = l.export_func(interface, name)?;
             Ok(func.ty(&l.store).params().map(|(_, t)| t).collect())
         })
     }

@@ -82,6 +82,16 @@ fn trap_is_reported_and_the_runtime_recovers() {
 }
 
 #[test]
+fn a_bad_dynamic_call_is_not_a_trap() {
+    let rt = Runtime::builder().memory_storage().build().unwrap();
+    assert!(matches!(rt.call_dynamic("meta", "nope", &[]), Err(Error::Call(_))));
+    let wrong = [wasmtime::component::Val::Bool(true)];
+    assert!(matches!(rt.call_dynamic("diagnostics", "counter-get", &wrong), Err(Error::Call(_))));
+    assert_eq!(rt.instantiations(), 1);
+    assert!(rt.health_check().unwrap());
+}
+
+#[test]
 fn http_allow_list_is_enforced_before_anything_is_sent() {
     let (addr, hits) = serve();
     let denied = Runtime::builder().memory_storage().build().unwrap();

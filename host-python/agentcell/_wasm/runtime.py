@@ -3,6 +3,7 @@ imports, the call path, locking and recovery after a trap."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import hashlib
 import os
@@ -403,6 +404,15 @@ class Runtime:
         if isinstance(out, Err):
             raise error_from_wit(out.value)
         return out.value if isinstance(out, Ok) else out
+
+    async def call_async(self, interface: str, name: str, *args: Any) -> Any:
+        """`call` run in a worker thread, so the event loop keeps running while the
+        component works (or waits on the network through an import)."""
+        return await asyncio.to_thread(self.call, interface, name, *args)
+
+    async def call_ok_async(self, interface: str, name: str, *args: Any) -> Any:
+        """`call_ok` run in a worker thread."""
+        return await asyncio.to_thread(self.call_ok, interface, name, *args)
 
     def _trapped(self, name: str, error: wasmtime.WasmtimeError) -> ComponentTrap:
         host_exc = getattr(_HOST_ERROR, "exc", None)
