@@ -109,21 +109,34 @@ struct Live {
     stderr: MemoryOutputPipe,
 }
 
+/// A call refused before entering the component.
+#[derive(Debug)]
+struct NotCalled(String);
+
+impl std::fmt::Display for NotCalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotCalled {}
+
 impl Live {
     /// The exported function `interface.name`, looked up by name.
     fn export_func(&mut self, interface: &str, name: &str) -> wasmtime::Result<Func> {
+        let not_called = |m: String| wasmtime::Error::new(NotCalled(m));
         let iface_name = format!("agentcell:core/{interface}@0.1.0");
         let iface = self
             .instance
             .get_export_index(&mut self.store, None, &iface_name)
-            .ok_or_else(|| wasmtime::format_err!("no interface {iface_name}"))?;
+            .ok_or_else(|| not_called(format!("the component exports no interface {iface_name}")))?;
         let index = self
             .instance
             .get_export_index(&mut self.store, Some(&iface), name)
-            .ok_or_else(|| wasmtime::format_err!("no function {interface}.{name}"))?;
+            .ok_or_else(|| not_called(format!("the component exports no {interface}.{name}")))?;
         self.instance
             .get_func(&mut self.store, index)
-            .ok_or_else(|| wasmtime::format_err!("{interface}.{name} is not a function"))
+            .ok_or_else(|| not_called(format!("{interface}.{name} is not a function")))
     }
 }
 
@@ -220,16 +233,21 @@ impl Runtime {
         let live = guard.as_mut().expect("instantiated above");
         match f(live) {
             Ok(v) => Ok(v),
-            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_some() => {
+            // Nothing was entered (e.g. no such export): the instance is untouched.
+            Err(e) if e.downcast_ref::<NotCalled>().is_some() => Err(Error::Call(format!("{e}"))),
+            Err(e) => {
                 let panic = String::from_utf8_lossy(&live.stderr.contents()).trim().to_string();
-                let detail = if panic.is_empty() { format!("{e:#}") } else { panic };
-                *guard = None; // a trapped instance cannot be entered again
+                // A failed call leaves the instance unusable ("cannot enter component
+                // instance"), whether it trapped or was refused: replace it.
+                *guard = None;
                 *guard = Some(self.instantiate()?);
-                Err(Error::Trap { function: function.to_string(), detail })
+                if e.downcast_ref::<wasmtime::Trap>().is_some() {
+                    let detail = if panic.is_empty() { format!("{e:#}") } else { panic };
+                    Err(Error::Trap { function: function.to_string(), detail })
+                } else {
+                    Err(Error::Call(format!("{function}: {e:#}")))
+                }
             }
-            // The call never started (unknown export, wrong argument types): the
-            // instance is untouched.
-            Err(e) => Err(Error::Call(format!("{function}: {e:#}"))),
         }
     }
 

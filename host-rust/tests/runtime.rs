@@ -85,10 +85,14 @@ fn trap_is_reported_and_the_runtime_recovers() {
 fn a_bad_dynamic_call_is_not_a_trap() {
     let rt = Runtime::builder().memory_storage().build().unwrap();
     assert!(matches!(rt.call_dynamic("meta", "nope", &[]), Err(Error::Call(_))));
+    assert_eq!(rt.instantiations(), 1);
+    rt.counter_add("kept", 7).unwrap();
+    // Wrong argument types are refused by wasmtime, which leaves the instance unusable:
+    // the runtime replaces it and the next call works.
     let wrong = [wasmtime::component::Val::Bool(true)];
     assert!(matches!(rt.call_dynamic("diagnostics", "counter-get", &wrong), Err(Error::Call(_))));
-    assert_eq!(rt.instantiations(), 1);
     assert!(rt.health_check().unwrap());
+    assert_eq!(rt.counter_get("kept").unwrap(), 7);
 }
 
 #[test]
