@@ -59,6 +59,7 @@ build: wasm setup-js
 	$(CARGO) build --release -p agentcell-host
 	cd host-js && node scripts/build.mjs
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e host-python
+	$(PY) -m compileall -q host-python/agentcell
 
 wheel: wasm
 	$(PY) -m build --wheel --no-isolation --outdir dist host-python

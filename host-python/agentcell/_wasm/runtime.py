@@ -3,7 +3,6 @@ imports, the call path, locking and recovery after a trap."""
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import hashlib
 import os
@@ -408,10 +407,14 @@ class Runtime:
     async def call_async(self, interface: str, name: str, *args: Any) -> Any:
         """`call` run in a worker thread, so the event loop keeps running while the
         component works (or waits on the network through an import)."""
+        import asyncio  # ~40 ms to import: only for async callers
+
         return await asyncio.to_thread(self.call, interface, name, *args)
 
     async def call_ok_async(self, interface: str, name: str, *args: Any) -> Any:
         """`call_ok` run in a worker thread."""
+        import asyncio
+
         return await asyncio.to_thread(self.call_ok, interface, name, *args)
 
     def _trapped(self, name: str, error: wasmtime.WasmtimeError) -> ComponentTrap:
