@@ -133,3 +133,19 @@ def test_load_component_reports_its_hash() -> None:
 
     loaded = load_component()
     assert loaded.sha256 == hashlib.sha256(DEFAULT_WASM.read_bytes()).hexdigest()
+
+
+def test_a_failing_host_import_traps_cleanly_and_names_the_cause(
+    rt: agentcell.Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agentcell.counter_add("kept", 2, rt)
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("backend exploded")
+
+    monkeypatch.setattr(rt.storage, "get", broken)
+    with pytest.raises(agentcell.ComponentTrap) as info:
+        agentcell.counter_get("kept", rt)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    monkeypatch.undo()
+    assert agentcell.counter_get("kept", rt) == 2
