@@ -156,3 +156,155 @@ impl bench::Guest for Component {
         data.len() as u32
     }
 }
+
+use exports::agentcell::core::attune as w;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn category(c: crate::attune::Category) -> w::Category {
+    use crate::attune::Category as C;
+    match c {
+        C::Cognitive => w::Category::Cognitive,
+        C::Emotional => w::Category::Emotional,
+        C::Social => w::Category::Social,
+        C::Preferences => w::Category::Preferences,
+        C::Control => w::Category::Control,
+        C::Safety => w::Category::Safety,
+    }
+}
+
+fn wit_axis(a: &crate::attune::Axis) -> w::Axis {
+    w::Axis {
+        name: a.name.into(),
+        category: category(a.category),
+        description: a.description.into(),
+        low_anchor: a.low_anchor.into(),
+        high_anchor: a.high_anchor.into(),
+        intent: a.intent.iter().map(|s| s.to_string()).collect(),
+        forbidden_uses: a.forbidden_uses.iter().map(|s| s.to_string()).collect(),
+        since: a.since.into(),
+        deprecated: a.deprecated.as_ref().map(|d| w::Deprecation {
+            since: d.since.into(),
+            reason: d.reason.into(),
+            replacement: d.replacement.map(str::to_string),
+        }),
+    }
+}
+
+fn source_from(s: w::Source) -> crate::attune::Source {
+    use crate::attune::Source as S;
+    match s {
+        w::Source::SelfReport => S::SelfReport,
+        w::Source::Inferred => S::Inferred,
+        w::Source::Mixed => S::Mixed,
+    }
+}
+
+fn source_to(s: crate::attune::Source) -> w::Source {
+    use crate::attune::Source as S;
+    match s {
+        S::SelfReport => w::Source::SelfReport,
+        S::Inferred => w::Source::Inferred,
+        S::Mixed => w::Source::Mixed,
+    }
+}
+
+fn snapshot_from(s: w::Snapshot) -> crate::error::Result<crate::attune::Snapshot> {
+    crate::attune::Snapshot {
+        user_id: s.user_id,
+        updated_at_unix_ms: s.updated_at_unix_ms,
+        source: source_from(s.source),
+        confidence: s.confidence,
+        axes: s.axes.into_iter().map(|a| (a.name, a.value)).collect(),
+    }
+    .validated(now_ms())
+}
+
+fn snapshot_to(s: crate::attune::Snapshot) -> w::Snapshot {
+    w::Snapshot {
+        user_id: s.user_id,
+        updated_at_unix_ms: s.updated_at_unix_ms,
+        source: source_to(s.source),
+        confidence: s.confidence,
+        axes: s.axes.into_iter().map(|(name, value)| w::AxisValue { name, value }).collect(),
+    }
+}
+
+fn thresholds(t: Option<w::Thresholds>) -> crate::error::Result<crate::attune::Thresholds> {
+    t.map(|t| crate::attune::Thresholds { hi: t.hi, lo: t.lo }).unwrap_or_default().validated()
+}
+
+fn context_to(c: crate::attune::PromptContext) -> w::PromptContext {
+    use crate::attune::Verbosity as V;
+    w::PromptContext {
+        guidelines: c.guidelines,
+        tone: c.tone,
+        verbosity: match c.verbosity {
+            V::Low => w::Verbosity::Low,
+            V::Medium => w::Verbosity::Medium,
+            V::High => w::Verbosity::High,
+        },
+        flags: c.flags,
+    }
+}
+
+impl w::Guest for Component {
+    fn axes() -> Vec<w::Axis> {
+        crate::attune::CANONICAL_AXES.iter().map(wit_axis).collect()
+    }
+    fn get_axis(name: String) -> Result<w::Axis, wit_types::Error> {
+        wit_result(crate::attune::get_axis(&name).map(wit_axis))
+    }
+    fn validate(snapshot: w::Snapshot) -> Result<w::Snapshot, wit_types::Error> {
+        wit_result(snapshot_from(snapshot).map(snapshot_to))
+    }
+    fn translate(
+        snapshot: w::Snapshot,
+        thresholds: Option<w::Thresholds>,
+    ) -> Result<w::PromptContext, wit_types::Error> {
+        wit_result((|| {
+            let t = self::thresholds(thresholds)?;
+            Ok(context_to(crate::attune::translator::translate(&snapshot_from(snapshot)?, t)))
+        })())
+    }
+    fn translate_batch(
+        snapshots: Vec<w::Snapshot>,
+        thresholds: Option<w::Thresholds>,
+    ) -> Result<Vec<w::PromptContext>, wit_types::Error> {
+        wit_result((|| {
+            let t = self::thresholds(thresholds)?;
+            snapshots
+                .into_iter()
+                .map(|s| Ok(context_to(crate::attune::translator::translate(&snapshot_from(s)?, t))))
+                .collect()
+        })())
+    }
+    fn upsert_state(snapshot: w::Snapshot) -> Result<w::Snapshot, wit_types::Error> {
+        wit_result(
+            snapshot_from(snapshot)
+                .and_then(|s| crate::attune::store::upsert(&HostStorage, s))
+                .map(snapshot_to),
+        )
+    }
+    fn get_state(user_id: String) -> Result<w::Snapshot, wit_types::Error> {
+        wit_result(crate::attune::store::get(&HostStorage, &user_id).map(snapshot_to))
+    }
+    fn delete_state(user_id: String) -> Result<bool, wit_types::Error> {
+        wit_result(crate::attune::store::delete(&HostStorage, &user_id))
+    }
+    fn get_context(
+        user_id: String,
+        thresholds: Option<w::Thresholds>,
+    ) -> Result<w::PromptContext, wit_types::Error> {
+        wit_result((|| {
+            let t = self::thresholds(thresholds)?;
+            let s = crate::attune::store::get(&HostStorage, &user_id)?;
+            Ok(context_to(crate::attune::translator::translate(&s, t)))
+        })())
+    }
+}

@@ -5,6 +5,7 @@
 //! wasm32, maps the WIT types to domain types and implements the ports with the WIT
 //! imports.
 
+pub mod attune;
 pub mod bench;
 pub mod blob;
 pub mod diagnostics;

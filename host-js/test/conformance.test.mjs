@@ -20,15 +20,24 @@ function toJson(v) {
   return v;
 }
 
-// JSON args -> jco values: s64 parameters are BigInt in jco.
+// JSON args -> jco values: camelCase record fields, undefined for none, and BigInt for
+// the s64 parameters and fields the vectors use.
 const BIGINT_PARAMS = { 'diagnostics.counter-add': [1] };
+const BIGINT_FIELDS = new Set(['updated-at-unix-ms']);
+function toJco(v, key) {
+  if (v === null) return undefined;
+  if (BIGINT_FIELDS.has(key)) return BigInt(v);
+  if (Array.isArray(v)) return v.map((x) => toJco(x));
+  if (typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [camel(k), toJco(x, k)]));
+  return v;
+}
 function toArgs(call, args) {
   const big = BIGINT_PARAMS[call] ?? [];
   return args.map((a, i) => {
     if (big.includes(i)) return BigInt(a);
     if (call === 'bench.bytes-in' && i === 0) return new Uint8Array(a);
     if (call === 'bench.sum-f32-list' && i === 0) return new Float32Array(a);
-    return a;
+    return toJco(a);
   });
 }
 

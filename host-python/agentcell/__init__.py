@@ -15,6 +15,16 @@ from typing import Any
 from ._alloc import tune_allocator
 from ._default import runtime, set_runtime
 from ._wasm import Runtime
+from .attune import (
+    AxisDefinition,
+    PromptContext,
+    RuleTranslator,
+    Source,
+    StateSnapshot,
+    StateStore,
+    Verbosity,
+    get_axis,
+)
 from .diagnostics import Probe, counter_add, counter_get, probe_url, probe_url_async
 from .errors import (
     AgentcellError,
@@ -33,7 +43,9 @@ from .meta import BuildInfo, build_info, get_rust_version, get_version, health_c
 from .storage import SQLiteStorage
 
 __all__ = [
+    "CANONICAL_AXES",
     "AgentcellError",
+    "AxisDefinition",
     "BuildInfo",
     "ComponentLoadError",
     "ComponentTrap",
@@ -45,13 +57,20 @@ __all__ = [
     "InvalidArgumentError",
     "NotFoundError",
     "Probe",
+    "PromptContext",
+    "RuleTranslator",
     "Runtime",
     "SQLiteStorage",
+    "Source",
+    "StateSnapshot",
+    "StateStore",
     "StorageError",
+    "Verbosity",
     "__version__",
     "build_info",
     "counter_add",
     "counter_get",
+    "get_axis",
     "get_rust_version",
     "get_version",
     "health_check",
@@ -64,6 +83,7 @@ __all__ = [
 ]
 
 __version__: str
+CANONICAL_AXES: tuple[AxisDefinition, ...]
 
 
 def __getattr__(name: str) -> Any:
@@ -72,4 +92,8 @@ def __getattr__(name: str) -> Any:
         value = get_version()
         globals()["__version__"] = value
         return value
+    if name == "CANONICAL_AXES":
+        from .attune import get_all_axes
+
+        return get_all_axes()
     raise AttributeError(f"module 'agentcell' has no attribute {name!r}")

@@ -1,0 +1,15 @@
+//! Attuned (seed 000): user state on canonical axes -> prompt context for an LLM.
+//!
+//! - [`axes`]: the 23 canonical axes and their governance data;
+//! - [`snapshot`]: a user's state and its validation;
+//! - [`translator`]: the pure, deterministic rule translator;
+//! - [`store`]: state per user over the host storage.
+
+pub mod axes;
+pub mod snapshot;
+pub mod store;
+pub mod translator;
+
+pub use axes::{get_axis, Axis, Category, CANONICAL_AXES};
+pub use snapshot::{Snapshot, Source};
+pub use translator::{PromptContext, Thresholds, Verbosity};

@@ -1,0 +1,148 @@
+//! Users' state kept in host storage (namespace `attune`, key `state/<user_id>`, JSON).
+//!
+//! Merge rule on upsert: a value the user reported themselves is kept when a new
+//! snapshot only infers that axis (the user's word outranks an inference); in every
+//! other case the new value wins. Axes reported by the user and absent from a new
+//! inferred snapshot are kept too. The stored snapshot's source becomes `mixed` when
+//! its values come from both.
+
+use super::snapshot::{check_user_id, Snapshot, Source};
+use crate::error::{Error, ErrorCode, Result};
+use crate::ports::Storage;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const NAMESPACE: &str = "attune";
+
+/// What is stored: the snapshot plus where each axis value came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Stored {
+    user_id: String,
+    updated_at_unix_ms: i64,
+    source: Source,
+    confidence: f32,
+    axes: BTreeMap<String, (f32, Source)>,
+}
+
+impl Stored {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            user_id: self.user_id.clone(),
+            updated_at_unix_ms: self.updated_at_unix_ms,
+            source: self.source,
+            confidence: self.confidence,
+            axes: self.axes.iter().map(|(n, (v, _))| (n.clone(), *v)).collect(),
+        }
+    }
+}
+
+fn key(user_id: &str) -> String {
+    format!("state/{user_id}")
+}
+
+fn load(storage: &dyn Storage, user_id: &str) -> Result<Option<Stored>> {
+    match storage.get(NAMESPACE, &key(user_id))? {
+        None => Ok(None),
+        Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
+            Error::new(ErrorCode::Storage, format!("stored state of {user_id:?} is unreadable: {e}"))
+        }),
+    }
+}
+
+/// Stores a validated snapshot, merging by the rule above; returns what is stored.
+pub fn upsert(storage: &dyn Storage, snapshot: Snapshot) -> Result<Snapshot> {
+    let mut axes: BTreeMap<String, (f32, Source)> = BTreeMap::new();
+    if let Some(old) = load(storage, &snapshot.user_id)? {
+        if snapshot.source == Source::Inferred {
+            axes.extend(old.axes.into_iter().filter(|(_, (_, src))| *src == Source::SelfReport));
+        }
+    }
+    for (name, value) in &snapshot.axes {
+        let kept_self_report = snapshot.source == Source::Inferred
+            && axes.get(name).is_some_and(|(_, src)| *src == Source::SelfReport);
+        if !kept_self_report {
+            axes.insert(name.clone(), (*value, snapshot.source));
+        }
+    }
+    let sources: Vec<Source> = axes.values().map(|(_, s)| *s).collect();
+    let source = match sources.first() {
+        Some(first) if sources.iter().any(|s| s != first) => Source::Mixed,
+        Some(first) => *first,
+        None => snapshot.source,
+    };
+    let stored = Stored {
+        user_id: snapshot.user_id.clone(),
+        updated_at_unix_ms: snapshot.updated_at_unix_ms,
+        source,
+        confidence: snapshot.confidence,
+        axes,
+    };
+    let json = serde_json::to_string(&stored)
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot encode state: {e}")))?;
+    storage.set(NAMESPACE, &key(&snapshot.user_id), &json)?;
+    Ok(stored.snapshot())
+}
+
+/// The stored state of `user_id`; `not-found` when there is none.
+pub fn get(storage: &dyn Storage, user_id: &str) -> Result<Snapshot> {
+    check_user_id(user_id)?;
+    load(storage, user_id)?
+        .map(|s| s.snapshot())
+        .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no state for user {user_id:?}")))
+}
+
+/// Removes the state of `user_id`; true when there was one.
+pub fn delete(storage: &dyn Storage, user_id: &str) -> Result<bool> {
+    check_user_id(user_id)?;
+    Ok(storage.delete(NAMESPACE, &key(user_id))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MemoryStorage;
+
+    fn snap(source: Source, axes: &[(&str, f32)]) -> Snapshot {
+        Snapshot {
+            user_id: "u1".into(),
+            updated_at_unix_ms: 5,
+            source,
+            confidence: 0.8,
+            axes: axes.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+        }
+        .validated(5)
+        .unwrap()
+    }
+
+    #[test]
+    fn upsert_get_delete_round_trip() {
+        let s = MemoryStorage::default();
+        assert_eq!(get(&s, "u1").unwrap_err().code, ErrorCode::NotFound);
+        let stored = upsert(&s, snap(Source::SelfReport, &[("warmth", 0.9)])).unwrap();
+        assert_eq!(get(&s, "u1").unwrap(), stored);
+        assert!(delete(&s, "u1").unwrap());
+        assert!(!delete(&s, "u1").unwrap());
+        assert_eq!(get(&s, "u1").unwrap_err().code, ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn self_report_outranks_inference() {
+        let s = MemoryStorage::default();
+        upsert(&s, snap(Source::SelfReport, &[("warmth", 0.9), ("formality", 0.2)])).unwrap();
+        let merged = upsert(&s, snap(Source::Inferred, &[("warmth", 0.1), ("cognitive_load", 0.8)])).unwrap();
+        assert_eq!(merged.axis("warmth"), Some(0.9));
+        assert_eq!(merged.axis("formality"), Some(0.2));
+        assert_eq!(merged.axis("cognitive_load"), Some(0.8));
+        assert_eq!(merged.source, Source::Mixed);
+        // A new self-report replaces everything.
+        let replaced = upsert(&s, snap(Source::SelfReport, &[("warmth", 0.3)])).unwrap();
+        assert_eq!(replaced.axes, vec![("warmth".to_string(), 0.3)]);
+        assert_eq!(replaced.source, Source::SelfReport);
+    }
+
+    #[test]
+    fn bad_user_id_is_rejected_before_storage() {
+        let s = MemoryStorage::default();
+        assert_eq!(get(&s, "").unwrap_err().field.as_deref(), Some("user_id"));
+    }
+}
