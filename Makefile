@@ -85,6 +85,7 @@ test-js:
 # Boundary benchmarks: ours against wasmtime-py's default Func.__call__, same run.
 bench: build
 	$(PY) benches/boundary.py
+	$(PY) benches/attune.py
 
 clean:
 	rm -rf target $(VENV) host-js/node_modules host-js/gen host-js/agentcell.wasm dist agentcell-data

@@ -284,6 +284,15 @@ impl w::Guest for Component {
                 .collect()
         })())
     }
+    fn translate_batch_json(
+        snapshots: String,
+        thresholds: Option<w::Thresholds>,
+    ) -> Result<String, wit_types::Error> {
+        wit_result(
+            self::thresholds(thresholds)
+                .and_then(|t| crate::attune::wire::translate_batch_json(&snapshots, t, now_ms())),
+        )
+    }
     fn upsert_state(snapshot: w::Snapshot) -> Result<w::Snapshot, wit_types::Error> {
         wit_result(
             snapshot_from(snapshot)

@@ -147,6 +147,15 @@ class StateSnapshot:
             "axes": [{"name": n, "value": v} for n, v in self.axes.items()],
         }
 
+    def _to_json(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "updated_at_unix_ms": self.updated_at_unix_ms,
+            "source": self.source.value,
+            "confidence": self.confidence,
+            "axes": dict(self.axes),
+        }
+
     @classmethod
     def _from_wit(cls, raw: dict[str, Any]) -> StateSnapshot:
         return cls(
@@ -240,14 +249,17 @@ class RuleTranslator:
         return {"hi": self.hi, "lo": self.lo}
 
     def to_prompt_context(self, snapshot: StateSnapshot) -> PromptContext:
-        raw = (self._rt or runtime()).call_ok("attune", "translate", snapshot._to_wit(), self._thresholds())
-        return PromptContext._from_wit(raw)
+        return self.to_prompt_contexts((snapshot,))[0]
 
     def to_prompt_contexts(self, snapshots: Iterable[StateSnapshot]) -> list[PromptContext]:
-        """Many snapshots in one call into the component."""
-        wit = [s._to_wit() for s in snapshots]
-        raw = (self._rt or runtime()).call_ok("attune", "translate-batch", wit, self._thresholds())
-        return [PromptContext._from_wit(r) for r in raw]
+        """Many snapshots in one call into the component. Snapshots cross as one JSON
+        string (`translate-batch-json`): far cheaper from Python than ~50 component
+        values per snapshot."""
+        import json
+
+        text = json.dumps([s._to_json() for s in snapshots])
+        out = (self._rt or runtime()).call_ok("attune", "translate-batch-json", text, self._thresholds())
+        return [PromptContext._from_wit(c) for c in json.loads(out)]
 
 
 class StateStore:

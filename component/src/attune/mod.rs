@@ -3,12 +3,14 @@
 //! - [`axes`]: the 23 canonical axes and their governance data;
 //! - [`snapshot`]: a user's state and its validation;
 //! - [`translator`]: the pure, deterministic rule translator;
-//! - [`store`]: state per user over the host storage.
+//! - [`store`]: state per user over the host storage;
+//! - [`wire`]: the JSON forms used to cross the boundary in bulk.
 
 pub mod axes;
 pub mod snapshot;
 pub mod store;
 pub mod translator;
+pub mod wire;
 
 pub use axes::{get_axis, Axis, Category, CANONICAL_AXES};
 pub use snapshot::{Snapshot, Source};

@@ -8,7 +8,7 @@ pub const MAX_USER_ID_BYTES: usize = 256;
 
 /// Where values come from. Self-reported values outrank inferred ones in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Source {
     SelfReport,
     Inferred,
