@@ -317,3 +317,13 @@ impl w::Guest for Component {
         })())
     }
 }
+
+impl exports::agentcell::core::attune_service::Guest for Component {
+    fn handle(
+        req: exports::agentcell::core::attune_service::ServiceRequest,
+    ) -> exports::agentcell::core::attune_service::ServiceResponse {
+        let (status, body) =
+            crate::attune::service::handle(&HostStorage, &req.method, &req.path, &req.body, now_ms());
+        exports::agentcell::core::attune_service::ServiceResponse { status, body }
+    }
+}

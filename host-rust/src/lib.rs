@@ -11,6 +11,7 @@ pub mod bindings;
 pub mod error;
 pub mod http;
 pub mod runtime;
+pub mod serve;
 pub mod storage;
 
 pub use error::Error;

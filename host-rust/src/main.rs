@@ -40,6 +40,22 @@ enum Command {
     },
     /// Time calls into the component from this host (no-op, 1 MiB in and out)
     Bench,
+    /// Serve the Attuned HTTP API (state, context, translate; OpenAPI at /openapi.json)
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Accepted API key (repeatable); also AGENTCELL_API_KEYS, comma separated
+        #[arg(long = "api-key")]
+        api_keys: Vec<String>,
+        /// Serve without API keys (only for trusted networks)
+        #[arg(long)]
+        no_auth: bool,
+        /// Requests per minute per API key; 0 turns rate limiting off
+        #[arg(long, default_value_t = 600)]
+        rate_limit: u32,
+    },
     /// GET a URL through the component's HTTP import
     Probe {
         url: String,
@@ -87,6 +103,46 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             println!("{value}");
         }
         Command::Bench => bench()?,
+        Command::Serve { addr, storage, mut api_keys, no_auth, rate_limit } => {
+            if let Ok(env) = std::env::var("AGENTCELL_API_KEYS") {
+                api_keys.extend(env.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string));
+            }
+            if api_keys.is_empty() && !no_auth {
+                eprintln!(
+                    "agentcell serve: give --api-key KEY (or AGENTCELL_API_KEYS), or --no-auth on purpose"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let backend: std::sync::Arc<dyn agentcell_host::StorageBackend> = if storage.memory {
+                std::sync::Arc::new(agentcell_host::MemoryStorage::default())
+            } else {
+                std::sync::Arc::new(agentcell_host::SqliteStorage::open(storage.data.join("agentcell.db"))?)
+            };
+            let addr = agentcell_host::serve::parse_addr(&addr)?;
+            let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build()
+                .map_err(|e| agentcell_host::Error::Load(format!("tokio: {e}")))?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| agentcell_host::Error::Call(format!("cannot listen on {addr}: {e}")))?;
+                let local = listener.local_addr().map_err(|e| agentcell_host::Error::Call(e.to_string()))?;
+                println!("agentcell serve: listening on http://{local}");
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                let config = agentcell_host::serve::ServeConfig {
+                    storage: backend,
+                    api_keys,
+                    rate_limit_per_minute: rate_limit,
+                    instances: workers,
+                };
+                agentcell_host::serve::serve(listener, config, agentcell_host::serve::shutdown_signal()).await
+            })?;
+            println!("agentcell serve: stopped");
+        }
         Command::Probe { url, allow, timeout_ms } => {
             let rt = runtime(None, HttpPolicy::new(allow, Duration::from_millis(timeout_ms.into())))?;
             let p = rt.probe_url(&url, timeout_ms)?;

@@ -317,6 +317,16 @@ impl Runtime {
         })
     }
 
+    /// Answers one Attuned API request (`attune-service.handle`): status and JSON body.
+    pub fn service_handle(&self, method: &str, path: &str, body: &str) -> Result<(u16, String), Error> {
+        use crate::bindings::exports::agentcell::core::attune_service::ServiceRequest;
+        let req = ServiceRequest { method: method.into(), path: path.into(), body: body.into() };
+        let r = self.call_named("attune-service.handle", |l| {
+            l.bindings.agentcell_core_attune_service().call_handle(&mut l.store, &req)
+        })?;
+        Ok((r.status, r.body))
+    }
+
     /// Calls any export by name with dynamic values (used by the conformance runner).
     pub fn call_dynamic(&self, interface: &str, name: &str, args: &[Val]) -> Result<Option<Val>, Error> {
         self.call_named(&format!("{interface}.{name}"), |l| {

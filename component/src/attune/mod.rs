@@ -4,9 +4,11 @@
 //! - [`snapshot`]: a user's state and its validation;
 //! - [`translator`]: the pure, deterministic rule translator;
 //! - [`store`]: state per user over the host storage;
-//! - [`wire`]: the JSON forms used to cross the boundary in bulk.
+//! - [`wire`]: the JSON forms used to cross the boundary in bulk;
+//! - [`service`]: the HTTP API, routed and answered here for every host.
 
 pub mod axes;
+pub mod service;
 pub mod snapshot;
 pub mod store;
 pub mod translator;

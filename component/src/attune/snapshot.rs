@@ -10,6 +10,7 @@ pub const MAX_USER_ID_BYTES: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
+    #[serde(alias = "self_report")]
     SelfReport,
     Inferred,
     Mixed,

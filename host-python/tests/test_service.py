@@ -1,0 +1,133 @@
+"""End to end: `agentcell serve` (the Rust host) as a separate process on loopback,
+answered by the component, exercised over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import REPO
+
+AGENTCELL = REPO / "target" / "release" / "agentcell"
+KEY = "sk_test_123"
+
+
+class Server:
+    def __init__(self, data: Path, *extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--data", str(data), "--api-key", KEY, *extra],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert "listening on http://" in line, line
+        self.base = line.strip().rsplit(" ", 1)[-1]
+
+    def request(
+        self, method: str, path: str, body: Any = None, key: str | None = KEY, raw: bytes | None = None
+    ) -> tuple[int, Any, dict[str, str]]:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if key is not None:
+            req.add_header("Authorization", f"Bearer {key}")
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, text, headers = r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            status, text, headers = e.code, e.read(), dict(e.headers)
+        return status, (json.loads(text) if text else None), headers
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    s = Server(tmp_path / "data", "--rate-limit", "0")
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def test_health_ready_and_openapi_are_public(server: Server) -> None:
+    assert server.request("GET", "/health", key=None)[:2] == (200, {"status": "ok", "version": "0.1.0"})
+    assert server.request("GET", "/ready", key=None)[0] == 200
+    status, spec, _ = server.request("GET", "/openapi.json", key=None)
+    assert status == 200 and "/v1/context/{user_id}" in spec["paths"]
+
+
+def test_api_keys_are_enforced(server: Server) -> None:
+    status, body, _ = server.request("GET", "/v1/context/ana", key=None)
+    assert (status, body["error"]["code"]) == (401, "UNAUTHORIZED")
+    assert server.request("GET", "/v1/context/ana", key="wrong")[0] == 401
+
+
+def test_state_context_and_errors(server: Server) -> None:
+    state = {"user_id": "ana", "source": "self_report", "axes": {"warmth": 0.9, "cognitive_load": 0.9}}
+    assert server.request("POST", "/v1/state", state)[:2] == (204, None)
+    status, got, _ = server.request("GET", "/v1/state/ana")
+    assert status == 200 and got["axes"] == pytest.approx({"cognitive_load": 0.9, "warmth": 0.9})
+    status, ctx, _ = server.request("GET", "/v1/context/ana")
+    assert status == 200 and ctx["tone"] == "warm-casual" and ctx["flags"] == ["high_cognitive_load"]
+    status, body, _ = server.request("GET", "/v1/context/nobody")
+    assert (status, body["error"]["code"]) == (404, "USER_NOT_FOUND")
+    status, body, _ = server.request("POST", "/v1/state", {"user_id": "ana", "axes": {"mood": 0.5}})
+    assert (status, body["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert "axes.mood" in body["error"]["message"]
+    status, ctx, _ = server.request("POST", "/v1/translate", {"axes": {"verbosity_preference": 0.1}})
+    assert status == 200 and ctx["verbosity"] == "low"
+    assert server.request("DELETE", "/v1/state/ana")[0] == 204
+    assert server.request("DELETE", "/v1/state/ana")[0] == 404
+
+
+def test_body_limit_is_one_megabyte(server: Server) -> None:
+    status, body, _ = server.request("POST", "/v1/state", raw=b"{" + b" " * (1024 * 1024 + 10) + b"}")
+    assert (status, body["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+
+
+def test_rate_limit_per_key_with_retry_after(tmp_path: Path) -> None:
+    s = Server(tmp_path / "data", "--rate-limit", "3")
+    try:
+        statuses = [s.request("GET", "/v1/context/x")[0] for _ in range(3)]
+        assert statuses == [404, 404, 404]
+        status, body, headers = s.request("GET", "/v1/context/x")
+        assert (status, body["error"]["code"]) == (429, "RATE_LIMITED")
+        assert int(headers["retry-after"]) >= 1
+        assert s.request("GET", "/health", key=None)[0] == 200  # public routes are not limited
+    finally:
+        s.stop()
+
+
+def test_sigterm_stops_gracefully_and_state_survives_a_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = Server(data, "--rate-limit", "0")
+    assert first.request("POST", "/v1/state", {"user_id": "ana", "axes": {"warmth": 0.9}})[0] == 204
+    assert first.stop() == 0
+    second = Server(data, "--rate-limit", "0")
+    try:
+        status, ctx, _ = second.request("GET", "/v1/context/ana")
+        assert status == 200 and ctx["tone"] == "warm-casual"
+    finally:
+        second.stop()
+
+
+def test_refuses_to_start_without_keys() -> None:
+    out = subprocess.run(
+        [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--memory"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env={"PATH": ""},
+    )
+    assert out.returncode == 2 and "--api-key" in out.stderr
