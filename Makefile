@@ -86,6 +86,8 @@ test-js:
 bench: build
 	$(PY) benches/boundary.py
 	$(PY) benches/attune.py
+	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+	$(PY) benches/service.py
 
 clean:
 	rm -rf target $(VENV) host-js/node_modules host-js/gen host-js/agentcell.wasm dist agentcell-data
