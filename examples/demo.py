@@ -50,6 +50,20 @@ def main() -> None:
     except agentcell.ComponentTrap as e:
         print(f"trap caught: {str(e).splitlines()[0]}")
     print(f"after the trap the runtime still works: counter = {agentcell.counter_get('demo-runs', rt)}")
+
+    snapshot = (
+        agentcell.StateSnapshot.builder()
+        .user_id("user_123")
+        .source(agentcell.Source.SELF_REPORT)
+        .axis("warmth", 0.9)
+        .axis("cognitive_load", 0.9)
+        .runtime(rt)
+        .build()
+    )
+    context = agentcell.RuleTranslator(rt=rt).to_prompt_context(snapshot)
+    print(f"attune: tone={context.tone} verbosity={context.verbosity.value} flags={list(context.flags)}")
+    for guideline in context.guidelines:
+        print(f"  - {guideline}")
     server.shutdown()
 
 
