@@ -227,6 +227,16 @@ _func_call.restype = ctypes.c_void_p
 _ERROR_PTR = ctypes.POINTER(ffi.wasmtime_error_t)
 
 
+def _panic_message(stderr: str) -> str:
+    """`thread '<unnamed>' (1) panicked at src/x.rs:1:2:\nboom\nnote: ...` -> `boom (at src/x.rs:1:2)`."""
+    lines = [ln for ln in stderr.strip().splitlines() if not ln.startswith(("note:", "stack backtrace:"))]
+    if lines and " panicked at " in lines[0]:
+        location = lines[0].split(" panicked at ", 1)[1].rstrip(":")
+        message = " ".join(ln.strip() for ln in lines[1:]) or "panic"
+        return f"{message} (at {location})"
+    return " ".join(ln.strip() for ln in lines)
+
+
 class _Export:
     """An exported function bound to one instance: lowerers, argument and result slots
     and addresses computed once, so a call is one FFI call plus the values' own work."""
@@ -420,7 +430,7 @@ class Runtime:
     def _trapped(self, name: str, error: wasmtime.WasmtimeError) -> ComponentTrap:
         host_exc = getattr(_HOST_ERROR, "exc", None)
         _HOST_ERROR.exc = None
-        panic = bytes(self._stderr).decode(errors="replace").strip()
+        panic = _panic_message(bytes(self._stderr).decode(errors="replace"))
         reason = str(error).splitlines()
         fallback = reason[-1] if reason else "wasm trap"
         detail = panic or next((ln.strip() for ln in reversed(reason) if "trap" in ln), fallback)
