@@ -12,6 +12,9 @@ pub enum ErrorCode {
     HttpTimeout,
     HttpFailed,
     Internal,
+    Unauthorized,
+    RateLimited,
+    ServerError,
 }
 
 /// An error with a code, a sentence for people, and the field at fault.
@@ -20,11 +23,13 @@ pub struct Error {
     pub code: ErrorCode,
     pub message: String,
     pub field: Option<String>,
+    /// For `RateLimited`: how long the service asked us to wait.
+    pub retry_after_ms: Option<u32>,
 }
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self { code, message: message.into(), field: None, retry_after_ms: None }
     }
 
     /// An `invalid-argument` error naming `field` and the rule it broke.
@@ -33,6 +38,7 @@ impl Error {
             code: ErrorCode::InvalidArgument,
             message: format!("{field}: {rule}"),
             field: Some(field.to_string()),
+            retry_after_ms: None,
         }
     }
 }

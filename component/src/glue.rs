@@ -25,8 +25,11 @@ impl From<Error> for wit_types::Error {
             ErrorCode::HttpTimeout => wit_types::ErrorCode::HttpTimeout,
             ErrorCode::HttpFailed => wit_types::ErrorCode::HttpFailed,
             ErrorCode::Internal => wit_types::ErrorCode::Internal,
+            ErrorCode::Unauthorized => wit_types::ErrorCode::Unauthorized,
+            ErrorCode::RateLimited => wit_types::ErrorCode::RateLimited,
+            ErrorCode::ServerError => wit_types::ErrorCode::ServerError,
         };
-        wit_types::Error { code, message: e.message, field: e.field }
+        wit_types::Error { code, message: e.message, field: e.field, retry_after_ms: e.retry_after_ms }
     }
 }
 
@@ -62,27 +65,37 @@ impl ports::Storage for HostStorage {
 /// [`ports::HttpClient`] over the WIT `http-client` import.
 struct HostHttp;
 
+fn request_to_wit(r: &HttpRequest) -> wit_http::Request {
+    wit_http::Request {
+        method: r.method.clone(),
+        url: r.url.clone(),
+        headers: r.headers.clone(),
+        body: r.body.clone(),
+        timeout_ms: r.timeout_ms,
+    }
+}
+
+fn http_error_from_wit(e: wit_http::HttpError) -> HttpError {
+    match e {
+        wit_http::HttpError::Denied(m) => HttpError::Denied(m),
+        wit_http::HttpError::Timeout(m) => HttpError::Timeout(m),
+        wit_http::HttpError::InvalidRequest(m) => HttpError::InvalidRequest(m),
+        wit_http::HttpError::Failed(m) => HttpError::Failed(m),
+    }
+}
+
+fn response_from_wit(response: wit_http::Response) -> Result<HttpResponse, HttpError> {
+    let body = match response.body_encoding {
+        wit_http::BodyEncoding::Utf8 => response.body.into_bytes(),
+        wit_http::BodyEncoding::Base64 => crate::blob::decode_base64("response.body", &response.body)
+            .map_err(|e| HttpError::Failed(format!("host sent a bad body: {}", e.message)))?,
+    };
+    Ok(HttpResponse { status: response.status, headers: response.headers, body })
+}
+
 impl ports::HttpClient for HostHttp {
     fn send(&self, r: &HttpRequest) -> Result<HttpResponse, HttpError> {
-        let request = wit_http::Request {
-            method: r.method.clone(),
-            url: r.url.clone(),
-            headers: r.headers.clone(),
-            body: r.body.clone(),
-            timeout_ms: r.timeout_ms,
-        };
-        let response = wit_http::send(&request).map_err(|e| match e {
-            wit_http::HttpError::Denied(m) => HttpError::Denied(m),
-            wit_http::HttpError::Timeout(m) => HttpError::Timeout(m),
-            wit_http::HttpError::InvalidRequest(m) => HttpError::InvalidRequest(m),
-            wit_http::HttpError::Failed(m) => HttpError::Failed(m),
-        })?;
-        let body = match response.body_encoding {
-            wit_http::BodyEncoding::Utf8 => response.body.into_bytes(),
-            wit_http::BodyEncoding::Base64 => crate::blob::decode_base64("response.body", &response.body)
-                .map_err(|e| HttpError::Failed(format!("host sent a bad body: {}", e.message)))?,
-        };
-        Ok(HttpResponse { status: response.status, headers: response.headers, body })
+        response_from_wit(wit_http::send(&request_to_wit(r)).map_err(http_error_from_wit)?)
     }
 }
 
@@ -325,5 +338,58 @@ impl exports::agentcell::core::attune_service::Guest for Component {
         let (status, body) =
             crate::attune::service::handle(&HostStorage, &req.method, &req.path, &req.body, now_ms());
         exports::agentcell::core::attune_service::ServiceResponse { status, body }
+    }
+}
+
+mod client_glue {
+    use super::exports::agentcell::core::attune_client as c;
+    use super::*;
+    use crate::attune::client::{self, ClientConfig, ClientResult, Operation, Outcome};
+
+    fn config(c: c::ClientConfig) -> ClientConfig {
+        ClientConfig {
+            base_url: c.base_url,
+            api_key: c.api_key,
+            max_retries: c.max_retries,
+            timeout_ms: c.timeout_ms,
+        }
+    }
+
+    fn operation(op: c::Operation) -> crate::error::Result<Operation> {
+        Ok(match op {
+            c::Operation::UpsertState(s) => Operation::UpsertState(snapshot_from(s)?),
+            c::Operation::GetState(u) => Operation::GetState(u),
+            c::Operation::DeleteState(u) => Operation::DeleteState(u),
+            c::Operation::GetContext(u) => Operation::GetContext(u),
+            c::Operation::Health => Operation::Health,
+        })
+    }
+
+    impl c::Guest for Component {
+        fn prepare(cfg: c::ClientConfig, op: c::Operation) -> Result<wit_http::Request, wit_types::Error> {
+            wit_result(
+                operation(op).and_then(|op| client::prepare(&config(cfg), &op)).map(|r| request_to_wit(&r)),
+            )
+        }
+
+        fn interpret(
+            cfg: c::ClientConfig,
+            op: c::Operation,
+            attempt: u32,
+            answer: Result<wit_http::Response, wit_http::HttpError>,
+        ) -> Result<c::ClientOutcome, wit_types::Error> {
+            let answer = answer.map_err(http_error_from_wit).and_then(response_from_wit);
+            let outcome = operation(op).and_then(|op| client::interpret(&config(cfg), &op, attempt, answer));
+            wit_result(outcome.map(|o| match o {
+                Outcome::Retry(ms) => c::ClientOutcome::Retry(ms),
+                Outcome::Done(r) => c::ClientOutcome::Done(match r {
+                    ClientResult::Stored => c::ClientResult::Stored,
+                    ClientResult::Deleted => c::ClientResult::Deleted,
+                    ClientResult::Health(s) => c::ClientResult::Health(s),
+                    ClientResult::State(s) => c::ClientResult::State(snapshot_to(s)),
+                    ClientResult::Context(ctx) => c::ClientResult::Context(context_to(ctx)),
+                }),
+            }))
+        }
     }
 }

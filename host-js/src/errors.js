@@ -15,6 +15,9 @@ export class HttpDeniedError extends AgentcellError {}
 export class HttpTimeoutError extends AgentcellError {}
 export class HttpError extends AgentcellError {}
 export class InternalError extends AgentcellError {}
+export class AuthenticationError extends AgentcellError {}
+export class RateLimitedError extends AgentcellError {}
+export class ServerError extends AgentcellError {}
 /** The component trapped; the runtime has already replaced the instance. */
 export class ComponentTrap extends AgentcellError {}
 
@@ -26,12 +29,17 @@ const BY_CODE = {
   'http-timeout': HttpTimeoutError,
   'http-failed': HttpError,
   internal: InternalError,
+  unauthorized: AuthenticationError,
+  'rate-limited': RateLimitedError,
+  'server-error': ServerError,
 };
 
 /** A WIT `types.error` payload -> the matching exception. */
 export function errorFromWit(err) {
   const Cls = BY_CODE[err.code] ?? InternalError;
-  return new Cls(err.message, { code: err.code, field: err.field });
+  const e = new Cls(err.message, { code: err.code, field: err.field });
+  if (err.retryAfterMs !== undefined) e.retryAfterMs = err.retryAfterMs;
+  return e;
 }
 
 /** What an import throws to return a WIT `err` (jco reads `.payload`). */

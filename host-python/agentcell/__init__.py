@@ -25,9 +25,11 @@ from .attune import (
     Verbosity,
     get_axis,
 )
+from .attune_client import AttunedClient, SyncAttunedClient
 from .diagnostics import Probe, counter_add, counter_get, probe_url, probe_url_async
 from .errors import (
     AgentcellError,
+    AuthenticationError,
     ComponentLoadError,
     ComponentTrap,
     HttpDeniedError,
@@ -36,6 +38,8 @@ from .errors import (
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+    RateLimitedError,
+    ServerError,
     StorageError,
 )
 from .http import HttpPolicy
@@ -45,6 +49,8 @@ from .storage import SQLiteStorage
 __all__ = [
     "CANONICAL_AXES",
     "AgentcellError",
+    "AttunedClient",
+    "AuthenticationError",
     "AxisDefinition",
     "BuildInfo",
     "ComponentLoadError",
@@ -58,13 +64,16 @@ __all__ = [
     "NotFoundError",
     "Probe",
     "PromptContext",
+    "RateLimitedError",
     "RuleTranslator",
     "Runtime",
     "SQLiteStorage",
+    "ServerError",
     "Source",
     "StateSnapshot",
     "StateStore",
     "StorageError",
+    "SyncAttunedClient",
     "Verbosity",
     "__version__",
     "build_info",

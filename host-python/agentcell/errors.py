@@ -80,6 +80,25 @@ class InternalError(AgentcellError):
     code = "internal"
 
 
+class AuthenticationError(AgentcellError, PermissionError):
+    """A service refused the credentials (HTTP 401/403)."""
+
+    code = "unauthorized"
+
+
+class RateLimitedError(AgentcellError):
+    """A service asked us to slow down (HTTP 429); `retry_after` is in seconds, or None."""
+
+    code = "rate-limited"
+    retry_after: float | None = None
+
+
+class ServerError(AgentcellError):
+    """A service failed (HTTP 5xx)."""
+
+    code = "server-error"
+
+
 class ComponentTrap(AgentcellError, RuntimeError):
     """The component trapped (a bug, never control flow). The runtime has already
     replaced the instance, so the next call works; persisted data is untouched."""
@@ -103,6 +122,9 @@ _BY_CODE: dict[str, type[AgentcellError]] = {
         HttpTimeoutError,
         HttpError,
         InternalError,
+        AuthenticationError,
+        RateLimitedError,
+        ServerError,
     )
 }
 
@@ -112,4 +134,8 @@ def error_from_wit(err: dict[str, object]) -> AgentcellError:
     code = str(err.get("code", "internal"))
     field = err.get("field")
     cls = _BY_CODE.get(code, InternalError)
-    return cls(str(err.get("message", code)), field=field if isinstance(field, str) else None)
+    error = cls(str(err.get("message", code)), field=field if isinstance(field, str) else None)
+    retry_after_ms = err.get("retry_after_ms")
+    if isinstance(error, RateLimitedError) and isinstance(retry_after_ms, int):
+        error.retry_after = retry_after_ms / 1000
+    return error

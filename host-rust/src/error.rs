@@ -44,6 +44,9 @@ pub fn error_code_name(code: ErrorCode) -> &'static str {
         ErrorCode::HttpTimeout => "http-timeout",
         ErrorCode::HttpFailed => "http-failed",
         ErrorCode::Internal => "internal",
+        ErrorCode::Unauthorized => "unauthorized",
+        ErrorCode::RateLimited => "rate-limited",
+        ErrorCode::ServerError => "server-error",
     }
 }
 

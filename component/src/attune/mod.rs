@@ -8,6 +8,7 @@
 //! - [`service`]: the HTTP API, routed and answered here for every host.
 
 pub mod axes;
+pub mod client;
 pub mod service;
 pub mod snapshot;
 pub mod store;
