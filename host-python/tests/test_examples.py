@@ -1,0 +1,59 @@
+"""The LangChain and FastAPI examples, run against a live `agentcell serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentcell import AttunedClient, StateSnapshot, SyncAttunedClient
+
+from .conftest import REPO
+from .test_service import KEY, Server
+
+sys.path.insert(0, str(REPO))
+pytest.importorskip("fastapi")
+pytest.importorskip("langchain_core")
+
+from examples.fastapi_middleware import create_app
+from examples.langchain_prompt import get_conditioned_prompt
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    s = Server(tmp_path / "data", "--rate-limit", "0")
+    with SyncAttunedClient(s.base, api_key=KEY) as client:
+        client.upsert_state(
+            StateSnapshot.builder().user_id("ana").axis("warmth", 0.9).axis("cognitive_load", 0.9).build()
+        )
+    yield s
+    s.stop()
+
+
+def test_langchain_system_prompt_carries_the_context(server: Server) -> None:
+    async def main() -> str:
+        async with AttunedClient(server.base, api_key=KEY) as client:
+            prompt = await get_conditioned_prompt(client, "ana", "You are a helpful assistant.")
+        messages = prompt.format_messages(question="Plan my week?")
+        assert [m.type for m in messages] == ["system", "human"]
+        return str(messages[0].content)
+
+    system = asyncio.run(main())
+    assert system.startswith("You are a helpful assistant.")
+    assert "- Keep responses concise; avoid multi-step plans unless requested" in system
+    assert "Tone: warm-casual" in system and "Verbosity: medium" in system
+
+
+def test_fastapi_middleware_attaches_the_context(server: Server) -> None:
+    from fastapi.testclient import TestClient
+
+    app = create_app(AttunedClient(server.base, api_key=KEY))
+    with TestClient(app) as http:
+        known = http.get("/hello", headers={"X-User-ID": "ana"}).json()
+        assert known["tone"] == "warm-casual"
+        assert "Offer suggestions, not actions" in known["guidelines"]
+        assert http.get("/hello", headers={"X-User-ID": "nobody"}).json() == {"tone": None, "guidelines": []}
+        assert http.get("/hello").json()["tone"] is None
