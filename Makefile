@@ -10,14 +10,14 @@ PY     := $(VENV)/bin/python
 WASM   := target/wasm32-wasip2/release/agentcell_component.wasm
 CARGO  := cargo
 
-.PHONY: demo test setup setup-rust setup-python setup-js setup-browser wasm build wheel \
+.PHONY: demo test setup setup-rust setup-python setup-js setup-system wasm build wheel \
         test-rust test-python test-js lint bench clean
 
 demo: build
 	$(PY) examples/demo.py
 	./target/release/agentcell health
 
-test: build setup-browser lint test-rust test-python test-js
+test: build setup-system lint test-rust test-python test-js
 	@echo "all tests passed"
 
 setup: setup-rust setup-python setup-js
@@ -42,11 +42,12 @@ host-js/node_modules/.installed: host-js/package.json host-js/package-lock.json
 	cd host-js && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's chromium for the browser test (playwright-core drives it; no browser download).
-setup-browser:
-	if ! command -v chromium >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium missing: install Debian's chromium package" >&2; exit 1; fi; \
+# Debian packages the tests use: chromium for the browser test (playwright-core drives
+# it; no browser download) and redis-server for the Redis backend.
+setup-system:
+	if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium redis-server >/dev/null; \
+	  else echo "install Debian's chromium and redis-server packages" >&2; exit 1; fi; \
 	fi
 
 # The component, copied to where the Python and JS packages ship it.

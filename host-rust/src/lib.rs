@@ -17,7 +17,7 @@ pub mod storage;
 pub use error::Error;
 pub use http::HttpPolicy;
 pub use runtime::{Runtime, RuntimeBuilder};
-pub use storage::{MemoryStorage, SqliteStorage, StorageBackend};
+pub use storage::{MemoryStorage, RedisStorage, SqliteStorage, StorageBackend};
 
 /// The component this host runs, embedded at build time (byte-identical to the one in
 /// the Python wheel).

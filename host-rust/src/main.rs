@@ -21,6 +21,21 @@ struct StorageArgs {
     /// Keep storage in memory instead
     #[arg(long)]
     memory: bool,
+    /// Keep storage in Redis instead (e.g. redis://127.0.0.1:6379/0): several servers can share it
+    #[arg(long)]
+    redis: Option<String>,
+}
+
+impl StorageArgs {
+    fn backend(&self) -> Result<std::sync::Arc<dyn agentcell_host::StorageBackend>, agentcell_host::Error> {
+        Ok(match (&self.redis, self.memory) {
+            (Some(url), _) => std::sync::Arc::new(agentcell_host::RedisStorage::open(url)?),
+            (None, true) => std::sync::Arc::new(agentcell_host::MemoryStorage::default()),
+            (None, false) => {
+                std::sync::Arc::new(agentcell_host::SqliteStorage::open(self.data.join("agentcell.db"))?)
+            }
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -70,8 +85,8 @@ enum Command {
 fn runtime(storage: Option<&StorageArgs>, http: HttpPolicy) -> Result<Runtime, agentcell_host::Error> {
     let builder = Runtime::builder().http(http);
     match storage {
-        Some(s) if !s.memory => builder.sqlite_storage(s.data.join("agentcell.db"))?.build(),
-        _ => builder.memory_storage().build(),
+        Some(s) => builder.storage(s.backend()?).build(),
+        None => builder.memory_storage().build(),
     }
 }
 
@@ -113,11 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
                 );
                 return Ok(ExitCode::from(2));
             }
-            let backend: std::sync::Arc<dyn agentcell_host::StorageBackend> = if storage.memory {
-                std::sync::Arc::new(agentcell_host::MemoryStorage::default())
-            } else {
-                std::sync::Arc::new(agentcell_host::SqliteStorage::open(storage.data.join("agentcell.db"))?)
-            };
+            let backend = storage.backend()?;
             let addr = agentcell_host::serve::parse_addr(&addr)?;
             let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -1,0 +1,84 @@
+//! The Redis backend against a real redis-server started on a free loopback port.
+
+use agentcell_host::bindings::agentcell::core::storage::StorageError;
+use agentcell_host::{RedisStorage, Runtime, StorageBackend};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct RedisServer {
+    child: Child,
+    url: String,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn redis_server() -> Option<RedisServer> {
+    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn();
+    let child = match child {
+        Ok(c) => c,
+        Err(_) if std::env::var_os("CI").is_none() => return None, // not installed here
+        Err(e) => panic!("redis-server is required in CI: {e}"),
+    };
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let server = RedisServer { child, url };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while RedisStorage::open(&server.url).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(server)
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+#[test]
+fn redis_backend_pages_and_batches_like_the_others() {
+    let Some(server) = redis_server() else { return };
+    let b = RedisStorage::open(&server.url).unwrap();
+    let entries: Vec<_> = (0..25).map(|i| (format!("k{i:02}"), i.to_string())).collect();
+    b.set_many("ns", &entries).unwrap();
+    b.set_many("ns", &[(s("other"), s("x"))]).unwrap();
+    let p1 = b.list_keys("ns", "k", None, 10).unwrap();
+    assert_eq!((p1.keys.len(), p1.cursor.as_deref()), (10, Some("k09")));
+    let p2 = b.list_keys("ns", "k", p1.cursor.as_deref(), 10).unwrap();
+    assert_eq!(p2.keys[0], "k10");
+    let p3 = b.list_keys("ns", "k", p2.cursor.as_deref(), 10).unwrap();
+    assert_eq!((p3.keys.len(), p3.cursor), (5, None));
+    assert_eq!(b.list_keys("ns", "", None, 1000).unwrap().keys.len(), 26);
+    assert!(matches!(
+        b.set_many("ns", &[(s("a"), s("1")), (s(""), s("2"))]),
+        Err(StorageError::InvalidKey(_))
+    ));
+    assert_eq!(b.get_many("ns", &[s("a"), s("k03")]).unwrap(), vec![None, Some(s("3"))]);
+    assert_eq!(b.delete_many("ns", &[s("k03"), s("zz")]).unwrap(), 1);
+    assert_eq!(b.list_keys("ns", "k0", None, 1000).unwrap().keys.len(), 9);
+}
+
+#[test]
+fn two_runtimes_share_state_through_redis() {
+    let Some(server) = redis_server() else { return };
+    let a = Runtime::builder().storage(Arc::new(RedisStorage::open(&server.url).unwrap())).build().unwrap();
+    let b = Runtime::builder().storage(Arc::new(RedisStorage::open(&server.url).unwrap())).build().unwrap();
+    assert_eq!(a.counter_add("shared", 2).unwrap(), 2);
+    assert_eq!(b.counter_add("shared", 3).unwrap(), 5);
+    assert_eq!(a.counter_get("shared").unwrap(), 5);
+}
+
+#[test]
+fn unreachable_redis_is_a_storage_error_naming_it() {
+    let err = RedisStorage::open("redis://127.0.0.1:9/0").err().unwrap();
+    assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
+}
