@@ -212,64 +212,6 @@ impl StorageBackend for SqliteStorage {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn backends() -> Vec<Box<dyn StorageBackend>> {
-        vec![Box::new(MemoryStorage::default()), Box::new(SqliteStorage::open(":memory:").unwrap())]
-    }
-
-    fn s(v: &str) -> String {
-        v.to_string()
-    }
-
-    #[test]
-    fn pages_keys_in_byte_order() {
-        for b in backends() {
-            let entries: Vec<_> = (0..25).map(|i| (format!("k{i:02}"), i.to_string())).collect();
-            b.set_many("ns", &entries).unwrap();
-            b.set_many("ns", &[(s("other"), s("x"))]).unwrap();
-            let p1 = b.list_keys("ns", "k", None, 10).unwrap();
-            assert_eq!(p1.keys.len(), 10);
-            assert_eq!(p1.cursor.as_deref(), Some("k09"));
-            let p2 = b.list_keys("ns", "k", p1.cursor.as_deref(), 10).unwrap();
-            assert_eq!(p2.keys[0], "k10");
-            let p3 = b.list_keys("ns", "k", p2.cursor.as_deref(), 10).unwrap();
-            assert_eq!((p3.keys.len(), p3.cursor), (5, None));
-        }
-    }
-
-    #[test]
-    fn batches_are_all_or_nothing() {
-        for b in backends() {
-            assert!(matches!(
-                b.set_many("ns", &[(s("a"), s("1")), (s(""), s("2"))]),
-                Err(StorageError::InvalidKey(_))
-            ));
-            assert_eq!(b.get_many("ns", &[s("a")]).unwrap(), vec![None]);
-            b.set_many("ns", &[(s("a"), s("1")), (s("b"), s("2"))]).unwrap();
-            assert_eq!(b.delete_many("ns", &[s("a"), s("zz")]).unwrap(), 1);
-            assert_eq!(b.get_many("ns", &[s("a"), s("b")]).unwrap(), vec![None, Some(s("2"))]);
-        }
-    }
-
-    #[test]
-    fn sqlite_file_persists_and_bad_path_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("kv.db");
-        SqliteStorage::open(&path).unwrap().set_many("ns", &[(s("k"), s("v"))]).unwrap();
-        assert_eq!(
-            SqliteStorage::open(&path).unwrap().get_many("ns", &[s("k")]).unwrap(),
-            vec![Some(s("v"))]
-        );
-        let blocker = dir.path().join("file");
-        std::fs::write(&blocker, "x").unwrap();
-        let err = SqliteStorage::open(blocker.join("kv.db")).err().unwrap();
-        assert!(err.to_string().contains("file/kv.db"), "{err}");
-    }
-}
-
 /// Redis: for several server processes sharing state. Values live at
 /// `agentcell:kv:<ns>:<key>`; a sorted set per namespace (`agentcell:idx:<ns>`, all
 /// scores 0) keeps the keys in byte order for `list-keys`. Batches run in MULTI/EXEC.
@@ -371,5 +313,63 @@ impl StorageBackend for RedisStorage {
             .query(&mut *conn)
             .map_err(|e| self.unavailable(e))?;
         Ok(page(keys, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backends() -> Vec<Box<dyn StorageBackend>> {
+        vec![Box::new(MemoryStorage::default()), Box::new(SqliteStorage::open(":memory:").unwrap())]
+    }
+
+    fn s(v: &str) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn pages_keys_in_byte_order() {
+        for b in backends() {
+            let entries: Vec<_> = (0..25).map(|i| (format!("k{i:02}"), i.to_string())).collect();
+            b.set_many("ns", &entries).unwrap();
+            b.set_many("ns", &[(s("other"), s("x"))]).unwrap();
+            let p1 = b.list_keys("ns", "k", None, 10).unwrap();
+            assert_eq!(p1.keys.len(), 10);
+            assert_eq!(p1.cursor.as_deref(), Some("k09"));
+            let p2 = b.list_keys("ns", "k", p1.cursor.as_deref(), 10).unwrap();
+            assert_eq!(p2.keys[0], "k10");
+            let p3 = b.list_keys("ns", "k", p2.cursor.as_deref(), 10).unwrap();
+            assert_eq!((p3.keys.len(), p3.cursor), (5, None));
+        }
+    }
+
+    #[test]
+    fn batches_are_all_or_nothing() {
+        for b in backends() {
+            assert!(matches!(
+                b.set_many("ns", &[(s("a"), s("1")), (s(""), s("2"))]),
+                Err(StorageError::InvalidKey(_))
+            ));
+            assert_eq!(b.get_many("ns", &[s("a")]).unwrap(), vec![None]);
+            b.set_many("ns", &[(s("a"), s("1")), (s("b"), s("2"))]).unwrap();
+            assert_eq!(b.delete_many("ns", &[s("a"), s("zz")]).unwrap(), 1);
+            assert_eq!(b.get_many("ns", &[s("a"), s("b")]).unwrap(), vec![None, Some(s("2"))]);
+        }
+    }
+
+    #[test]
+    fn sqlite_file_persists_and_bad_path_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.db");
+        SqliteStorage::open(&path).unwrap().set_many("ns", &[(s("k"), s("v"))]).unwrap();
+        assert_eq!(
+            SqliteStorage::open(&path).unwrap().get_many("ns", &[s("k")]).unwrap(),
+            vec![Some(s("v"))]
+        );
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").unwrap();
+        let err = SqliteStorage::open(blocker.join("kv.db")).err().unwrap();
+        assert!(err.to_string().contains("file/kv.db"), "{err}");
     }
 }
