@@ -59,23 +59,15 @@ fn context_json(c: &PromptContext) -> String {
     json!({"guidelines": c.guidelines, "tone": c.tone, "verbosity": verbosity, "flags": c.flags}).to_string()
 }
 
-fn default_source() -> Source {
-    Source::SelfReport
-}
-
-fn default_confidence() -> f32 {
-    1.0
-}
-
 /// The body of `POST /v1/state` and `POST /v1/translate` (user_id optional there).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StateBody {
     #[serde(default)]
     user_id: Option<String>,
-    #[serde(default = "default_source")]
+    #[serde(default = "Snapshot::default_source")]
     source: Source,
-    #[serde(default = "default_confidence")]
+    #[serde(default = "Snapshot::default_confidence")]
     confidence: f32,
     #[serde(default)]
     axes: BTreeMap<String, f32>,

@@ -44,6 +44,16 @@ fn check_unit(field: &str, value: f32) -> Result<()> {
 }
 
 impl Snapshot {
+    /// The source a snapshot has when none is given: the user said it.
+    pub fn default_source() -> Source {
+        Source::SelfReport
+    }
+
+    /// The confidence a snapshot has when none is given.
+    pub fn default_confidence() -> f32 {
+        1.0
+    }
+
     /// Checks every rule and returns the snapshot with axes sorted by name and a zero
     /// timestamp replaced by `now_ms`. Errors name the field (`axes.warmth`, ...).
     pub fn validated(mut self, now_ms: i64) -> Result<Self> {

@@ -6,23 +6,15 @@ use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-fn default_source() -> Source {
-    Source::SelfReport
-}
-
-fn default_confidence() -> f32 {
-    1.0
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireSnapshot {
     user_id: String,
     #[serde(default)]
     updated_at_unix_ms: i64,
-    #[serde(default = "default_source")]
+    #[serde(default = "Snapshot::default_source")]
     source: Source,
-    #[serde(default = "default_confidence")]
+    #[serde(default = "Snapshot::default_confidence")]
     confidence: f32,
     #[serde(default)]
     axes: BTreeMap<String, f32>,
