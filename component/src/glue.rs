@@ -60,6 +60,22 @@ impl ports::Storage for HostStorage {
     fn delete(&self, namespace: &str, key: &str) -> Result<bool, StorageError> {
         Ok(wit_storage::delete(namespace, key)?)
     }
+    fn list_keys(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<String>, Option<String>), StorageError> {
+        let page = wit_storage::list_keys(namespace, prefix, cursor, limit)?;
+        Ok((page.keys, page.cursor))
+    }
+    fn set_many(&self, namespace: &str, entries: Vec<(String, String)>) -> Result<(), StorageError> {
+        Ok(wit_storage::set_many(namespace, &entries)?)
+    }
+    fn delete_many(&self, namespace: &str, keys: &[String]) -> Result<u32, StorageError> {
+        Ok(wit_storage::delete_many(namespace, keys)?)
+    }
 }
 
 /// [`ports::HttpClient`] over the WIT `http-client` import.

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod blob;
 pub mod diagnostics;
 pub mod error;
+pub mod memory;
 pub mod meta;
 pub mod ports;
 

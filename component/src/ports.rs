@@ -28,6 +28,33 @@ pub trait Storage {
     fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, StorageError>;
     fn set(&self, namespace: &str, key: &str, value: &str) -> Result<(), StorageError>;
     fn delete(&self, namespace: &str, key: &str) -> Result<bool, StorageError>;
+    /// Up to `limit` keys starting with `prefix`, ascending, after `cursor`; and the
+    /// cursor of the next page (`None` when done).
+    fn list_keys(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<String>, Option<String>), StorageError>;
+    /// Stores every entry, all or none.
+    fn set_many(&self, namespace: &str, entries: Vec<(String, String)>) -> Result<(), StorageError>;
+    /// Removes every key, all or none; returns how many existed.
+    fn delete_many(&self, namespace: &str, keys: &[String]) -> Result<u32, StorageError>;
+}
+
+/// Every key under `prefix`, following the cursor through all pages.
+pub fn all_keys(storage: &dyn Storage, namespace: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
+    let mut keys = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = storage.list_keys(namespace, prefix, cursor.as_deref(), 1000)?;
+        keys.extend(page);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(keys),
+        }
+    }
 }
 
 /// An outgoing HTTP request (WIT `http-client.request`).
@@ -108,5 +135,48 @@ impl Storage for MemoryStorage {
 
     fn delete(&self, namespace: &str, key: &str) -> Result<bool, StorageError> {
         Ok(self.entries.borrow_mut().remove(&(namespace.into(), key.into())).is_some())
+    }
+
+    fn list_keys(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<String>, Option<String>), StorageError> {
+        let entries = self.entries.borrow();
+        let mut keys: Vec<String> = entries
+            .keys()
+            .filter(|(ns, k)| ns == namespace && k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c))
+            .map(|(_, k)| k.clone())
+            .take(limit as usize + 1)
+            .collect();
+        let next = if keys.len() > limit as usize {
+            keys.truncate(limit as usize);
+            keys.last().cloned()
+        } else {
+            None
+        };
+        Ok((keys, next))
+    }
+
+    fn set_many(&self, namespace: &str, entries: Vec<(String, String)>) -> Result<(), StorageError> {
+        let mut map = self.entries.borrow_mut();
+        for (k, v) in entries {
+            map.insert((namespace.into(), k), v);
+        }
+        Ok(())
+    }
+
+    fn delete_many(&self, namespace: &str, keys: &[String]) -> Result<u32, StorageError> {
+        let mut map = self.entries.borrow_mut();
+        Ok(keys.iter().filter(|k| map.remove(&(namespace.to_string(), k.to_string())).is_some()).count() as u32)
+    }
+}
+
+impl MemoryStorage {
+    /// Number of stored values in `namespace` (tests).
+    pub fn len_in(&self, namespace: &str) -> usize {
+        self.entries.borrow().keys().filter(|(ns, _)| ns == namespace).count()
     }
 }

@@ -1,0 +1,123 @@
+//! Parsing and checking what hosts send: the entries of a `put` and search filters.
+//! Every error names the field at fault; nothing is stored unless all of it is valid.
+
+use super::search::Filter;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::HashSet;
+
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// One entry of a `put`, checked; JSON kept compact as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    pub key: String,
+    pub metadata: String,
+    pub diff_ops: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    key: Option<String>,
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    diff_ops: Option<&'a RawValue>,
+}
+
+const DIFF_OPS: [&str; 3] = ["insert", "delete", "replace"];
+
+fn check_diff_ops(field: &str, raw: &RawValue) -> Result<Option<String>> {
+    let value: Value = serde_json::from_str(raw.get()).map_err(|e| Error::invalid(field, e))?;
+    let ops = match value {
+        Value::Null => return Ok(None),
+        Value::Array(ops) => ops,
+        _ => return Err(Error::invalid(field, "must be a list of diff operations or null")),
+    };
+    for (j, op) in ops.iter().enumerate() {
+        let Value::Object(fields) = op else {
+            return Err(Error::invalid(&format!("{field}[{j}]"), "must be an object with an \"op\" field"));
+        };
+        match fields.get("op").and_then(Value::as_str) {
+            Some(name) if DIFF_OPS.contains(&name) => {}
+            _ => {
+                return Err(Error::invalid(
+                    &format!("{field}[{j}].op"),
+                    "must be one of \"insert\", \"delete\", \"replace\"",
+                ))
+            }
+        }
+    }
+    Ok(Some(serde_json::to_string(&ops).expect("JSON serialises")))
+}
+
+/// Parses and checks the entries of a `put`.
+pub fn parse_entries(json: &str) -> Result<Vec<NewEntry>> {
+    let incoming: Vec<Incoming> = serde_json::from_str(json)
+        .map_err(|e| Error::invalid("entries", format_args!("must be a JSON list of entries: {e}")))?;
+    let mut seen = HashSet::with_capacity(incoming.len());
+    incoming
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let field = |name: &str| format!("entries[{i}].{name}");
+            let key = e.key.ok_or_else(|| Error::invalid(&field("key"), "is missing"))?;
+            if key.is_empty() {
+                return Err(Error::invalid(&field("key"), "must not be empty"));
+            }
+            if key.len() > MAX_KEY_BYTES {
+                return Err(Error::invalid(&field("key"), format_args!("must be at most {MAX_KEY_BYTES} bytes")));
+            }
+            if !seen.insert(key.clone()) {
+                return Err(Error::invalid(&field("key"), format_args!("{key:?} appears twice in one batch")));
+            }
+            let metadata = match e.metadata {
+                None => "{}".to_string(),
+                Some(raw) => {
+                    let text = raw.get().trim();
+                    if text == "null" {
+                        "{}".to_string()
+                    } else if text.starts_with('{') {
+                        text.to_string()
+                    } else {
+                        return Err(Error::invalid(&field("metadata"), "must be a JSON object (a dict)"));
+                    }
+                }
+            };
+            let diff_ops = e.diff_ops.map(|raw| check_diff_ops(&field("diff_ops"), raw)).transpose()?.flatten();
+            Ok(NewEntry { key, metadata, diff_ops })
+        })
+        .collect()
+}
+
+/// A metadata filter: a JSON object of field values.
+pub fn parse_filter(json: &str) -> Result<Filter> {
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::Object(fields)) => Ok(Filter::new(fields)),
+        _ => Err(Error::invalid("filter", "must be a JSON object of metadata field values")),
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_checked_field_by_field() {
+        let ok = parse_entries(r#"[{"key":"a","metadata":{"x":1},"diff_ops":[{"op":"insert","at":0}]},{"key":"b"}]"#)
+            .unwrap();
+        assert_eq!(ok[0].metadata, r#"{"x":1}"#);
+        assert_eq!(ok[1].metadata, "{}");
+        assert!(ok[0].diff_ops.is_some() && ok[1].diff_ops.is_none());
+        let field = |json: &str| parse_entries(json).unwrap_err().field.unwrap();
+        assert_eq!(field(r#"[{"key":""}]"#), "entries[0].key");
+        assert_eq!(field(r#"[{"key":"a"},{"key":"a"}]"#), "entries[1].key");
+        assert_eq!(field(r#"[{"key":"a","metadata":[1]}]"#), "entries[0].metadata");
+        assert_eq!(field(r#"[{"key":"a","diff_ops":[{"op":"move"}]}]"#), "entries[0].diff_ops[0].op");
+        assert_eq!(field("{}"), "entries");
+        assert!(parse_filter("[1]").is_err());
+    }
+}

@@ -1,0 +1,527 @@
+//! Embedding memory (seed 004's "HTM"): a store of entries (key, f32 embedding, JSON
+//! metadata, optional diff ops) searched by cosine similarity, held in memory for
+//! search and persisted through the host storage port (see [`segments`]).
+
+pub mod entries;
+pub mod input;
+pub mod ivf;
+pub mod profile;
+pub mod search;
+pub mod segments;
+pub mod vector;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::ports::{all_keys, Storage};
+use entries::{Entries, Record, Upserted};
+use ivf::Ivf;
+use profile::Profile;
+use search::{scan, Hit, TopK};
+use segments::{Config, Segment};
+use std::collections::{BTreeMap, HashMap};
+
+pub const MAX_DIMENSION: u32 = 65_536;
+pub const MAX_SHARDS: u32 = 256;
+pub const MAX_LIMIT: u32 = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    Flat,
+    Ivf,
+}
+
+impl IndexKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexKind::Flat => "flat",
+            IndexKind::Ivf => "ivf",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub dimension: u32,
+    pub shard_count: u32,
+    pub index: IndexKind,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchOptions {
+    pub limit: u32,
+    pub min_similarity: f32,
+    pub filter_json: Option<String>,
+    pub exact: bool,
+    pub probes: Option<u32>,
+}
+
+/// One entry as returned by `get`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryOut {
+    pub record: Record,
+    pub embedding: Vec<f32>,
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = (1..=128).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("name", "must be 1..=128 characters of A-Z a-z 0-9 _ . -"))
+    }
+}
+
+pub struct MemoryStore {
+    name: String,
+    namespace: String,
+    config: Config,
+    index: IndexKind,
+    entries: Entries,
+    ivf: Option<Ivf>,
+    writer: u64,
+    next_seq: u64,
+    segment_keys: Vec<String>,
+    profile: Profile,
+}
+
+impl MemoryStore {
+    /// Opens (creating) store `name` and replays its segments. `writer` tells this
+    /// process's segments apart from other writers' (a random number).
+    pub fn open(storage: &dyn Storage, name: &str, options: Options, writer: u64) -> Result<Self> {
+        check_name(name)?;
+        if !(1..=MAX_DIMENSION).contains(&options.dimension) {
+            return Err(Error::invalid("dimension", format_args!("must be 1..={MAX_DIMENSION}")));
+        }
+        if !(1..=MAX_SHARDS).contains(&options.shard_count) {
+            return Err(Error::invalid("shard_count", format_args!("must be 1..={MAX_SHARDS}")));
+        }
+        let namespace = format!("memory/{name}");
+        let wanted = Config { v: segments::FORMAT_VERSION, dimension: options.dimension, shard_count: options.shard_count };
+        let config = match storage.get(&namespace, "config")? {
+            None => {
+                storage.set(&namespace, "config", &serde_json::to_string(&wanted).expect("config serialises"))?;
+                wanted
+            }
+            Some(text) => {
+                let found: Config = serde_json::from_str(&text).map_err(|e| {
+                    Error::new(ErrorCode::Storage, format!("store {name}: config is corrupt: {e}"))
+                })?;
+                for (field, have, want) in [
+                    ("dimension", found.dimension, wanted.dimension),
+                    ("shard_count", found.shard_count, wanted.shard_count),
+                ] {
+                    if have != want {
+                        return Err(Error::invalid(
+                            field,
+                            format_args!("store {name:?} was created with {field} {have}, not {want}"),
+                        ));
+                    }
+                }
+                found
+            }
+        };
+        let mut store = Self {
+            name: name.into(),
+            namespace,
+            config,
+            index: options.index,
+            entries: Entries::new(config.dimension as usize),
+            ivf: None,
+            writer,
+            next_seq: 0,
+            segment_keys: Vec::new(),
+            profile: Profile::default(),
+        };
+        store.load(storage)?;
+        Ok(store)
+    }
+
+    fn load(&mut self, storage: &dyn Storage) -> Result<()> {
+        let keys = all_keys(storage, &self.namespace, "seg/")?;
+        let dim = self.entries.dim();
+        for key in &keys {
+            let Some(value) = storage.get(&self.namespace, key)? else { continue };
+            match segments::decode(key, &value, dim)? {
+                Segment::Put(rows) => {
+                    for (record, v) in rows {
+                        let inv = vector::inverse_norm(key, &v)?;
+                        self.entries.upsert(record, &v, inv);
+                    }
+                }
+                Segment::Del(keys) => {
+                    for k in keys {
+                        self.entries.remove(&k);
+                    }
+                }
+            }
+            if let Some(seq) = segments::seq_of(key) {
+                self.next_seq = self.next_seq.max(seq + 1);
+            }
+        }
+        self.segment_keys = keys;
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.entries.dim()
+    }
+
+    pub fn set_index(&mut self, index: IndexKind) {
+        if index == IndexKind::Flat {
+            self.ivf = None;
+        }
+        self.index = index;
+    }
+
+    pub fn profile_mut(&mut self) -> &mut Profile {
+        &mut self.profile
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    fn next_key(&mut self, shard: u32) -> String {
+        let key = segments::segment_key(shard, self.next_seq, self.writer);
+        self.next_seq += 1;
+        key
+    }
+
+    /// Stores a batch, all or none: checked, persisted, then applied.
+    pub fn put(&mut self, storage: &dyn Storage, entries_json: &str, embeddings_hex: &str, now_ms: i64) -> Result<u32> {
+        let t = self.profile.start();
+        let batch = input::parse_entries(entries_json)?;
+        let dim = self.entries.dim();
+        let values = vector::decode_rows("embeddings", embeddings_hex, batch.len(), dim)?;
+        let mut inv_norms = Vec::with_capacity(batch.len());
+        for (i, row) in values.chunks_exact(dim).enumerate() {
+            inv_norms.push(vector::inverse_norm(&format!("embeddings[{i}]"), row)?);
+        }
+        let records: Vec<Record> = batch
+            .into_iter()
+            .map(|e| Record { key: e.key.into(), metadata: e.metadata.into(), diff_ops: e.diff_ops.map(Into::into), stored_at_ms: now_ms })
+            .collect();
+        let mut by_shard: BTreeMap<u32, Vec<(&Record, &[f32])>> = BTreeMap::new();
+        for (r, v) in records.iter().zip(values.chunks_exact(dim)) {
+            by_shard.entry(segments::shard_of(&r.key, self.config.shard_count)).or_default().push((r, v));
+        }
+        let writes: Vec<(String, String)> = by_shard
+            .into_iter()
+            .map(|(shard, rows)| (self.next_key(shard), segments::encode_put(dim, &rows)))
+            .collect();
+        let new_keys: Vec<String> = writes.iter().map(|(k, _)| k.clone()).collect();
+        storage.set_many(&self.namespace, writes)?;
+        self.segment_keys.extend(new_keys);
+        let n = records.len() as u32;
+        for ((record, v), inv) in records.into_iter().zip(values.chunks_exact(dim)).zip(inv_norms) {
+            match self.entries.upsert(record, v, inv) {
+                Upserted::Added(i) => self.ivf.as_mut().map(|ivf| ivf.on_upsert(i, true)),
+                Upserted::Replaced(i) => self.ivf.as_mut().map(|ivf| ivf.on_upsert(i, false)),
+            };
+        }
+        self.profile.record("store", t);
+        Ok(n)
+    }
+
+    pub fn get(&mut self, key: &str) -> Option<EntryOut> {
+        let t = self.profile.start();
+        let out = self
+            .entries
+            .position(key)
+            .map(|i| EntryOut { record: self.entries.record(i).clone(), embedding: self.entries.row(i).to_vec() });
+        self.profile.record("retrieve", t);
+        out
+    }
+
+    /// Removes the keys that exist, in one write; returns how many.
+    pub fn delete(&mut self, storage: &dyn Storage, keys: &[String]) -> Result<u32> {
+        let t = self.profile.start();
+        let mut present: Vec<&str> = keys.iter().map(String::as_str).filter(|k| self.entries.position(k).is_some()).collect();
+        present.sort_unstable();
+        present.dedup();
+        if present.is_empty() {
+            return Ok(0);
+        }
+        let mut by_shard: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+        for k in &present {
+            by_shard.entry(segments::shard_of(k, self.config.shard_count)).or_default().push(k);
+        }
+        let writes: Vec<(String, String)> =
+            by_shard.into_iter().map(|(shard, ks)| (self.next_key(shard), segments::encode_del(&ks))).collect();
+        let new_keys: Vec<String> = writes.iter().map(|(k, _)| k.clone()).collect();
+        storage.set_many(&self.namespace, writes)?;
+        self.segment_keys.extend(new_keys);
+        for k in &present {
+            if let Some((row, moved)) = self.entries.remove(k) {
+                if let Some(ivf) = self.ivf.as_mut() {
+                    ivf.on_remove(row, moved);
+                }
+            }
+        }
+        self.profile.record("delete", t);
+        Ok(present.len() as u32)
+    }
+
+    fn query(&self, field: &str, hex: &str) -> Result<(Vec<f32>, f32)> {
+        let q = vector::decode_rows(field, hex, 1, self.entries.dim())?;
+        let inv = vector::inverse_norm(field, &q)?;
+        Ok((q, inv))
+    }
+
+    fn ensure_index(&mut self) {
+        let needs = match &self.ivf {
+            None => true,
+            Some(ivf) => ivf.stale(),
+        };
+        if needs && !self.entries.is_empty() {
+            self.build_index(None);
+        }
+    }
+
+    /// Trains the IVF index over every row.
+    pub fn build_index(&mut self, lists: Option<u32>) {
+        let t = self.profile.start();
+        let lists = lists.map_or_else(|| ivf::default_lists(self.entries.len()), |l| l.max(1) as usize);
+        self.ivf = Some(Ivf::train(&self.entries, lists));
+        self.profile.record("build_index", t);
+    }
+
+    /// Best matches, best first, as `[key, similarity, metadata]` JSON.
+    pub fn search(&mut self, query_hex: &str, options: &SearchOptions) -> Result<String> {
+        let t = self.profile.start();
+        if !(1..=MAX_LIMIT).contains(&options.limit) {
+            return Err(Error::invalid("limit", format_args!("must be 1..={MAX_LIMIT}")));
+        }
+        if !(-1.0..=1.0).contains(&options.min_similarity) {
+            return Err(Error::invalid("min_similarity", "must be a number in -1..=1"));
+        }
+        let filter = options.filter_json.as_deref().map(input::parse_filter).transpose()?;
+        let (q, inv) = self.query("query", query_hex)?;
+        let approximate = !options.exact && self.index == IndexKind::Ivf;
+        if approximate {
+            self.ensure_index();
+        }
+        let op = if approximate { "search_approx" } else { "search" };
+        let mut top = TopK::new(options.limit as usize, options.min_similarity, filter.as_ref());
+        match (&self.ivf, approximate) {
+            (Some(ivf), true) => {
+                let probes = options.probes.map_or_else(|| ivf::default_probes(ivf.lists()), |p| p as usize);
+                ivf.search(&self.entries, &q, inv, probes, &mut top);
+            }
+            _ => scan(&self.entries, &q, inv, &mut top, |c| c),
+        }
+        let out = hits_json(&self.entries, &top.into_sorted());
+        self.profile.record(op, t);
+        Ok(out)
+    }
+
+    /// Entries by resonance with `query`, or with the store's mean direction.
+    pub fn query_by_resonance(&mut self, min: f32, max_results: Option<u32>, query_hex: Option<&str>) -> Result<String> {
+        let t = self.profile.start();
+        if !(0.0..=1.0).contains(&min) {
+            return Err(Error::invalid("min_resonance", "must be a number in 0..=1"));
+        }
+        let limit = max_results.unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT) as usize;
+        let (q, inv) = match query_hex {
+            Some(hex) => self.query("query", hex)?,
+            None => {
+                let Some(mean) = self.mean_direction() else { return Ok("[]".into()) };
+                (mean, 1.0)
+            }
+        };
+        let mut top = TopK::new(limit, min, None);
+        scan(&self.entries, &q, inv, &mut top, vector::resonance_of_cosine);
+        let out = hits_json(&self.entries, &top.into_sorted());
+        self.profile.record("query_by_resonance", t);
+        Ok(out)
+    }
+
+    /// The normalised sum of the normalised embeddings; `None` when it is zero.
+    fn mean_direction(&self) -> Option<Vec<f32>> {
+        let dim = self.entries.dim();
+        let mut sum = vec![0f64; dim];
+        for i in 0..self.entries.len() {
+            let w = f64::from(self.entries.inv_norm(i));
+            for (s, x) in sum.iter_mut().zip(self.entries.row(i)) {
+                *s += f64::from(*x) * w;
+            }
+        }
+        let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+        (norm > 0.0).then(|| sum.iter().map(|x| (x / norm) as f32).collect())
+    }
+
+    pub fn clear_cache(&mut self) {
+        self.ivf = None;
+    }
+
+    /// Rewrites every shard into compact segments of live entries, then deletes the
+    /// old segments. Crash-safe: the new segments sort after the old ones and hold
+    /// the same state, so a replay of both gives the same store.
+    pub fn garbage_collect(&mut self, storage: &dyn Storage, aggressive: bool) -> Result<String> {
+        let t = self.profile.start();
+        const ROWS_PER_SEGMENT: usize = 4096;
+        let before = self.segment_keys.len();
+        let used_before = self.used_bytes();
+        let dim = self.entries.dim();
+        let mut by_shard: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for i in 0..self.entries.len() {
+            by_shard.entry(segments::shard_of(&self.entries.record(i).key, self.config.shard_count)).or_default().push(i);
+        }
+        let old = std::mem::take(&mut self.segment_keys);
+        let mut fresh = Vec::new();
+        for (shard, rows) in by_shard {
+            for chunk in rows.chunks(ROWS_PER_SEGMENT) {
+                let items: Vec<(&Record, &[f32])> =
+                    chunk.iter().map(|&i| (self.entries.record(i), self.entries.row(i))).collect();
+                let value = segments::encode_put(dim, &items);
+                let key = segments::segment_key(shard, self.next_seq, self.writer);
+                self.next_seq += 1;
+                if let Err(e) = storage.set_many(&self.namespace, vec![(key.clone(), value)]) {
+                    self.segment_keys = old.into_iter().chain(fresh).collect();
+                    return Err(e.into());
+                }
+                fresh.push(key);
+            }
+        }
+        for chunk in old.chunks(1000) {
+            storage.delete_many(&self.namespace, chunk)?;
+        }
+        self.segment_keys = fresh;
+        if aggressive {
+            self.ivf = None;
+            self.entries.shrink();
+        }
+        let report = serde_json::json!({
+            "segments_before": before,
+            "segments_after": self.segment_keys.len(),
+            "bytes_reclaimed": used_before.saturating_sub(self.used_bytes()),
+        });
+        self.profile.record("garbage_collect", t);
+        Ok(report.to_string())
+    }
+
+    /// Deletes every persisted value of the store and empties it.
+    pub fn destroy(&mut self, storage: &dyn Storage) -> Result<()> {
+        let mut keys = all_keys(storage, &self.namespace, "")?;
+        keys.sort();
+        for chunk in keys.chunks(1000) {
+            storage.delete_many(&self.namespace, chunk)?;
+        }
+        self.entries.clear();
+        self.ivf = None;
+        self.segment_keys.clear();
+        Ok(())
+    }
+
+    fn used_bytes(&self) -> usize {
+        self.entries.vector_bytes() + self.entries.record_bytes() + self.ivf.as_ref().map_or(0, Ivf::bytes)
+    }
+
+    pub fn stats_json(&self) -> String {
+        let ivf = self.ivf.as_ref();
+        serde_json::json!({
+            "name": self.name,
+            "entries": self.entries.len(),
+            "dimension": self.entries.dim(),
+            "shard_count": self.config.shard_count,
+            "index_kind": self.index.as_str(),
+            "index_trained": ivf.is_some(),
+            "index_lists": ivf.map_or(0, Ivf::lists),
+            "pending": ivf.map_or(0, Ivf::pending),
+            "used_bytes": self.used_bytes(),
+            "vector_bytes": self.entries.vector_bytes(),
+            "raw_vector_bytes": self.entries.len() * self.entries.dim() * 4,
+            "metadata_bytes": self.entries.record_bytes(),
+            "index_bytes": ivf.map_or(0, Ivf::bytes),
+            "cache_entries": ivf.map_or(0, Ivf::indexed),
+            "segments": self.segment_keys.len(),
+            "linear_memory_bytes": linear_memory_bytes(),
+        })
+        .to_string()
+    }
+}
+
+fn linear_memory_bytes() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::memory_size(0) * 65_536
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0
+    }
+}
+
+/// `[[key, score, metadata], ...]`.
+fn hits_json(entries: &Entries, hits: &[Hit<'_>]) -> String {
+    let mut out = String::from("[");
+    for (n, h) in hits.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        out.push_str(&serde_json::to_string(h.key).expect("a string serialises"));
+        out.push(',');
+        out.push_str(&serde_json::to_string(&h.score).expect("a float serialises"));
+        out.push(',');
+        out.push_str(&entries.record(h.row).metadata);
+        out.push(']');
+    }
+    out.push(']');
+    out
+}
+
+/// The open stores of one component instance, by handle (handles start at 1).
+#[derive(Default)]
+pub struct Stores {
+    next: u32,
+    by_handle: HashMap<u32, MemoryStore>,
+}
+
+impl Stores {
+    /// Opens `name`, or returns the handle of the open store of that name.
+    pub fn open(&mut self, storage: &dyn Storage, name: &str, options: Options, writer: u64) -> Result<u32> {
+        if let Some((&h, store)) = self.by_handle.iter_mut().find(|(_, s)| s.name() == name) {
+            if store.dimension() != options.dimension as usize {
+                return Err(Error::invalid(
+                    "dimension",
+                    format_args!("store {name:?} is open with dimension {}, not {}", store.dimension(), options.dimension),
+                ));
+            }
+            store.set_index(options.index);
+            return Ok(h);
+        }
+        let store = MemoryStore::open(storage, name, options, writer)?;
+        self.next += 1;
+        self.by_handle.insert(self.next, store);
+        Ok(self.next)
+    }
+
+    pub fn get(&mut self, handle: u32) -> Result<&mut MemoryStore> {
+        self.by_handle
+            .get_mut(&handle)
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no open memory store has handle {handle}")))
+    }
+
+    pub fn close(&mut self, handle: u32) -> Result<()> {
+        self.by_handle
+            .remove(&handle)
+            .map(|_| ())
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no open memory store has handle {handle}")))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+//! How a store persists: in the host storage namespace `memory/<name>`, a `config`
+//! value and append-only segments `seg/<shard>/<seq>-<writer>`. A segment is one write
+//! to one shard: a JSON header line, then (for puts) the embeddings as base64 of
+//! little-endian f32. A write stores all its segments with one `set-many`, so it is
+//! whole or absent after a crash. Replaying the segments in key order rebuilds the
+//! store; `seq` orders the writes of a shard, the random `writer` keeps two processes
+//! that write at once from overwriting each other's segments.
+
+use super::entries::Record;
+use crate::error::{Error, ErrorCode, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The `config` value: what cannot change once a store exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    pub v: u32,
+    pub dimension: u32,
+    pub shard_count: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Op {
+    Put,
+    Del,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SegEntry<'a> {
+    #[serde(borrow)]
+    k: Cow<'a, str>,
+    m: &'a RawValue,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    d: Option<&'a RawValue>,
+    t: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header<'a> {
+    v: u32,
+    op: Op,
+    #[serde(default)]
+    dim: u32,
+    #[serde(default, borrow)]
+    entries: Vec<SegEntry<'a>>,
+    #[serde(default, borrow)]
+    keys: Vec<Cow<'a, str>>,
+}
+
+/// A decoded segment.
+pub enum Segment {
+    Put(Vec<(Record, Vec<f32>)>),
+    Del(Vec<String>),
+}
+
+/// The shard of `key`: FNV-1a (64-bit) modulo the shard count.
+pub fn shard_of(key: &str, shard_count: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(shard_count)) as u32
+}
+
+pub fn segment_key(shard: u32, seq: u64, writer: u64) -> String {
+    format!("seg/{shard:03}/{seq:016}-{writer:016x}")
+}
+
+/// The sequence number in a segment key.
+pub fn seq_of(key: &str) -> Option<u64> {
+    key.rsplit('/').next()?.split('-').next()?.parse().ok()
+}
+
+fn raw(json: &str) -> &RawValue {
+    // Our own records hold JSON that was validated when it came in.
+    serde_json::from_str(json).expect("stored JSON is valid")
+}
+
+pub fn encode_put(dim: usize, rows: &[(&Record, &[f32])]) -> String {
+    let header = Header {
+        v: FORMAT_VERSION,
+        op: Op::Put,
+        dim: dim as u32,
+        entries: rows
+            .iter()
+            .map(|(r, _)| SegEntry {
+                k: Cow::Borrowed(&r.key),
+                m: raw(&r.metadata),
+                d: r.diff_ops.as_deref().map(raw),
+                t: r.stored_at_ms,
+            })
+            .collect(),
+        keys: Vec::new(),
+    };
+    let mut bytes = Vec::with_capacity(rows.len() * dim * 4);
+    for (_, v) in rows {
+        for x in v.iter() {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let mut out = serde_json::to_string(&header).expect("header serialises");
+    out.push('\n');
+    out.push_str(&base64_simd::STANDARD.encode_to_string(&bytes));
+    out
+}
+
+pub fn encode_del(keys: &[&str]) -> String {
+    let header = Header { v: FORMAT_VERSION, op: Op::Del, dim: 0, entries: Vec::new(), keys: keys.iter().map(|k| Cow::Borrowed(*k)).collect() };
+    serde_json::to_string(&header).expect("header serialises")
+}
+
+fn corrupt(key: &str, why: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::Storage, format!("segment {key} is corrupt: {why}"))
+}
+
+pub fn decode(key: &str, value: &str, dim: usize) -> Result<Segment> {
+    let (head, body) = value.split_once('\n').unwrap_or((value, ""));
+    let header: Header = serde_json::from_str(head).map_err(|e| corrupt(key, e))?;
+    if header.v != FORMAT_VERSION {
+        return Err(corrupt(key, format_args!("format version {} is not {FORMAT_VERSION}", header.v)));
+    }
+    match header.op {
+        Op::Del => Ok(Segment::Del(header.keys.into_iter().map(Cow::into_owned).collect())),
+        Op::Put => {
+            if header.dim as usize != dim {
+                return Err(corrupt(key, format_args!("dimension {} is not {dim}", header.dim)));
+            }
+            let bytes = base64_simd::STANDARD.decode_to_vec(body.as_bytes()).map_err(|e| corrupt(key, e))?;
+            if bytes.len() != header.entries.len() * dim * 4 {
+                return Err(corrupt(key, "embedding bytes do not match the entries"));
+            }
+            let rows = header
+                .entries
+                .into_iter()
+                .zip(bytes.chunks_exact(dim * 4))
+                .map(|(e, b)| {
+                    let v = b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+                    let record = Record {
+                        key: e.k.as_ref().into(),
+                        metadata: e.m.get().into(),
+                        diff_ops: e.d.map(|d| d.get().into()),
+                        stored_at_ms: e.t,
+                    };
+                    (record, v)
+                })
+                .collect();
+            Ok(Segment::Put(rows))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_and_del_round_trip() {
+        let r = Record {
+            key: "a/b.py".into(),
+            metadata: r#"{"x":[1,2]}"#.into(),
+            diff_ops: Some(r#"[{"op":"insert"}]"#.into()),
+            stored_at_ms: 7,
+        };
+        let v = [1.5f32, -2.0, 0.25];
+        let s = encode_put(3, &[(&r, &v)]);
+        match decode("k", &s, 3).unwrap() {
+            Segment::Put(rows) => assert_eq!(rows, vec![(r, v.to_vec())]),
+            Segment::Del(_) => panic!("not a put"),
+        }
+        match decode("k", &encode_del(&["a", "b"]), 3).unwrap() {
+            Segment::Del(keys) => assert_eq!(keys, ["a", "b"]),
+            Segment::Put(_) => panic!("not a del"),
+        }
+        assert!(decode("k", "{\"v\":9,\"op\":\"del\"}", 3).is_err());
+        assert!(decode("k", &s[..s.len() - 4], 3).is_err());
+    }
+
+    #[test]
+    fn keys_sort_by_shard_then_seq() {
+        let a = segment_key(1, 9, 0xff);
+        let b = segment_key(1, 10, 0x1);
+        assert!(a < b);
+        assert_eq!(seq_of(&b), Some(10));
+        assert!(shard_of("x", 8) < 8);
+    }
+}

@@ -1,0 +1,185 @@
+use super::*;
+use crate::blob::encode_f32;
+use crate::ports::MemoryStorage;
+
+const DIM: usize = 16;
+
+fn opts(index: IndexKind) -> Options {
+    Options { dimension: DIM as u32, shard_count: 4, index }
+}
+
+/// Deterministic pseudo-random vectors around `clusters` centres.
+fn vectors(n: usize, clusters: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut s = seed | 1;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s % 20_000) as f32 / 10_000.0 - 1.0
+    };
+    let centres: Vec<Vec<f32>> = (0..clusters).map(|_| (0..DIM).map(|_| next()).collect()).collect();
+    (0..n).map(|i| centres[i % clusters].iter().map(|c| c + 0.25 * next()).collect()).collect()
+}
+
+fn put(store: &mut MemoryStore, storage: &dyn Storage, keys: &[String], vs: &[Vec<f32>]) -> Result<u32> {
+    let entries: Vec<serde_json::Value> =
+        keys.iter().enumerate().map(|(i, k)| serde_json::json!({"key": k, "metadata": {"i": i, "even": i % 2 == 0}})).collect();
+    let flat: Vec<f32> = vs.iter().flatten().copied().collect();
+    store.put(storage, &serde_json::to_string(&entries).unwrap(), &encode_f32(&flat), 1)
+}
+
+fn keys(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("k{i:05}")).collect()
+}
+
+fn search(store: &mut MemoryStore, q: &[f32], limit: u32, exact: bool) -> Vec<(String, f32, serde_json::Value)> {
+    let opts = SearchOptions { limit, min_similarity: -1.0, exact, ..Default::default() };
+    serde_json::from_str(&store.search(&encode_f32(q), &opts).unwrap()).unwrap()
+}
+
+fn naive(vs: &[Vec<f32>], keys: &[String], q: &[f32], limit: usize) -> Vec<String> {
+    let cos = |a: &[f32], b: &[f32]| {
+        let d: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+        let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+        let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+        d / na / nb
+    };
+    let mut scored: Vec<(f64, &String)> = vs.iter().zip(keys).map(|(v, k)| (cos(v, q), k)).collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(limit).map(|(_, k)| k.clone()).collect()
+}
+
+#[test]
+fn exact_search_matches_a_naive_reference() {
+    let storage = MemoryStorage::default();
+    let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 1).unwrap();
+    let (ks, vs) = (keys(700), vectors(700, 7, 42));
+    put(&mut store, &storage, &ks, &vs).unwrap();
+    for q in vectors(20, 5, 7) {
+        let got: Vec<String> = search(&mut store, &q, 10, true).into_iter().map(|h| h.0).collect();
+        assert_eq!(got, naive(&vs, &ks, &q, 10));
+    }
+}
+
+#[test]
+fn search_applies_min_similarity_filter_and_returns_metadata() {
+    let storage = MemoryStorage::default();
+    let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 1).unwrap();
+    let (ks, vs) = (keys(50), vectors(50, 3, 3));
+    put(&mut store, &storage, &ks, &vs).unwrap();
+    let opts = SearchOptions { limit: 50, min_similarity: 0.99, filter_json: Some(r#"{"even":true}"#.into()), exact: true, probes: None };
+    let hits: Vec<(String, f32, serde_json::Value)> = serde_json::from_str(&store.search(&encode_f32(&vs[4]), &opts).unwrap()).unwrap();
+    assert_eq!(hits[0].0, "k00004");
+    assert!((hits[0].1 - 1.0).abs() < 1e-5);
+    assert!(hits.iter().all(|h| h.1 >= 0.99 && h.2["even"] == true));
+    let e = store.search(&encode_f32(&vs[0][..3]), &opts).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("query"));
+}
+
+#[test]
+fn reopening_restores_puts_replacements_and_deletes() {
+    let storage = MemoryStorage::default();
+    let (ks, vs) = (keys(300), vectors(300, 5, 9));
+    {
+        let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 1).unwrap();
+        put(&mut store, &storage, &ks[..200], &vs[..200]).unwrap();
+        put(&mut store, &storage, &ks[100..], &vs[..200]).unwrap(); // replaces 100..200
+        assert_eq!(store.delete(&storage, &[ks[0].clone(), "nope".into(), ks[0].clone()]).unwrap(), 1);
+    }
+    let mut again = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 2).unwrap();
+    assert_eq!(again.len(), 299);
+    assert!(again.get(&ks[0]).is_none());
+    assert_eq!(again.get(&ks[150]).unwrap().embedding, vs[50]);
+    assert_eq!(again.get(&ks[250]).unwrap().embedding, vs[150]);
+    assert_eq!(again.get(&ks[250]).unwrap().record.metadata.as_ref(), r#"{"even":true,"i":150}"#);
+    // The persisted dimension wins over a different request.
+    let e = MemoryStore::open(&storage, "s", Options { dimension: 8, ..opts(IndexKind::Flat) }, 3).err().unwrap();
+    assert_eq!(e.field.as_deref(), Some("dimension"));
+}
+
+#[test]
+fn a_bad_batch_stores_nothing() {
+    let storage = MemoryStorage::default();
+    let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 1).unwrap();
+    let mut vs = vectors(3, 1, 1);
+    vs[2][5] = f32::INFINITY;
+    let e = put(&mut store, &storage, &keys(3), &vs).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("embeddings[2]"));
+    vs[2] = vec![0.0; DIM];
+    let e = put(&mut store, &storage, &keys(3), &vs).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("embeddings[2]"));
+    assert!(store.is_empty());
+    assert_eq!(storage.len_in("memory/s"), 1, "only the config value");
+}
+
+#[test]
+fn garbage_collect_compacts_without_changing_the_store() {
+    let storage = MemoryStorage::default();
+    let (ks, vs) = (keys(100), vectors(100, 4, 5));
+    let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 1).unwrap();
+    for i in 0..10 {
+        put(&mut store, &storage, &ks[i * 10..i * 10 + 10], &vs[i * 10..i * 10 + 10]).unwrap();
+    }
+    store.delete(&storage, &ks[..50]).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&store.garbage_collect(&storage, true).unwrap()).unwrap();
+    assert!(report["segments_before"].as_u64().unwrap() > report["segments_after"].as_u64().unwrap());
+    assert_eq!(report["segments_after"], 4);
+    let mut again = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 2).unwrap();
+    assert_eq!(again.len(), 50);
+    assert_eq!(again.get(&ks[99]).unwrap().embedding, vs[99]);
+}
+
+#[test]
+fn ivf_recall_is_high_on_clustered_data_and_follows_updates() {
+    let storage = MemoryStorage::default();
+    let n = 4000;
+    let (ks, vs) = (keys(n), vectors(n, 40, 11));
+    let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Ivf), 1).unwrap();
+    put(&mut store, &storage, &ks, &vs).unwrap();
+    let queries = vectors(50, 40, 99);
+    let mut found = 0;
+    for q in &queries {
+        let exact: Vec<String> = search(&mut store, q, 10, true).into_iter().map(|h| h.0).collect();
+        let approx: Vec<String> = search(&mut store, q, 10, false).into_iter().map(|h| h.0).collect();
+        found += approx.iter().filter(|k| exact.contains(k)).count();
+    }
+    let recall = found as f64 / (10 * queries.len()) as f64;
+    assert!(recall >= 0.9, "recall {recall}");
+    // Deletes and additions after training stay consistent with exact search.
+    store.delete(&storage, &ks[..1000]).unwrap();
+    put(&mut store, &storage, &["new".to_string()], &[queries[0].clone()]).unwrap();
+    let approx = search(&mut store, &queries[0], 1, false);
+    assert_eq!(approx[0].0, "new");
+    for h in search(&mut store, &queries[1], 10, false) {
+        assert!(store.get(&h.0).is_some());
+    }
+}
+
+#[test]
+fn resonance_query_ranks_by_the_formula() {
+    let storage = MemoryStorage::default();
+    let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 1).unwrap();
+    let (ks, vs) = (keys(30), vectors(30, 2, 13));
+    put(&mut store, &storage, &ks, &vs).unwrap();
+    let out: Vec<(String, f32, serde_json::Value)> =
+        serde_json::from_str(&store.query_by_resonance(0.45, Some(5), Some(&encode_f32(&vs[0]))).unwrap()).unwrap();
+    assert_eq!(out[0].0, ks[0]);
+    assert!((out[0].1 - 1.0).abs() < 1e-5);
+    assert!(out.len() <= 5 && out.iter().all(|h| h.1 >= 0.45));
+    let centroid: Vec<(String, f32, serde_json::Value)> =
+        serde_json::from_str(&store.query_by_resonance(0.0, None, None).unwrap()).unwrap();
+    assert_eq!(centroid.len(), 30);
+}
+
+#[test]
+fn stores_are_found_by_handle_and_name() {
+    let storage = MemoryStorage::default();
+    let mut stores = Stores::default();
+    let a = stores.open(&storage, "a", opts(IndexKind::Flat), 1).unwrap();
+    assert_eq!(stores.open(&storage, "a", opts(IndexKind::Ivf), 1).unwrap(), a);
+    let b = stores.open(&storage, "b", opts(IndexKind::Flat), 1).unwrap();
+    assert_ne!(a, b);
+    stores.close(a).unwrap();
+    assert_eq!(stores.get(a).err().unwrap().code, ErrorCode::NotFound);
+    assert_eq!(stores.open(&storage, "bad name", opts(IndexKind::Flat), 1).err().unwrap().field.as_deref(), Some("name"));
+}
