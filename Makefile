@@ -31,7 +31,7 @@ $(VENV)/.installed: host-python/pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "wasmtime>=50.0.1,<51" "pytest>=8" "mypy>=1.10" "ruff>=0.8" \
-	    "numpy>=1.24" "build>=1.2" "hatchling>=1.25,<2" "editables>=0.5" \
+	    "numpy>=1.24" "pathspec>=0.12,<2" "build>=1.2" "hatchling>=1.25,<2" "editables>=0.5" \
 	    "fastapi>=0.115,<1" "langchain-core>=0.3,<2" "httpx>=0.27,<1"
 	touch $@
 

@@ -32,6 +32,12 @@ impl Error {
         Self { code, message: message.into(), field: None, retry_after_ms: None }
     }
 
+    /// The same error, naming `field`.
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_string());
+        self
+    }
+
     /// An `invalid-argument` error naming `field` and the rule it broke.
     pub fn invalid(field: &str, rule: impl fmt::Display) -> Self {
         Self {

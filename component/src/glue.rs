@@ -409,3 +409,185 @@ mod client_glue {
         }
     }
 }
+
+use exports::agentcell::core::{code_analysis as wc, memory as wm, principles as wp};
+
+thread_local! {
+    /// The open memory stores of this instance.
+    static STORES: std::cell::RefCell<crate::memory::Stores> = std::cell::RefCell::new(Default::default());
+    /// Tells this instance's segments apart from other writers' (random per instance).
+    static WRITER: u64 = {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new().build_hasher().finish()
+    };
+}
+
+fn with_store<T>(
+    handle: u32,
+    f: impl FnOnce(&mut crate::memory::MemoryStore) -> crate::error::Result<T>,
+) -> Result<T, wit_types::Error> {
+    wit_result(STORES.with(|s| f(s.borrow_mut().get(handle)?)))
+}
+
+impl wm::Guest for Component {
+    fn open(name: String, options: wm::StoreOptions) -> Result<u32, wit_types::Error> {
+        let index = match options.index {
+            wm::IndexKind::Flat => crate::memory::IndexKind::Flat,
+            wm::IndexKind::Ivf => crate::memory::IndexKind::Ivf,
+        };
+        let options =
+            crate::memory::Options { dimension: options.dimension, shard_count: options.shard_count, index };
+        let writer = WRITER.with(|w| *w);
+        wit_result(STORES.with(|s| s.borrow_mut().open(&HostStorage, &name, options, writer)))
+    }
+    fn close(handle: u32) -> Result<(), wit_types::Error> {
+        wit_result(STORES.with(|s| s.borrow_mut().close(handle)))
+    }
+    fn destroy(handle: u32) -> Result<(), wit_types::Error> {
+        with_store(handle, |s| s.destroy(&HostStorage))?;
+        Self::close(handle)
+    }
+    fn put(handle: u32, entries_json: String, embeddings: String) -> Result<u32, wit_types::Error> {
+        with_store(handle, |s| s.put(&HostStorage, &entries_json, &embeddings, now_ms()))
+    }
+    fn get(handle: u32, key: String) -> Result<Option<wm::Entry>, wit_types::Error> {
+        with_store(handle, |s| {
+            Ok(s.get(&key).map(|e| wm::Entry {
+                key: e.record.key.into(),
+                embedding: crate::blob::encode_f32(&e.embedding),
+                metadata_json: e.record.metadata.into(),
+                diff_ops_json: e.record.diff_ops.map(Into::into),
+                stored_at_ms: e.record.stored_at_ms,
+            }))
+        })
+    }
+    fn delete(handle: u32, keys: Vec<String>) -> Result<u32, wit_types::Error> {
+        with_store(handle, |s| s.delete(&HostStorage, &keys))
+    }
+    fn count(handle: u32) -> Result<u64, wit_types::Error> {
+        with_store(handle, |s| Ok(s.len() as u64))
+    }
+    fn keys_json(handle: u32) -> Result<String, wit_types::Error> {
+        with_store(handle, |s| Ok(s.keys_json()))
+    }
+    fn search(handle: u32, query: String, options: wm::SearchOptions) -> Result<String, wit_types::Error> {
+        let options = crate::memory::SearchOptions {
+            limit: options.limit,
+            min_similarity: options.min_similarity,
+            filter_json: options.filter_json,
+            exact: options.exact,
+            probes: options.probes,
+        };
+        with_store(handle, |s| s.search(&query, &options))
+    }
+    fn resonance(a: String, b: String) -> Result<f32, wit_types::Error> {
+        wit_result(crate::memory::resonance(&a, &b))
+    }
+    fn query_by_resonance(
+        handle: u32,
+        min_resonance: f32,
+        max_results: Option<u32>,
+        query: Option<String>,
+    ) -> Result<String, wit_types::Error> {
+        with_store(handle, |s| s.query_by_resonance(min_resonance, max_results, query.as_deref()))
+    }
+    fn build_index(handle: u32, lists: Option<u32>) -> Result<(), wit_types::Error> {
+        with_store(handle, |s| {
+            s.build_index(lists);
+            Ok(())
+        })
+    }
+    fn stats_json(handle: u32) -> Result<String, wit_types::Error> {
+        with_store(handle, |s| Ok(s.stats_json()))
+    }
+    fn garbage_collect(handle: u32, aggressive: bool) -> Result<String, wit_types::Error> {
+        with_store(handle, |s| s.garbage_collect(&HostStorage, aggressive))
+    }
+    fn clear_cache(handle: u32) -> Result<(), wit_types::Error> {
+        with_store(handle, |s| {
+            s.clear_cache();
+            Ok(())
+        })
+    }
+    fn set_profiling(handle: u32, enabled: bool) -> Result<(), wit_types::Error> {
+        with_store(handle, |s| {
+            s.profile_mut().set_enabled(enabled);
+            Ok(())
+        })
+    }
+    fn profiling_json(handle: u32) -> Result<String, wit_types::Error> {
+        with_store(handle, |s| Ok(s.profile().to_json().to_string()))
+    }
+}
+
+fn wit_check(c: crate::principles::Check) -> wp::Check {
+    wp::Check {
+        axiom_id: c.axiom_id,
+        is_valid: c.is_valid,
+        resonance_score: c.resonance_score,
+        ethical_tension: c.ethical_tension,
+        reasons: c.reasons,
+    }
+}
+
+fn registry(json: &str) -> Result<crate::principles::Registry, wit_types::Error> {
+    wit_result(crate::principles::Registry::parse(json))
+}
+
+impl wp::Guest for Component {
+    fn default_registry() -> String {
+        crate::principles::default_registry_json().into()
+    }
+    fn normalize_registry(registry_json: String) -> Result<String, wit_types::Error> {
+        Ok(registry(&registry_json)?.to_json())
+    }
+    fn validate(registry_json: String, axiom_id: String, context: Vec<String>) -> Result<wp::Check, wit_types::Error> {
+        wit_result(registry(&registry_json)?.validate(&axiom_id, &context)).map(wit_check)
+    }
+    fn validate_batch(
+        registry_json: String,
+        ids: Vec<String>,
+        context: Vec<String>,
+    ) -> Result<wp::BatchCheck, wit_types::Error> {
+        let b = wit_result(registry(&registry_json)?.validate_batch(&ids, &context))?;
+        Ok(wp::BatchCheck {
+            results: b.results.into_iter().map(wit_check).collect(),
+            batch_valid: b.batch_valid,
+            overall_resonance: b.overall_resonance,
+            overall_tension: b.overall_tension,
+        })
+    }
+    fn resonance(registry_json: String, ids: Vec<String>) -> Result<f64, wit_types::Error> {
+        wit_result(registry(&registry_json)?.resonance(&ids))
+    }
+    fn tension(registry_json: String, proposed: Vec<String>, context: Vec<String>) -> Result<f64, wit_types::Error> {
+        wit_result(registry(&registry_json)?.tension(&proposed, &context))
+    }
+    fn recommend(registry_json: String, text: String, limit: u32) -> Result<Vec<(String, f64)>, wit_types::Error> {
+        Ok(registry(&registry_json)?.recommend(&text, limit as usize))
+    }
+}
+
+impl wc::Guest for Component {
+    fn analyze(path: String, text: String) -> wc::FileMetrics {
+        let m = crate::code::analyze(&path, &text);
+        wc::FileMetrics {
+            language: m.language,
+            line_count: m.line_count,
+            code_lines: m.code_lines,
+            functions: m.functions,
+            branches: m.branches,
+            complexity_score: m.complexity_score,
+            size_bytes: m.size_bytes,
+        }
+    }
+    fn analyze_batch(files_json: String) -> Result<String, wit_types::Error> {
+        wit_result(crate::code::analyze_batch(&files_json))
+    }
+    fn lexical_embedding(text: String, dimension: u32) -> Result<String, wit_types::Error> {
+        wit_result(crate::code::lexical::embed(&text, dimension)).map(|v| crate::blob::encode_f32(&v))
+    }
+    fn lexical_embeddings(texts_json: String, dimension: u32) -> Result<String, wit_types::Error> {
+        wit_result(crate::code::lexical::embed_many(&texts_json, dimension))
+    }
+}

@@ -7,12 +7,14 @@
 
 pub mod attune;
 pub mod bench;
+pub mod code;
 pub mod blob;
 pub mod diagnostics;
 pub mod error;
 pub mod memory;
 pub mod meta;
 pub mod ports;
+pub mod principles;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

@@ -178,6 +178,12 @@ impl MemoryStore {
         self.entries.dim()
     }
 
+    /// All keys as a JSON array, in row order.
+    pub fn keys_json(&self) -> String {
+        let keys: Vec<&str> = self.entries.records().map(|r| r.key.as_ref()).collect();
+        serde_json::to_string(&keys).expect("keys serialise")
+    }
+
     pub fn set_index(&mut self, index: IndexKind) {
         if index == IndexKind::Flat {
             self.ivf = None;
@@ -462,6 +468,21 @@ fn linear_memory_bytes() -> usize {
     {
         0
     }
+}
+
+/// Resonance of two embeddings given as hex f32 of equal length.
+pub fn resonance(a_hex: &str, b_hex: &str) -> Result<f32> {
+    let a = crate::blob::decode_f32("a", a_hex)?;
+    let b = crate::blob::decode_f32("b", b_hex)?;
+    if a.len() != b.len() || a.is_empty() {
+        return Err(Error::invalid("b", format_args!("must have the length of a ({}), got {}", a.len(), b.len())));
+    }
+    for (field, v) in [("a", &a), ("b", &b)] {
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(Error::invalid(field, "must hold finite numbers only"));
+        }
+    }
+    Ok(vector::resonance_of_cosine(vector::cosine(&a, &b)?))
 }
 
 /// `[[key, score, metadata], ...]`.

@@ -310,6 +310,12 @@ class Runtime:
         self._instantiate()
 
     @property
+    def lock(self) -> threading.RLock:
+        """The lock that serialises calls; hold it to make several calls in a row with
+        no other thread in between (it is re-entrant)."""
+        return self._lock
+
+    @property
     def storage(self) -> SQLiteStorage:
         """The storage backend; the default SQLite file is opened on first use."""
         if self._storage is None:

@@ -1,0 +1,48 @@
+"""Embedding memory, principle checks and a code crawler (seed 004), on the agentcell
+core. Needs numpy (``pip install 'agentcell[memory]'``).
+
+    >>> import numpy as np
+    >>> from agentcell.memory import HTMCore
+    >>> htm = HTMCore(":memory:", dimension=3)
+    >>> htm.store_embedding("a", np.array([1.0, 0.0, 0.0]), {"lang": "py"})
+    >>> htm.search_similar(np.array([0.9, 0.1, 0.0]), limit=1)
+    [('a', 0.9938837..., {'lang': 'py'})]
+"""
+
+from __future__ import annotations
+
+from ._axioms import MAX_TENSION, MIN_RESONANCE, AxiomValidator, Principle
+from ._crawler import CodeBaseCrawler, Embedder, ProgressCallback
+from ._htm import DEFAULT_DIMENSION, HTMCore, IndexKind, SearchHit
+from .exceptions import (
+    AxiomError,
+    CrawlerError,
+    HTMError,
+    InvalidRegistryError,
+    MemoryError,  # noqa: A004 - seed 004's name, shadowing the builtin only here
+    MemoryStorageError,
+    UnknownAxiomError,
+    ValidationError,
+)
+
+__all__ = [
+    "DEFAULT_DIMENSION",
+    "MAX_TENSION",
+    "MIN_RESONANCE",
+    "AxiomError",
+    "AxiomValidator",
+    "CodeBaseCrawler",
+    "CrawlerError",
+    "Embedder",
+    "HTMCore",
+    "HTMError",
+    "IndexKind",
+    "InvalidRegistryError",
+    "MemoryError",
+    "MemoryStorageError",
+    "Principle",
+    "ProgressCallback",
+    "SearchHit",
+    "UnknownAxiomError",
+    "ValidationError",
+]

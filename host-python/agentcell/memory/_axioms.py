@@ -1,0 +1,155 @@
+"""`AxiomValidator`: a registry of named principles and checks over it (seed 004).
+
+The formulas (computed in the component, the same for every host):
+
+- relatedness(a, b) = 1 if a = b or either lists the other as related; 0 if either
+  lists the other as conflicting; 0.5 if they share a category; 0.25 otherwise.
+- resonance(S) = mean relatedness over the unordered pairs of S (1 when S has fewer
+  than two principles).
+- tension(P, C) = conflicting pairs / all pairs, over the pairs (p, c) with p in P,
+  c in C, p != c, and the unordered pairs within P (0 when there are none).
+- validate(a, C) is valid when a is known, resonance({a} + C) >= 0.45 and
+  tension([a], C) <= 0.35.
+- recommend(text): principles ranked by the share of the text's distinct words (3+
+  letters, stop words dropped, simple suffix stemming) found in their title and
+  statement; ties by id.
+
+The shipped registry (`DEFAULT_PRINCIPLES`) has 15 principles; upstream registers 8
+and claims 67, so the ids differ. Add your own with `register`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .._default import runtime as default_runtime
+from .._wasm import Runtime
+from ..errors import AgentcellError, InvalidArgumentError, NotFoundError
+from .exceptions import InvalidRegistryError, UnknownAxiomError
+
+__all__ = ["MAX_TENSION", "MIN_RESONANCE", "AxiomValidator", "Principle"]
+
+MIN_RESONANCE = 0.45
+MAX_TENSION = 0.35
+
+
+@dataclass(frozen=True)
+class Principle:
+    """A named principle. `related` and `conflicts` hold ids of other principles."""
+
+    id: str
+    title: str
+    statement: str
+    category: str
+    related: tuple[str, ...] = field(default=())
+    conflicts: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Principle:
+        return cls(
+            id=d["id"],
+            title=d["title"],
+            statement=d["statement"],
+            category=d["category"],
+            related=tuple(d.get("related", ())),
+            conflicts=tuple(d.get("conflicts", ())),
+        )
+
+
+def _axiom_error(e: AgentcellError) -> AgentcellError:
+    if isinstance(e, NotFoundError):
+        return UnknownAxiomError(e.message, field=e.field)
+    if isinstance(e, InvalidArgumentError):
+        return InvalidRegistryError(e.message, field=e.field)
+    return e
+
+
+class AxiomValidator:
+    """Checks principles against a context of principles.
+
+    >>> v = AxiomValidator()
+    >>> v.validate_axiom("AX_NO_HARM", ["AX_LOVE_FORCE", "AX_EMPATHY_BRIDGE"])["is_valid"]
+    True
+    """
+
+    def __init__(
+        self,
+        principles: Iterable[Principle] = (),
+        *,
+        include_defaults: bool = True,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self._runtime = runtime or default_runtime()
+        base: list[dict[str, Any]] = (
+            json.loads(self._runtime.call("principles", "default-registry")) if include_defaults else []
+        )
+        self._set_registry(base + [asdict(p) for p in principles])
+
+    def _set_registry(self, entries: list[dict[str, Any]]) -> None:
+        for e in entries:
+            e["related"], e["conflicts"] = list(e.get("related", ())), list(e.get("conflicts", ()))
+        normalised = self._call("normalize-registry", json.dumps(entries))
+        self._registry = str(normalised)
+        self._principles = {p["id"]: Principle.from_dict(p) for p in json.loads(self._registry)}
+
+    def _call(self, name: str, *args: Any) -> Any:
+        try:
+            return self._runtime.call_ok("principles", name, *args)
+        except AgentcellError as e:
+            raise _axiom_error(e) from e
+
+    def register(self, principle: Principle) -> None:
+        """Adds (or replaces) a principle; its references must be known."""
+        entries = [asdict(p) for p in self._principles.values() if p.id != principle.id]
+        self._set_registry([*entries, asdict(principle)])
+
+    @property
+    def principles(self) -> tuple[Principle, ...]:
+        """Every principle, sorted by id."""
+        return tuple(self._principles.values())
+
+    def get(self, axiom_id: str) -> Principle:
+        try:
+            return self._principles[axiom_id]
+        except KeyError:
+            raise UnknownAxiomError(f"unknown principle {axiom_id!r}", field="axiom_id") from None
+
+    def __contains__(self, axiom_id: object) -> bool:
+        return axiom_id in self._principles
+
+    def __len__(self) -> int:
+        return len(self._principles)
+
+    def validate_axiom(self, axiom_id: str, context_axioms: Sequence[str] | None = None) -> dict[str, Any]:
+        """``{axiom_id, is_valid, resonance_score, ethical_tension, reasons}``.
+        Raises `UnknownAxiomError` (an `AxiomError`) for an unknown id."""
+        check: dict[str, Any] = self._call("validate", self._registry, axiom_id, list(context_axioms or ()))
+        return check
+
+    def validate_batch(self, axiom_ids: Sequence[str], context_axioms: Sequence[str] | None = None) -> dict[str, Any]:
+        """``{results, batch_valid, overall_resonance, overall_tension}``."""
+        batch: dict[str, Any] = self._call(
+            "validate-batch", self._registry, list(axiom_ids), list(context_axioms or ())
+        )
+        return batch
+
+    def calculate_resonance(self, axioms: Sequence[str]) -> float:
+        """Mean pairwise relatedness."""
+        return float(self._call("resonance", self._registry, list(axioms)))
+
+    def calculate_tension(self, proposed_axioms: Sequence[str], context_axioms: Sequence[str] | None = None) -> float:
+        """Share of conflicting pairs."""
+        return float(self._call("tension", self._registry, list(proposed_axioms), list(context_axioms or ())))
+
+    def recommend_axioms(self, context: str, limit: int = 5) -> list[str]:
+        """Principle ids whose wording best matches `context`, best first."""
+        return [axiom_id for axiom_id, _ in self.recommend_with_scores(context, limit)]
+
+    def recommend_with_scores(self, context: str, limit: int = 5) -> list[tuple[str, float]]:
+        """Like `recommend_axioms`, with each score (matched share of the words)."""
+        return [(str(i), float(s)) for i, s in self._call("recommend", self._registry, context, limit)]
+
+
