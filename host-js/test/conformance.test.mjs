@@ -53,7 +53,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
         const expect = step.expect;
         let got;
         try {
-          got = { value: toJson(await rt.call(iface, camel(fn), ...toArgs(step.call, step.args))) };
+          got = { value: toJson(await rt.call(camel(iface), camel(fn), ...toArgs(step.call, step.args))) };
         } catch (e) {
           if (e instanceof ComponentTrap) got = { trap: true };
           else if (e instanceof AgentcellError) got = { err: { code: e.code, field: e.field ?? null, message: e.message } };
