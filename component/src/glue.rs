@@ -541,7 +541,11 @@ impl wp::Guest for Component {
     fn normalize_registry(registry_json: String) -> Result<String, wit_types::Error> {
         Ok(registry(&registry_json)?.to_json())
     }
-    fn validate(registry_json: String, axiom_id: String, context: Vec<String>) -> Result<wp::Check, wit_types::Error> {
+    fn validate(
+        registry_json: String,
+        axiom_id: String,
+        context: Vec<String>,
+    ) -> Result<wp::Check, wit_types::Error> {
         wit_result(registry(&registry_json)?.validate(&axiom_id, &context)).map(wit_check)
     }
     fn validate_batch(
@@ -560,10 +564,18 @@ impl wp::Guest for Component {
     fn resonance(registry_json: String, ids: Vec<String>) -> Result<f64, wit_types::Error> {
         wit_result(registry(&registry_json)?.resonance(&ids))
     }
-    fn tension(registry_json: String, proposed: Vec<String>, context: Vec<String>) -> Result<f64, wit_types::Error> {
+    fn tension(
+        registry_json: String,
+        proposed: Vec<String>,
+        context: Vec<String>,
+    ) -> Result<f64, wit_types::Error> {
         wit_result(registry(&registry_json)?.tension(&proposed, &context))
     }
-    fn recommend(registry_json: String, text: String, limit: u32) -> Result<Vec<(String, f64)>, wit_types::Error> {
+    fn recommend(
+        registry_json: String,
+        text: String,
+        limit: u32,
+    ) -> Result<Vec<(String, f64)>, wit_types::Error> {
         Ok(registry(&registry_json)?.recommend(&text, limit as usize))
     }
 }

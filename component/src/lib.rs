@@ -7,8 +7,8 @@
 
 pub mod attune;
 pub mod bench;
-pub mod code;
 pub mod blob;
+pub mod code;
 pub mod diagnostics;
 pub mod error;
 pub mod memory;

@@ -147,7 +147,9 @@ impl Storage for MemoryStorage {
         let entries = self.entries.borrow();
         let mut keys: Vec<String> = entries
             .keys()
-            .filter(|(ns, k)| ns == namespace && k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c))
+            .filter(|(ns, k)| {
+                ns == namespace && k.starts_with(prefix) && cursor.is_none_or(|c| k.as_str() > c)
+            })
             .map(|(_, k)| k.clone())
             .take(limit as usize + 1)
             .collect();
@@ -170,7 +172,8 @@ impl Storage for MemoryStorage {
 
     fn delete_many(&self, namespace: &str, keys: &[String]) -> Result<u32, StorageError> {
         let mut map = self.entries.borrow_mut();
-        Ok(keys.iter().filter(|k| map.remove(&(namespace.to_string(), k.to_string())).is_some()).count() as u32)
+        Ok(keys.iter().filter(|k| map.remove(&(namespace.to_string(), k.to_string())).is_some()).count()
+            as u32)
     }
 }
 

@@ -54,7 +54,7 @@ def test_seed_example_store_get_search(htm: HTMCore, rng: np.random.Generator) -
     assert htm.get_embedding("missing.py") is None
     similar = htm.search_similar(embedding + 0.01 * unit(rng), limit=5, min_similarity=0.7)
     assert [path for path, _, _ in similar] == ["src/model.py"]
-    path, similarity, data = similar[0]
+    _, similarity, data = similar[0]
     assert 0.99 < similarity <= 1.0 and data["line_count"] == 75
     assert htm.search_similar(unit(rng), limit=5, min_similarity=0.7) == []
 
@@ -75,7 +75,9 @@ def test_search_matches_numpy_brute_force(htm: HTMCore, rng: np.random.Generator
 
 def test_metadata_filter_and_ties(htm: HTMCore) -> None:
     v = np.ones(DIM, dtype=np.float32)
-    htm.store_embeddings(["b", "a", "c"], np.stack([v, v, v]), [{"lang": "py"}, {"lang": "py"}, {"lang": "rs"}])
+    htm.store_embeddings(
+        ["b", "a", "c"], np.stack([v, v, v]), [{"lang": "py"}, {"lang": "py"}, {"lang": "rs"}]
+    )
     hits = htm.search_similar(v, limit=3, min_similarity=0.0)
     assert [k for k, _, _ in hits] == ["a", "b", "c"]  # equal scores: by key
     assert [k for k, _, _ in htm.search_similar(v, filter={"lang": "rs"})] == ["c"]
@@ -130,7 +132,9 @@ def test_a_large_batch_with_one_bad_row_stores_nothing(htm: HTMCore, rng: np.ran
     assert len(htm) == 0
 
 
-def test_reopen_restores_every_entry_and_rejects_other_dimension(tmp_path: Path, rng: np.random.Generator) -> None:
+def test_reopen_restores_every_entry_and_rejects_other_dimension(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
     data = unit(rng, 500)
     with HTMCore(tmp_path / "h", shard_count=4) as first:
         first.store_embeddings([f"k{i}" for i in range(500)], data, [{"i": i} for i in range(500)])
@@ -159,7 +163,9 @@ def test_sigkill_mid_batch_loses_no_acknowledged_batch(tmp_path: Path) -> None:
         "    htm.store_embeddings([f'b{b}-{i}' for i in range(50)], rng.standard_normal((50, 64)))\n"
         "    print(b, flush=True)\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "h")], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "h")], stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout is not None
     last = -1
     deadline = time.monotonic() + 60
@@ -241,7 +247,9 @@ def test_ivf_index_recall_against_exact(tmp_path: Path, rng: np.random.Generator
     stats = htm.get_memory_stats()
     assert stats["index_trained"] and stats["index_lists"] == 32 and stats["cache_entries"] == 4000
     found = 0
-    for q in data[rng.choice(4000, 30, replace=False)] + 0.02 * rng.standard_normal((30, 64)).astype(np.float32):
+    for q in data[rng.choice(4000, 30, replace=False)] + 0.02 * rng.standard_normal((30, 64)).astype(
+        np.float32
+    ):
         exact = {k for k, _, _ in htm.search_similar(q, 10, -1.0, exact=True)}
         approx = {k for k, _, _ in htm.search_similar(q, 10, -1.0)}
         found += len(exact & approx)

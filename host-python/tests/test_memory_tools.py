@@ -29,7 +29,12 @@ def test_seed_validator_example() -> None:
     assert result["resonance_score"] == 1.0 and result["ethical_tension"] == 0.0
     batch = validator.validate_batch(["AX_NO_HARM", "AX_BENEFICENCE", "AX_AUTONOMY", "AX_JUSTICE"], context)
     assert batch["batch_valid"] is True
-    assert [r["axiom_id"] for r in batch["results"]] == ["AX_NO_HARM", "AX_BENEFICENCE", "AX_AUTONOMY", "AX_JUSTICE"]
+    assert [r["axiom_id"] for r in batch["results"]] == [
+        "AX_NO_HARM",
+        "AX_BENEFICENCE",
+        "AX_AUTONOMY",
+        "AX_JUSTICE",
+    ]
     assert 0.45 <= batch["overall_resonance"] <= 1.0
     recommendations = validator.recommend_axioms("ethical decision making")
     assert recommendations and recommendations[0] in {"AX_JUSTICE", "AX_LOVE_FORCE"}
@@ -69,7 +74,9 @@ def test_registry_is_extensible_and_checked() -> None:
         v.register(Principle(id="AX_BAD", title="", statement="", category="x", related=("AX_NOPE",)))
     assert info.value.field is not None and info.value.field.endswith(".related")
     assert "AX_BAD" not in v
-    own = AxiomValidator([Principle("A", "a", "first", "c"), Principle("B", "b", "second", "c")], include_defaults=False)
+    own = AxiomValidator(
+        [Principle("A", "a", "first", "c"), Principle("B", "b", "second", "c")], include_defaults=False
+    )
     assert own.calculate_resonance(["A", "B"]) == 0.5
 
 
@@ -142,7 +149,7 @@ def test_crawler_errors_and_analyze_file(tmp_path: Path) -> None:
     assert issubclass(CrawlerError, agentcell.AgentcellError)
 
 
-def test_lexical_embeddings_relate_shared_vocabulary(tmp_path: Path) -> None:
+def test_lexical_embeddings_relate_shared_vocabulary() -> None:
     htm = HTMCore(":memory:", dimension=256)
     rt = htm._runtime
     from agentcell.memory._vectors import from_hex

@@ -72,8 +72,9 @@ struct FileIn(String, String);
 
 /// `analyze` over a JSON array of `[path, text]`; a JSON array of metrics back.
 pub fn analyze_batch(files_json: &str) -> Result<String> {
-    let files: Vec<FileIn> = serde_json::from_str(files_json)
-        .map_err(|e| Error::invalid("files", format_args!("must be a JSON list of [path, text] pairs: {e}")))?;
+    let files: Vec<FileIn> = serde_json::from_str(files_json).map_err(|e| {
+        Error::invalid("files", format_args!("must be a JSON list of [path, text] pairs: {e}"))
+    })?;
     let metrics: Vec<FileMetrics> = files.iter().map(|FileIn(p, t)| analyze(p, t)).collect();
     Ok(serde_json::to_string(&metrics).expect("metrics serialise"))
 }

@@ -68,10 +68,16 @@ pub fn parse_entries(json: &str) -> Result<Vec<NewEntry>> {
                 return Err(Error::invalid(&field("key"), "must not be empty"));
             }
             if key.len() > MAX_KEY_BYTES {
-                return Err(Error::invalid(&field("key"), format_args!("must be at most {MAX_KEY_BYTES} bytes")));
+                return Err(Error::invalid(
+                    &field("key"),
+                    format_args!("must be at most {MAX_KEY_BYTES} bytes"),
+                ));
             }
             if !seen.insert(key.clone()) {
-                return Err(Error::invalid(&field("key"), format_args!("{key:?} appears twice in one batch")));
+                return Err(Error::invalid(
+                    &field("key"),
+                    format_args!("{key:?} appears twice in one batch"),
+                ));
             }
             let metadata = match e.metadata {
                 None => "{}".to_string(),
@@ -86,7 +92,8 @@ pub fn parse_entries(json: &str) -> Result<Vec<NewEntry>> {
                     }
                 }
             };
-            let diff_ops = e.diff_ops.map(|raw| check_diff_ops(&field("diff_ops"), raw)).transpose()?.flatten();
+            let diff_ops =
+                e.diff_ops.map(|raw| check_diff_ops(&field("diff_ops"), raw)).transpose()?.flatten();
             Ok(NewEntry { key, metadata, diff_ops })
         })
         .collect()
@@ -100,15 +107,16 @@ pub fn parse_filter(json: &str) -> Result<Filter> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn entries_are_checked_field_by_field() {
-        let ok = parse_entries(r#"[{"key":"a","metadata":{"x":1},"diff_ops":[{"op":"insert","at":0}]},{"key":"b"}]"#)
-            .unwrap();
+        let ok = parse_entries(
+            r#"[{"key":"a","metadata":{"x":1},"diff_ops":[{"op":"insert","at":0}]},{"key":"b"}]"#,
+        )
+        .unwrap();
         assert_eq!(ok[0].metadata, r#"{"x":1}"#);
         assert_eq!(ok[1].metadata, "{}");
         assert!(ok[0].diff_ops.is_some() && ok[1].diff_ops.is_none());

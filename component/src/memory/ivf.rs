@@ -101,13 +101,15 @@ impl Ivf {
             for j in 0..lists {
                 let c = &mut sums[j * dim..(j + 1) * dim];
                 if counts[j] == 0 {
-                    c.copy_from_slice(entries.row(sample[rng.below(sample.len())])); // re-seed an empty list
+                    c.copy_from_slice(entries.row(sample[rng.below(sample.len())]));
+                    // re-seed an empty list
                 }
                 normalise(c);
             }
             centroids = sums;
         }
-        let mut ivf = Self { dim, centroids, lists: vec![Vec::new(); lists], list_of: Vec::new(), pending: Vec::new() };
+        let mut ivf =
+            Self { dim, centroids, lists: vec![Vec::new(); lists], list_of: Vec::new(), pending: Vec::new() };
         ivf.list_of = (0..n)
             .map(|i| {
                 let j = nearest(&ivf.centroids, dim, entries.row(i));

@@ -96,10 +96,18 @@ impl MemoryStore {
             return Err(Error::invalid("shard_count", format_args!("must be 1..={MAX_SHARDS}")));
         }
         let namespace = format!("memory/{name}");
-        let wanted = Config { v: segments::FORMAT_VERSION, dimension: options.dimension, shard_count: options.shard_count };
+        let wanted = Config {
+            v: segments::FORMAT_VERSION,
+            dimension: options.dimension,
+            shard_count: options.shard_count,
+        };
         let config = match storage.get(&namespace, "config")? {
             None => {
-                storage.set(&namespace, "config", &serde_json::to_string(&wanted).expect("config serialises"))?;
+                storage.set(
+                    &namespace,
+                    "config",
+                    &serde_json::to_string(&wanted).expect("config serialises"),
+                )?;
                 wanted
             }
             Some(text) => {
@@ -206,7 +214,13 @@ impl MemoryStore {
     }
 
     /// Stores a batch, all or none: checked, persisted, then applied.
-    pub fn put(&mut self, storage: &dyn Storage, entries_json: &str, embeddings_hex: &str, now_ms: i64) -> Result<u32> {
+    pub fn put(
+        &mut self,
+        storage: &dyn Storage,
+        entries_json: &str,
+        embeddings_hex: &str,
+        now_ms: i64,
+    ) -> Result<u32> {
         let t = self.profile.start();
         let batch = input::parse_entries(entries_json)?;
         let dim = self.entries.dim();
@@ -217,7 +231,12 @@ impl MemoryStore {
         }
         let records: Vec<Record> = batch
             .into_iter()
-            .map(|e| Record { key: e.key.into(), metadata: e.metadata.into(), diff_ops: e.diff_ops.map(Into::into), stored_at_ms: now_ms })
+            .map(|e| Record {
+                key: e.key.into(),
+                metadata: e.metadata.into(),
+                diff_ops: e.diff_ops.map(Into::into),
+                stored_at_ms: now_ms,
+            })
             .collect();
         let mut by_shard: BTreeMap<u32, Vec<(&Record, &[f32])>> = BTreeMap::new();
         for (r, v) in records.iter().zip(values.chunks_exact(dim)) {
@@ -243,10 +262,10 @@ impl MemoryStore {
 
     pub fn get(&mut self, key: &str) -> Option<EntryOut> {
         let t = self.profile.start();
-        let out = self
-            .entries
-            .position(key)
-            .map(|i| EntryOut { record: self.entries.record(i).clone(), embedding: self.entries.row(i).to_vec() });
+        let out = self.entries.position(key).map(|i| EntryOut {
+            record: self.entries.record(i).clone(),
+            embedding: self.entries.row(i).to_vec(),
+        });
         self.profile.record("retrieve", t);
         out
     }
@@ -254,7 +273,8 @@ impl MemoryStore {
     /// Removes the keys that exist, in one write; returns how many.
     pub fn delete(&mut self, storage: &dyn Storage, keys: &[String]) -> Result<u32> {
         let t = self.profile.start();
-        let mut present: Vec<&str> = keys.iter().map(String::as_str).filter(|k| self.entries.position(k).is_some()).collect();
+        let mut present: Vec<&str> =
+            keys.iter().map(String::as_str).filter(|k| self.entries.position(k).is_some()).collect();
         present.sort_unstable();
         present.dedup();
         if present.is_empty() {
@@ -264,8 +284,10 @@ impl MemoryStore {
         for k in &present {
             by_shard.entry(segments::shard_of(k, self.config.shard_count)).or_default().push(k);
         }
-        let writes: Vec<(String, String)> =
-            by_shard.into_iter().map(|(shard, ks)| (self.next_key(shard), segments::encode_del(&ks))).collect();
+        let writes: Vec<(String, String)> = by_shard
+            .into_iter()
+            .map(|(shard, ks)| (self.next_key(shard), segments::encode_del(&ks)))
+            .collect();
         let new_keys: Vec<String> = writes.iter().map(|(k, _)| k.clone()).collect();
         storage.set_many(&self.namespace, writes)?;
         self.segment_keys.extend(new_keys);
@@ -334,7 +356,12 @@ impl MemoryStore {
     }
 
     /// Entries by resonance with `query`, or with the store's mean direction.
-    pub fn query_by_resonance(&mut self, min: f32, max_results: Option<u32>, query_hex: Option<&str>) -> Result<String> {
+    pub fn query_by_resonance(
+        &mut self,
+        min: f32,
+        max_results: Option<u32>,
+        query_hex: Option<&str>,
+    ) -> Result<String> {
         let t = self.profile.start();
         if !(0.0..=1.0).contains(&min) {
             return Err(Error::invalid("min_resonance", "must be a number in 0..=1"));
@@ -383,7 +410,10 @@ impl MemoryStore {
         let dim = self.entries.dim();
         let mut by_shard: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for i in 0..self.entries.len() {
-            by_shard.entry(segments::shard_of(&self.entries.record(i).key, self.config.shard_count)).or_default().push(i);
+            by_shard
+                .entry(segments::shard_of(&self.entries.record(i).key, self.config.shard_count))
+                .or_default()
+                .push(i);
         }
         let old = std::mem::take(&mut self.segment_keys);
         let mut fresh = Vec::new();
@@ -475,7 +505,10 @@ pub fn resonance(a_hex: &str, b_hex: &str) -> Result<f32> {
     let a = crate::blob::decode_f32("a", a_hex)?;
     let b = crate::blob::decode_f32("b", b_hex)?;
     if a.len() != b.len() || a.is_empty() {
-        return Err(Error::invalid("b", format_args!("must have the length of a ({}), got {}", a.len(), b.len())));
+        return Err(Error::invalid(
+            "b",
+            format_args!("must have the length of a ({}), got {}", a.len(), b.len()),
+        ));
     }
     for (field, v) in [("a", &a), ("b", &b)] {
         if v.iter().any(|x| !x.is_finite()) {
@@ -518,7 +551,11 @@ impl Stores {
             if store.dimension() != options.dimension as usize {
                 return Err(Error::invalid(
                     "dimension",
-                    format_args!("store {name:?} is open with dimension {}, not {}", store.dimension(), options.dimension),
+                    format_args!(
+                        "store {name:?} is open with dimension {}, not {}",
+                        store.dimension(),
+                        options.dimension
+                    ),
                 ));
             }
             store.set_index(options.index);
@@ -531,16 +568,15 @@ impl Stores {
     }
 
     pub fn get(&mut self, handle: u32) -> Result<&mut MemoryStore> {
-        self.by_handle
-            .get_mut(&handle)
-            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no open memory store has handle {handle}")))
+        self.by_handle.get_mut(&handle).ok_or_else(|| {
+            Error::new(ErrorCode::NotFound, format!("no open memory store has handle {handle}"))
+        })
     }
 
     pub fn close(&mut self, handle: u32) -> Result<()> {
-        self.by_handle
-            .remove(&handle)
-            .map(|_| ())
-            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no open memory store has handle {handle}")))
+        self.by_handle.remove(&handle).map(|_| ()).ok_or_else(|| {
+            Error::new(ErrorCode::NotFound, format!("no open memory store has handle {handle}"))
+        })
     }
 }
 

@@ -152,7 +152,11 @@ mod tests {
         let mut e = Entries::new(2);
         for (k, v, m) in rows {
             let inv = super::super::vector::inverse_norm("v", v).unwrap();
-            e.upsert(Record { key: (*k).into(), metadata: (*m).into(), diff_ops: None, stored_at_ms: 0 }, v, inv);
+            e.upsert(
+                Record { key: (*k).into(), metadata: (*m).into(), diff_ops: None, stored_at_ms: 0 },
+                v,
+                inv,
+            );
         }
         e
     }

@@ -110,7 +110,13 @@ pub fn encode_put(dim: usize, rows: &[(&Record, &[f32])]) -> String {
 }
 
 pub fn encode_del(keys: &[&str]) -> String {
-    let header = Header { v: FORMAT_VERSION, op: Op::Del, dim: 0, entries: Vec::new(), keys: keys.iter().map(|k| Cow::Borrowed(*k)).collect() };
+    let header = Header {
+        v: FORMAT_VERSION,
+        op: Op::Del,
+        dim: 0,
+        entries: Vec::new(),
+        keys: keys.iter().map(|k| Cow::Borrowed(*k)).collect(),
+    };
     serde_json::to_string(&header).expect("header serialises")
 }
 

@@ -22,8 +22,11 @@ fn vectors(n: usize, clusters: usize, seed: u64) -> Vec<Vec<f32>> {
 }
 
 fn put(store: &mut MemoryStore, storage: &dyn Storage, keys: &[String], vs: &[Vec<f32>]) -> Result<u32> {
-    let entries: Vec<serde_json::Value> =
-        keys.iter().enumerate().map(|(i, k)| serde_json::json!({"key": k, "metadata": {"i": i, "even": i % 2 == 0}})).collect();
+    let entries: Vec<serde_json::Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| serde_json::json!({"key": k, "metadata": {"i": i, "even": i % 2 == 0}}))
+        .collect();
     let flat: Vec<f32> = vs.iter().flatten().copied().collect();
     store.put(storage, &serde_json::to_string(&entries).unwrap(), &encode_f32(&flat), 1)
 }
@@ -32,7 +35,12 @@ fn keys(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("k{i:05}")).collect()
 }
 
-fn search(store: &mut MemoryStore, q: &[f32], limit: u32, exact: bool) -> Vec<(String, f32, serde_json::Value)> {
+fn search(
+    store: &mut MemoryStore,
+    q: &[f32],
+    limit: u32,
+    exact: bool,
+) -> Vec<(String, f32, serde_json::Value)> {
     let opts = SearchOptions { limit, min_similarity: -1.0, exact, ..Default::default() };
     serde_json::from_str(&store.search(&encode_f32(q), &opts).unwrap()).unwrap()
 }
@@ -67,8 +75,15 @@ fn search_applies_min_similarity_filter_and_returns_metadata() {
     let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 1).unwrap();
     let (ks, vs) = (keys(50), vectors(50, 3, 3));
     put(&mut store, &storage, &ks, &vs).unwrap();
-    let opts = SearchOptions { limit: 50, min_similarity: 0.99, filter_json: Some(r#"{"even":true}"#.into()), exact: true, probes: None };
-    let hits: Vec<(String, f32, serde_json::Value)> = serde_json::from_str(&store.search(&encode_f32(&vs[4]), &opts).unwrap()).unwrap();
+    let opts = SearchOptions {
+        limit: 50,
+        min_similarity: 0.99,
+        filter_json: Some(r#"{"even":true}"#.into()),
+        exact: true,
+        probes: None,
+    };
+    let hits: Vec<(String, f32, serde_json::Value)> =
+        serde_json::from_str(&store.search(&encode_f32(&vs[4]), &opts).unwrap()).unwrap();
     assert_eq!(hits[0].0, "k00004");
     assert!((hits[0].1 - 1.0).abs() < 1e-5);
     assert!(hits.iter().all(|h| h.1 >= 0.99 && h.2["even"] == true));
@@ -93,7 +108,8 @@ fn reopening_restores_puts_replacements_and_deletes() {
     assert_eq!(again.get(&ks[250]).unwrap().embedding, vs[150]);
     assert_eq!(again.get(&ks[250]).unwrap().record.metadata.as_ref(), r#"{"even":true,"i":150}"#);
     // The persisted dimension wins over a different request.
-    let e = MemoryStore::open(&storage, "s", Options { dimension: 8, ..opts(IndexKind::Flat) }, 3).err().unwrap();
+    let e =
+        MemoryStore::open(&storage, "s", Options { dimension: 8, ..opts(IndexKind::Flat) }, 3).err().unwrap();
     assert_eq!(e.field.as_deref(), Some("dimension"));
 }
 
@@ -121,7 +137,8 @@ fn garbage_collect_compacts_without_changing_the_store() {
         put(&mut store, &storage, &ks[i * 10..i * 10 + 10], &vs[i * 10..i * 10 + 10]).unwrap();
     }
     store.delete(&storage, &ks[..50]).unwrap();
-    let report: serde_json::Value = serde_json::from_str(&store.garbage_collect(&storage, true).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&store.garbage_collect(&storage, true).unwrap()).unwrap();
     assert!(report["segments_before"].as_u64().unwrap() > report["segments_after"].as_u64().unwrap());
     assert_eq!(report["segments_after"], 4);
     let mut again = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 2).unwrap();
@@ -162,7 +179,8 @@ fn resonance_query_ranks_by_the_formula() {
     let (ks, vs) = (keys(30), vectors(30, 2, 13));
     put(&mut store, &storage, &ks, &vs).unwrap();
     let out: Vec<(String, f32, serde_json::Value)> =
-        serde_json::from_str(&store.query_by_resonance(0.45, Some(5), Some(&encode_f32(&vs[0]))).unwrap()).unwrap();
+        serde_json::from_str(&store.query_by_resonance(0.45, Some(5), Some(&encode_f32(&vs[0]))).unwrap())
+            .unwrap();
     assert_eq!(out[0].0, ks[0]);
     assert!((out[0].1 - 1.0).abs() < 1e-5);
     assert!(out.len() <= 5 && out.iter().all(|h| h.1 >= 0.45));
@@ -181,5 +199,8 @@ fn stores_are_found_by_handle_and_name() {
     assert_ne!(a, b);
     stores.close(a).unwrap();
     assert_eq!(stores.get(a).err().unwrap().code, ErrorCode::NotFound);
-    assert_eq!(stores.open(&storage, "bad name", opts(IndexKind::Flat), 1).err().unwrap().field.as_deref(), Some("name"));
+    assert_eq!(
+        stores.open(&storage, "bad name", opts(IndexKind::Flat), 1).err().unwrap().field.as_deref(),
+        Some("name")
+    );
 }

@@ -54,15 +54,19 @@ pub fn default_registry_json() -> &'static str {
 impl Registry {
     /// Parses and checks a registry: ids unique and non-empty, references known.
     pub fn parse(json: &str) -> Result<Self> {
-        let list: Vec<Principle> = serde_json::from_str(json)
-            .map_err(|e| Error::invalid("registry", format_args!("must be a JSON list of principles: {e}")))?;
+        let list: Vec<Principle> = serde_json::from_str(json).map_err(|e| {
+            Error::invalid("registry", format_args!("must be a JSON list of principles: {e}"))
+        })?;
         let mut by_id = BTreeMap::new();
         for (i, p) in list.iter().enumerate() {
             if p.id.trim().is_empty() {
                 return Err(Error::invalid(&format!("principles[{i}].id"), "must not be empty"));
             }
             if by_id.insert(p.id.clone(), p.clone()).is_some() {
-                return Err(Error::invalid(&format!("principles[{i}].id"), format_args!("{:?} appears twice", p.id)));
+                return Err(Error::invalid(
+                    &format!("principles[{i}].id"),
+                    format_args!("{:?} appears twice", p.id),
+                ));
             }
         }
         for (i, p) in list.iter().enumerate() {
@@ -83,9 +87,9 @@ impl Registry {
     }
 
     fn known(&self, id: &str) -> Result<&Principle> {
-        self.by_id
-            .get(id)
-            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("unknown principle {id:?}")).with_field("axiom_id"))
+        self.by_id.get(id).ok_or_else(|| {
+            Error::new(ErrorCode::NotFound, format!("unknown principle {id:?}")).with_field("axiom_id")
+        })
     }
 
     fn all_known(&self, ids: &[String]) -> Result<()> {
@@ -142,7 +146,8 @@ impl Registry {
         if pairs.is_empty() {
             return Ok(0.0);
         }
-        let conflicts = pairs.iter().filter(|(a, b)| self.conflicting(&self.by_id[*a], &self.by_id[*b])).count();
+        let conflicts =
+            pairs.iter().filter(|(a, b)| self.conflicting(&self.by_id[*a], &self.by_id[*b])).count();
         Ok(conflicts as f64 / pairs.len() as f64)
     }
 
@@ -204,12 +209,14 @@ impl Registry {
 
 const STOP_WORDS: &[&str] = &[
     "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "her", "was", "one", "our", "out",
-    "has", "his", "how", "its", "may", "who", "did", "let", "own", "say", "she", "too", "use", "with", "that",
-    "this", "from", "they", "them", "their", "what", "when", "where", "which", "will", "would", "there",
-    "been", "have", "into", "than", "then", "also", "each", "does", "every", "about", "could", "should",
+    "has", "his", "how", "its", "may", "who", "did", "let", "own", "say", "she", "too", "use", "with",
+    "that", "this", "from", "they", "them", "their", "what", "when", "where", "which", "will", "would",
+    "there", "been", "have", "into", "than", "then", "also", "each", "does", "every", "about", "could",
+    "should",
 ];
 
-const SUFFIXES: &[&str] = &["ations", "ation", "ings", "ing", "ions", "ion", "ness", "ment", "ies", "es", "ed", "al", "ly", "s"];
+const SUFFIXES: &[&str] =
+    &["ations", "ation", "ings", "ing", "ions", "ion", "ness", "ment", "ies", "es", "ed", "al", "ly", "s"];
 
 /// Lower-cased words of 3+ letters, stop words dropped, common suffixes stripped.
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -246,7 +253,10 @@ mod tests {
         assert_eq!(check.resonance_score, 1.0);
         assert_eq!(check.ethical_tension, 0.0);
         let batch = r
-            .validate_batch(&ids(&["AX_NO_HARM", "AX_BENEFICENCE", "AX_AUTONOMY", "AX_JUSTICE"]), &ids(&["AX_LOVE_FORCE", "AX_EMPATHY_BRIDGE"]))
+            .validate_batch(
+                &ids(&["AX_NO_HARM", "AX_BENEFICENCE", "AX_AUTONOMY", "AX_JUSTICE"]),
+                &ids(&["AX_LOVE_FORCE", "AX_EMPATHY_BRIDGE"]),
+            )
             .unwrap();
         assert!(batch.batch_valid);
         assert!(!r.recommend("ethical decision making", 5).is_empty());
@@ -256,7 +266,10 @@ mod tests {
     fn formulas_give_the_documented_numbers() {
         let r = Registry::parse(DEFAULTS).unwrap();
         // MOVE_FAST conflicts with both of its context: 2 conflicting of 2 pairs.
-        assert_eq!(r.tension(&ids(&["AX_MOVE_FAST"]), &ids(&["AX_SAFETY_FIRST", "AX_NO_HARM"])).unwrap(), 1.0);
+        assert_eq!(
+            r.tension(&ids(&["AX_MOVE_FAST"]), &ids(&["AX_SAFETY_FIRST", "AX_NO_HARM"])).unwrap(),
+            1.0
+        );
         let check = r.validate("AX_MOVE_FAST", &ids(&["AX_SAFETY_FIRST", "AX_NO_HARM"])).unwrap();
         assert!(!check.is_valid);
         assert_eq!(check.reasons.len(), 2);
@@ -269,7 +282,9 @@ mod tests {
 
     #[test]
     fn bad_registries_name_the_field() {
-        let e = Registry::parse(r#"[{"id":"A","title":"","statement":"","category":"x","related":["B"]}]"#).err().unwrap();
+        let e = Registry::parse(r#"[{"id":"A","title":"","statement":"","category":"x","related":["B"]}]"#)
+            .err()
+            .unwrap();
         assert_eq!(e.field.as_deref(), Some("principles[0].related"));
         let e = Registry::parse(r#"[{"id":"A","title":"","statement":"","category":"x"},{"id":"A","title":"","statement":"","category":"x"}]"#).err().unwrap();
         assert_eq!(e.field.as_deref(), Some("principles[1].id"));

@@ -19,7 +19,7 @@ from .exceptions import (
     CrawlerError,
     HTMError,
     InvalidRegistryError,
-    MemoryError,  # noqa: A004 - seed 004's name, shadowing the builtin only here
+    MemoryError,
     MemoryStorageError,
     UnknownAxiomError,
     ValidationError,

@@ -129,7 +129,9 @@ class AxiomValidator:
         check: dict[str, Any] = self._call("validate", self._registry, axiom_id, list(context_axioms or ()))
         return check
 
-    def validate_batch(self, axiom_ids: Sequence[str], context_axioms: Sequence[str] | None = None) -> dict[str, Any]:
+    def validate_batch(
+        self, axiom_ids: Sequence[str], context_axioms: Sequence[str] | None = None
+    ) -> dict[str, Any]:
         """``{results, batch_valid, overall_resonance, overall_tension}``."""
         batch: dict[str, Any] = self._call(
             "validate-batch", self._registry, list(axiom_ids), list(context_axioms or ())
@@ -140,7 +142,9 @@ class AxiomValidator:
         """Mean pairwise relatedness."""
         return float(self._call("resonance", self._registry, list(axioms)))
 
-    def calculate_tension(self, proposed_axioms: Sequence[str], context_axioms: Sequence[str] | None = None) -> float:
+    def calculate_tension(
+        self, proposed_axioms: Sequence[str], context_axioms: Sequence[str] | None = None
+    ) -> float:
         """Share of conflicting pairs."""
         return float(self._call("tension", self._registry, list(proposed_axioms), list(context_axioms or ())))
 
@@ -151,5 +155,3 @@ class AxiomValidator:
     def recommend_with_scores(self, context: str, limit: int = 5) -> list[tuple[str, float]]:
         """Like `recommend_axioms`, with each score (matched share of the words)."""
         return [(str(i), float(s)) for i, s in self._call("recommend", self._registry, context, limit)]
-
-

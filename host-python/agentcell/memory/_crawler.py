@@ -94,7 +94,9 @@ class CodeBaseCrawler:
         #: Files the last crawl could not read or skipped as binary or too large.
         self.skipped: list[tuple[str, str]] = []
 
-    def _walk(self, root: Path, include: Sequence[str] | None, exclude: Sequence[str]) -> list[tuple[str, Path]]:
+    def _walk(
+        self, root: Path, include: Sequence[str] | None, exclude: Sequence[str]
+    ) -> list[tuple[str, Path]]:
         ignores = _GitIgnores() if self.respect_gitignore else None
         files: list[tuple[str, Path]] = []
         for dirpath, dirnames, filenames in os.walk(root):
@@ -106,7 +108,11 @@ class CodeBaseCrawler:
             kept = []
             for d in sorted(dirnames):
                 rel = f"{rel_dir}/{d}" if rel_dir else d
-                if d == ".git" or (ignores is not None and ignores.ignored(rel, True)) or _matches(rel, exclude):
+                if (
+                    d == ".git"
+                    or (ignores is not None and ignores.ignored(rel, True))
+                    or _matches(rel, exclude)
+                ):
                     continue
                 kept.append(d)
             dirnames[:] = kept
@@ -180,12 +186,12 @@ class CodeBaseCrawler:
                     batch.append((rel, text))
             if batch:
                 metrics = self._analyze(batch)
-                for (rel, _), m in zip(batch, metrics):
+                for (rel, _), m in zip(batch, metrics, strict=True):
                     m["path"] = rel
                 if extract_embeddings:
                     vectors = self._embed([t for _, t in batch])
                     self.htm.store_embeddings([rel for rel, _ in batch], np.asarray(vectors), metrics)
-                for (rel, _), m in zip(batch, metrics):
+                for (rel, _), m in zip(batch, metrics, strict=True):
                     results.append({"path": rel, "metadata": m, "embedded": extract_embeddings})
             for rel, _ in files[start : start + BATCH_FILES]:
                 done += 1
@@ -203,7 +209,12 @@ class CodeBaseCrawler:
     ) -> list[dict[str, Any]]:
         """`crawl_directory` in a worker thread (the callback runs in that thread)."""
         return await asyncio.to_thread(
-            self.crawl_directory, path, include_patterns, exclude_patterns, extract_embeddings, progress_callback
+            self.crawl_directory,
+            path,
+            include_patterns,
+            exclude_patterns,
+            extract_embeddings,
+            progress_callback,
         )
 
     def analyze_file(self, file_path: str | os.PathLike[str]) -> dict[str, Any]:

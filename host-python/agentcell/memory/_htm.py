@@ -115,7 +115,9 @@ class HTMCore:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise HTMError(f"cannot create the store directory {str(directory)!r}: {e}", field="storage_path") from e
+            raise HTMError(
+                f"cannot create the store directory {str(directory)!r}: {e}", field="storage_path"
+            ) from e
         try:
             return SQLiteStorage(directory / DB_FILE)
         except StorageError as e:
@@ -175,9 +177,7 @@ class HTMCore:
         matrix = as_matrix(embeddings, "embeddings")
         n = len(keys)
         if matrix.shape[0] != n:
-            raise ValidationError(
-                f"embeddings: {matrix.shape[0]} rows for {n} keys", field="embeddings"
-            )
+            raise ValidationError(f"embeddings: {matrix.shape[0]} rows for {n} keys", field="embeddings")
         metas = list(metadatas) if metadatas is not None else [None] * n
         diffs = list(diff_ops) if diff_ops is not None else [None] * n
         for field, seq in (("metadatas", metas), ("diff_ops", diffs)):
@@ -216,7 +216,9 @@ class HTMCore:
         seen: set[str] = set()
         for i, k in enumerate(keys):
             if not isinstance(k, str) or not k:
-                raise ValidationError(f"entries[{i}].key: must be a non-empty string", field=f"entries[{i}].key")
+                raise ValidationError(
+                    f"entries[{i}].key: must be a non-empty string", field=f"entries[{i}].key"
+                )
             if k in seen:
                 raise ValidationError(f"entries[{i}].key: {k!r} appears twice", field=f"entries[{i}].key")
             seen.add(k)
@@ -231,7 +233,9 @@ class HTMCore:
                     json.dumps(e, allow_nan=False)
                 except (TypeError, ValueError) as err:
                     field = f"entries[{offset + i}]"
-                    raise ValidationError(f"{field}: metadata must be JSON-serialisable: {err}", field=field) from None
+                    raise ValidationError(
+                        f"{field}: metadata must be JSON-serialisable: {err}", field=field
+                    ) from None
             raise
 
     def delete_embedding(self, key: str) -> bool:
@@ -265,7 +269,7 @@ class HTMCore:
         limit: int = 10,
         min_similarity: float = 0.5,
         *,
-        filter: Mapping[str, Any] | None = None,  # noqa: A002 - the natural name
+        filter: Mapping[str, Any] | None = None,
         exact: bool | None = None,
         probes: int | None = None,
     ) -> list[SearchHit]:
@@ -370,7 +374,7 @@ class HTMCore:
             vectors = rng.standard_normal((num_operations, self.dimension)).astype(np.float32)
             keys = [f"bench-{i}" for i in range(num_operations)]
             t0 = time.perf_counter()
-            for k, v in zip(keys, vectors):
+            for k, v in zip(keys, vectors, strict=True):
                 scratch.store_embedding(k, v, {})
             t1 = time.perf_counter()
             for k in keys:

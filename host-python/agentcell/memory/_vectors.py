@@ -11,9 +11,7 @@ try:
     import numpy as np
     import numpy.typing as npt
 except ImportError as e:  # pragma: no cover - exercised only without numpy
-    raise ImportError(
-        "agentcell.memory needs numpy: pip install 'agentcell[numpy]'"
-    ) from e
+    raise ImportError("agentcell.memory needs numpy: pip install 'agentcell[numpy]'") from e
 
 from .exceptions import ValidationError
 
@@ -35,7 +33,9 @@ def as_matrix(value: ArrayLike, field: str) -> npt.NDArray[np.float32]:
     if a.ndim == 1:
         a = a.reshape(1, -1)
     if a.ndim != 2:
-        raise ValidationError(f"{field}: must be one vector or a 2-D batch, got {a.ndim} dimensions", field=field)
+        raise ValidationError(
+            f"{field}: must be one vector or a 2-D batch, got {a.ndim} dimensions", field=field
+        )
     return np.ascontiguousarray(a, dtype=LE_F32)
 
 
@@ -44,7 +44,8 @@ def as_vector(value: ArrayLike, field: str) -> npt.NDArray[np.float32]:
     m = as_matrix(value, field)
     if m.shape[0] != 1:
         raise ValidationError(f"{field}: must be one vector, got {m.shape[0]} rows", field=field)
-    return m[0]
+    row: npt.NDArray[np.float32] = m[0]
+    return row
 
 
 def to_hex(a: npt.NDArray[np.float32]) -> str:

@@ -40,7 +40,7 @@ class MemoryStorageError(HTMError, StorageError):
 
 
 #: Seed 004's name for storage failures of the memory store.
-MemoryError = MemoryStorageError  # noqa: A001 - the seed's name, inside this namespace only
+MemoryError = MemoryStorageError
 
 
 class AxiomError(AgentcellError):
