@@ -88,6 +88,7 @@ test-js:
 bench: build
 	$(PY) benches/boundary.py
 	$(PY) benches/attune.py
+	$(PY) benches/memory.py
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 	$(PY) benches/service.py
 

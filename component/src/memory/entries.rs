@@ -137,6 +137,55 @@ impl Entries {
         Some((i, moved))
     }
 
+    /// Reorders the rows in place so that row `p` holds what row `order[p]` held
+    /// (`order` is a permutation of all rows). Used to make each index list a
+    /// contiguous run of rows, so searches read memory sequentially. One spare row
+    /// of memory, whatever the store size.
+    pub fn permute(&mut self, order: &[u32]) {
+        debug_assert_eq!(order.len(), self.len());
+        let dim = self.dim;
+        let mut tmp = vec![0f32; dim];
+        let mut done = vec![false; order.len()];
+        for start in 0..order.len() {
+            if done[start] || order[start] as usize == start {
+                done[start] = true;
+                continue;
+            }
+            tmp.copy_from_slice(self.row(start));
+            let mut p = start;
+            loop {
+                done[p] = true;
+                let src = order[p] as usize;
+                if src == start {
+                    self.row_mut(p).copy_from_slice(&tmp);
+                    break;
+                }
+                let (bs, ss) = (src / BLOCK_ROWS, (src % BLOCK_ROWS) * dim);
+                let (bp, sp) = (p / BLOCK_ROWS, (p % BLOCK_ROWS) * dim);
+                if bs == bp {
+                    self.blocks[bp].copy_within(ss..ss + dim, sp);
+                } else {
+                    let (dst, from) = if bp < bs {
+                        let (lo, hi) = self.blocks.split_at_mut(bs);
+                        (&mut lo[bp], &hi[0])
+                    } else {
+                        let (lo, hi) = self.blocks.split_at_mut(bp);
+                        (&mut hi[0], &lo[bs])
+                    };
+                    dst[sp..sp + dim].copy_from_slice(&from[ss..ss + dim]);
+                }
+                p = src;
+            }
+        }
+        let mut records: Vec<Option<Record>> =
+            std::mem::take(&mut self.records).into_iter().map(Some).collect();
+        self.records = order.iter().map(|&o| records[o as usize].take().expect("a permutation")).collect();
+        self.inv_norms = order.iter().map(|&o| self.inv_norms[o as usize]).collect();
+        for (i, r) in self.records.iter().enumerate() {
+            self.index_of.insert(r.key.clone(), i as u32);
+        }
+    }
+
     /// Frees blocks beyond the last row.
     pub fn shrink(&mut self) {
         let needed = self.records.len().div_ceil(BLOCK_ROWS);
@@ -193,6 +242,15 @@ mod tests {
         assert_eq!(e.row(0), &[(n - 1) as f32, 1.0]);
         assert_eq!(e.row(e.position("k3").unwrap()), &[-3.0, 1.0]);
         assert!(e.remove("k0").is_none());
+        let order: Vec<u32> = (0..e.len() as u32).rev().collect();
+        let before: Vec<(String, Vec<f32>)> =
+            (0..e.len()).map(|i| (e.record(i).key.to_string(), e.row(i).to_vec())).collect();
+        e.permute(&order);
+        for (p, &o) in order.iter().enumerate() {
+            assert_eq!(e.record(p).key.as_ref(), before[o as usize].0);
+            assert_eq!(e.row(p), &before[o as usize].1[..]);
+            assert_eq!(e.position(&before[o as usize].0), Some(p));
+        }
         for i in 1..n {
             e.remove(&format!("k{i}"));
         }

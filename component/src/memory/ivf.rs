@@ -29,9 +29,9 @@ pub fn default_lists(n: usize) -> usize {
     (((n as f64).sqrt() / 2.0).round() as usize).max(1)
 }
 
-/// Default probes: a tenth of the lists, at least 8 (all of them when fewer).
+/// Default probes: a twentieth of the lists, at least 8 (all of them when fewer).
 pub fn default_probes(lists: usize) -> usize {
-    (lists / 10).max(8).min(lists)
+    (lists / 20).max(8).min(lists)
 }
 
 /// A deterministic xorshift generator, so training gives the same index every run.
@@ -67,6 +67,27 @@ fn normalise(v: &mut [f32]) {
 }
 
 impl Ivf {
+    /// Trains on the rows of `entries` and reorders them so that each list is one
+    /// contiguous run of rows (searches then read memory sequentially).
+    pub fn train_and_cluster(entries: &mut Entries, lists: usize) -> Self {
+        let mut ivf = Self::train(entries, lists);
+        let mut order: Vec<u32> = Vec::with_capacity(entries.len());
+        for list in &mut ivf.lists {
+            list.sort_unstable();
+            order.extend_from_slice(list);
+        }
+        entries.permute(&order);
+        let mut next = 0u32;
+        for (j, list) in ivf.lists.iter_mut().enumerate() {
+            for row in list.iter_mut() {
+                *row = next;
+                ivf.list_of[next as usize] = j as u32;
+                next += 1;
+            }
+        }
+        ivf
+    }
+
     /// Trains on the rows of `entries` (needs at least one row).
     pub fn train(entries: &Entries, lists: usize) -> Self {
         let (n, dim) = (entries.len(), entries.dim());

@@ -322,7 +322,7 @@ impl MemoryStore {
     pub fn build_index(&mut self, lists: Option<u32>) {
         let t = self.profile.start();
         let lists = lists.map_or_else(|| ivf::default_lists(self.entries.len()), |l| l.max(1) as usize);
-        self.ivf = Some(Ivf::train(&self.entries, lists));
+        self.ivf = Some(Ivf::train_and_cluster(&mut self.entries, lists));
         self.profile.record("build_index", t);
     }
 

@@ -13,7 +13,7 @@ Definitions (checkable by hand):
   query, or, without one, against the store's mean direction (the normalised sum of
   the normalised embeddings).
 - ``index="ivf"``: an inverted file (spherical k-means lists, ``round(sqrt(n)/2)`` of
-  them by default); approximate searches scan the ``probes`` nearest lists (a tenth,
+  them by default); approximate searches scan the ``probes`` nearest lists (a twentieth,
   at least 8). Trained on the first approximate search, retrained when a tenth of the
   rows were added since; ``exact=True`` always scans everything.
 """
