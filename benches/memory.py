@@ -118,7 +118,6 @@ def main() -> None:
             "(includes transient buffers)",
         )
         htm.close()
-        del htm
 
         t_open, reopened = timed(lambda: HTMCore(work / "htm", shard_count=8))
         t_load, _ = timed(lambda: np.load(work / "raw.npy"))
@@ -130,7 +129,6 @@ def main() -> None:
             f"<= 3 s ({len(reopened):,} entries back)",
         )
         reopened.close()
-        del reopened
 
         for label, vectors in (("clustered", None), ("isotropic", data)):
             if vectors is None:
