@@ -159,3 +159,17 @@ def test_lexical_embeddings_relate_shared_vocabulary() -> None:
     c = from_hex(rt.call_ok("code-analysis", "lexical-embedding", "SELECT name FROM users", 256))
     assert float(a @ b) > float(a @ c)
     assert float(np.linalg.norm(a)) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_code_memory_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from .conftest import REPO
+
+    sys.path.insert(0, str(REPO))
+    from examples.code_memory import main
+
+    hits = main(["--data", str(tmp_path / "mem"), "--query", "sqlite storage transaction"])
+    out = capsys.readouterr()
+    assert "storage.py" in hits
+    assert "crawled" in out.out and "##" in out.err
