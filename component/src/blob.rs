@@ -1,7 +1,7 @@
 //! Bulk binary data across the boundary: lowercase hex (see the WIT package comment),
 //! encoded and decoded with SIMD (simd128 on wasm).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 pub fn encode(bytes: &[u8]) -> String {
     hex_simd::encode_to_string(bytes, hex_simd::AsciiCase::Lower)
@@ -18,22 +18,80 @@ pub fn decode(field: &str, text: &str) -> Result<Vec<u8>> {
     hex_simd::decode_to_vec(text.as_bytes()).map_err(|_| Error::invalid(field, "must be hex (0-9, a-f)"))
 }
 
-/// Little-endian f32 values from a hex blob (the form embeddings cross in).
+/// Little-endian f32 values from a hex blob (the form embeddings cross in), decoded
+/// straight into the returned buffer (no intermediate byte vector).
 pub fn decode_f32(field: &str, text: &str) -> Result<Vec<f32>> {
-    let bytes = decode(field, text)?;
-    if !bytes.len().is_multiple_of(4) {
+    let mut values = Vec::new();
+    decode_f32_into(field, text, &mut values)?;
+    Ok(values)
+}
+
+/// `decode_f32` into `values` (replacing its contents, reusing its capacity).
+pub fn decode_f32_into(field: &str, text: &str, values: &mut Vec<f32>) -> Result<()> {
+    if !text.len().is_multiple_of(2) {
         return Err(Error::invalid(
             field,
-            format_args!("must hold whole little-endian f32 values, got {} bytes", bytes.len()),
+            format_args!("must be hex with an even length, got {}", text.len()),
         ));
     }
-    Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    if !text.len().is_multiple_of(8) {
+        return Err(Error::invalid(
+            field,
+            format_args!("must hold whole little-endian f32 values, got {} bytes", text.len() / 2),
+        ));
+    }
+    let n = text.len() / 8;
+    fill_f32(values, n, |out| hex_simd::decode(text.as_bytes(), out).map(|b| b.len()))
+        .map_err(|_| Error::invalid(field, "must be hex (0-9, a-f)"))?;
+    if values.len() != n {
+        return Err(Error::new(ErrorCode::Internal, "hex decoder wrote fewer bytes than it read"));
+    }
+    Ok(())
+}
+
+/// Replaces the contents of `values` with `n` f32 whose little-endian bytes `decode`
+/// writes, without zeroing the buffer first (for bulk data, the zeroing is a second
+/// pass over memory). `decode` returns how many bytes it wrote; the values are kept only
+/// if that is all `4 * n` of them.
+pub fn fill_f32<E>(
+    values: &mut Vec<f32>,
+    n: usize,
+    decode: impl FnOnce(hex_simd::Out<'_, [u8]>) -> std::result::Result<usize, E>,
+) -> std::result::Result<(), E> {
+    use std::mem::MaybeUninit;
+    values.clear();
+    values.reserve(n);
+    let spare = &mut values.spare_capacity_mut()[..n];
+    // Safety: `[MaybeUninit<f32>; n]` is `4 * n` bytes that may hold anything, which is
+    // exactly what `[MaybeUninit<u8>; 4 * n]` is.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<MaybeUninit<u8>>(), n * 4) };
+    let written = decode(hex_simd::Out::from_uninit_slice(bytes))?;
+    if written == n * 4 {
+        // Safety: all `4 * n` bytes were just written, and every bit pattern is an f32.
+        unsafe { values.set_len(n) };
+    }
+    Ok(())
 }
 
 /// A hex blob of little-endian f32 values.
 pub fn encode_f32(values: &[f32]) -> String {
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    encode(&bytes)
+    encode(f32_bytes(values))
+}
+
+// The stored and transmitted form of an f32 is little-endian; on a little-endian target
+// (wasm32, x86-64, aarch64) that is its memory layout, so slices are viewed as bytes.
+#[cfg(target_endian = "big")]
+compile_error!("agentcell's binary formats assume a little-endian target");
+
+/// The bytes of `values`, little-endian.
+pub fn f32_bytes(values: &[f32]) -> &[u8] {
+    bytemuck::cast_slice(values)
+}
+
+/// `values` as bytes to write little-endian f32 into.
+pub fn f32_bytes_mut(values: &mut [f32]) -> &mut [u8] {
+    bytemuck::cast_slice_mut(values)
 }
 
 /// Standard padded base64, used where the host sends binary HTTP bodies.

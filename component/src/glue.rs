@@ -70,8 +70,8 @@ impl ports::Storage for HostStorage {
         let page = wit_storage::list_keys(namespace, prefix, cursor, limit)?;
         Ok((page.keys, page.cursor))
     }
-    fn set_many(&self, namespace: &str, entries: Vec<(String, String)>) -> Result<(), StorageError> {
-        Ok(wit_storage::set_many(namespace, &entries)?)
+    fn set_many(&self, namespace: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
+        Ok(wit_storage::set_many(namespace, entries)?)
     }
     fn delete_many(&self, namespace: &str, keys: &[String]) -> Result<u32, StorageError> {
         Ok(wit_storage::delete_many(namespace, keys)?)

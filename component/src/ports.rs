@@ -38,7 +38,7 @@ pub trait Storage {
         limit: u32,
     ) -> Result<(Vec<String>, Option<String>), StorageError>;
     /// Stores every entry, all or none.
-    fn set_many(&self, namespace: &str, entries: Vec<(String, String)>) -> Result<(), StorageError>;
+    fn set_many(&self, namespace: &str, entries: &[(String, String)]) -> Result<(), StorageError>;
     /// Removes every key, all or none; returns how many existed.
     fn delete_many(&self, namespace: &str, keys: &[String]) -> Result<u32, StorageError>;
 }
@@ -162,10 +162,10 @@ impl Storage for MemoryStorage {
         Ok((keys, next))
     }
 
-    fn set_many(&self, namespace: &str, entries: Vec<(String, String)>) -> Result<(), StorageError> {
+    fn set_many(&self, namespace: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
         let mut map = self.entries.borrow_mut();
         for (k, v) in entries {
-            map.insert((namespace.into(), k), v);
+            map.insert((namespace.into(), k.clone()), v.clone());
         }
         Ok(())
     }

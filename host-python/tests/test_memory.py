@@ -153,6 +153,19 @@ def test_reopen_restores_every_entry_and_rejects_other_dimension(
     assert len(HTMCore(tmp_path / "h", shard_count=4)) == 498
 
 
+def test_store_file_is_made_for_megabyte_segments(tmp_path: Path, rng: np.random.Generator) -> None:
+    import sqlite3
+
+    with HTMCore(tmp_path / "h") as htm:
+        htm.store_embeddings([f"k{i}" for i in range(100)], unit(rng, 100))
+        assert htm._runtime.storage.journal == "truncate"
+    db = sqlite3.connect(tmp_path / "h" / "htm.sqlite3")
+    assert db.execute("PRAGMA page_size").fetchone() == (65536,)
+    # Segment values are TEXT (base64 after a JSON header line), readable by any host.
+    kinds = {t for (t,) in db.execute("SELECT typeof(value) FROM kv WHERE key LIKE 'seg/%'")}
+    assert kinds == {"text"}
+
+
 def test_sigkill_mid_batch_loses_no_acknowledged_batch(tmp_path: Path) -> None:
     script = (
         "import sys, numpy as np\n"

@@ -143,7 +143,7 @@ def test_a_failing_host_import_traps_cleanly_and_names_the_cause(
     def broken(*_args: object) -> None:
         raise RuntimeError("backend exploded")
 
-    monkeypatch.setattr(rt.storage, "get", broken)
+    monkeypatch.setattr(rt.storage, "get_utf8", broken)
     with pytest.raises(agentcell.ComponentTrap) as info:
         agentcell.counter_get("kept", rt)
     assert isinstance(info.value.__cause__, RuntimeError)

@@ -53,7 +53,11 @@ struct Header<'a> {
 
 /// A decoded segment.
 pub enum Segment {
-    Put(Vec<(Record, Vec<f32>)>),
+    /// Records and their embeddings, row i at `values[i * dim..(i + 1) * dim]`.
+    Put {
+        records: Vec<Record>,
+        values: Vec<f32>,
+    },
     Del(Vec<String>),
 }
 
@@ -81,7 +85,8 @@ fn raw(json: &str) -> &RawValue {
     serde_json::from_str(json).expect("stored JSON is valid")
 }
 
-pub fn encode_put(dim: usize, rows: &[(&Record, &[f32])]) -> String {
+/// A put segment for `rows`, written into `out` (cleared first; its capacity is reused).
+pub fn encode_put_into(dim: usize, rows: &[(&Record, &[f32])], out: &mut String) {
     let header = Header {
         v: FORMAT_VERSION,
         op: Op::Put,
@@ -97,15 +102,29 @@ pub fn encode_put(dim: usize, rows: &[(&Record, &[f32])]) -> String {
             .collect(),
         keys: Vec::new(),
     };
-    let mut bytes = Vec::with_capacity(rows.len() * dim * 4);
-    for (_, v) in rows {
-        for x in v.iter() {
-            bytes.extend_from_slice(&x.to_le_bytes());
-        }
-    }
-    let mut out = serde_json::to_string(&header).expect("header serialises");
+    out.clear();
+    out.push_str(&serde_json::to_string(&header).expect("header serialises"));
+    let row_bytes = dim * 4;
+    out.reserve(1 + base64_simd::STANDARD.encoded_length(rows.len() * row_bytes));
     out.push('\n');
-    out.push_str(&base64_simd::STANDARD.encode_to_string(&bytes));
+    if row_bytes.is_multiple_of(3) {
+        // Whole base64 groups per row: the rows' encodings concatenate.
+        for (_, v) in rows {
+            base64_simd::STANDARD.encode_append(crate::blob::f32_bytes(v), out);
+        }
+    } else {
+        let mut bytes = Vec::with_capacity(rows.len() * row_bytes);
+        for (_, v) in rows {
+            bytes.extend_from_slice(crate::blob::f32_bytes(v));
+        }
+        base64_simd::STANDARD.encode_append(&bytes, out);
+    }
+}
+
+/// A put segment for `rows`.
+pub fn encode_put(dim: usize, rows: &[(&Record, &[f32])]) -> String {
+    let mut out = String::new();
+    encode_put_into(dim, rows, &mut out);
     out
 }
 
@@ -136,26 +155,30 @@ pub fn decode(key: &str, value: &str, dim: usize) -> Result<Segment> {
             if header.dim as usize != dim {
                 return Err(corrupt(key, format_args!("dimension {} is not {dim}", header.dim)));
             }
-            let bytes = base64_simd::STANDARD.decode_to_vec(body.as_bytes()).map_err(|e| corrupt(key, e))?;
-            if bytes.len() != header.entries.len() * dim * 4 {
+            let body = body.as_bytes();
+            let len = base64_simd::STANDARD.decoded_length(body).map_err(|e| corrupt(key, e))?;
+            if len != header.entries.len() * dim * 4 {
                 return Err(corrupt(key, "embedding bytes do not match the entries"));
             }
-            let rows = header
+            let mut values = Vec::new();
+            crate::blob::fill_f32(&mut values, header.entries.len() * dim, |out| {
+                base64_simd::STANDARD.decode(body, out).map(|b| b.len())
+            })
+            .map_err(|e| corrupt(key, e))?;
+            if values.len() != header.entries.len() * dim {
+                return Err(corrupt(key, "embedding bytes do not match the entries"));
+            }
+            let records = header
                 .entries
                 .into_iter()
-                .zip(bytes.chunks_exact(dim * 4))
-                .map(|(e, b)| {
-                    let v = b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-                    let record = Record {
-                        key: e.k.as_ref().into(),
-                        metadata: e.m.get().into(),
-                        diff_ops: e.d.map(|d| d.get().into()),
-                        stored_at_ms: e.t,
-                    };
-                    (record, v)
+                .map(|e| Record {
+                    key: e.k.as_ref().into(),
+                    metadata: e.m.get().into(),
+                    diff_ops: e.d.map(|d| d.get().into()),
+                    stored_at_ms: e.t,
                 })
                 .collect();
-            Ok(Segment::Put(rows))
+            Ok(Segment::Put { records, values })
         }
     }
 }
@@ -175,12 +198,12 @@ mod tests {
         let v = [1.5f32, -2.0, 0.25];
         let s = encode_put(3, &[(&r, &v)]);
         match decode("k", &s, 3).unwrap() {
-            Segment::Put(rows) => assert_eq!(rows, vec![(r, v.to_vec())]),
+            Segment::Put { records, values } => assert_eq!((records, values), (vec![r], v.to_vec())),
             Segment::Del(_) => panic!("not a put"),
         }
         match decode("k", &encode_del(&["a", "b"]), 3).unwrap() {
             Segment::Del(keys) => assert_eq!(keys, ["a", "b"]),
-            Segment::Put(_) => panic!("not a del"),
+            Segment::Put { .. } => panic!("not a del"),
         }
         assert!(decode("k", "{\"v\":9,\"op\":\"del\"}", 3).is_err());
         assert!(decode("k", &s[..s.len() - 4], 3).is_err());

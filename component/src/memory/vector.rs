@@ -78,6 +78,19 @@ pub fn resonance_of_cosine(c: f32) -> f32 {
 /// Little-endian f32 rows from a hex blob, checked: the length must be `rows * dim`
 /// values and every value finite. Errors name `field[row]`.
 pub fn decode_rows(field: &str, hex: &str, rows: usize, dim: usize) -> Result<Vec<f32>> {
+    let mut values = Vec::new();
+    decode_rows_into(field, hex, rows, dim, &mut values)?;
+    Ok(values)
+}
+
+/// `decode_rows` into `values` (replacing its contents, reusing its capacity).
+pub fn decode_rows_into(
+    field: &str,
+    hex: &str,
+    rows: usize,
+    dim: usize,
+    values: &mut Vec<f32>,
+) -> Result<()> {
     let expected = rows * dim * 8;
     if hex.len() != expected {
         let got = hex.len() as f64 / 8.0 / dim.max(1) as f64;
@@ -90,7 +103,7 @@ pub fn decode_rows(field: &str, hex: &str, rows: usize, dim: usize) -> Result<Ve
             ),
         ));
     }
-    let values = crate::blob::decode_f32(field, hex)?;
+    crate::blob::decode_f32_into(field, hex, values)?;
     for (row, chunk) in values.chunks_exact(dim.max(1)).enumerate() {
         if let Some(col) = chunk.iter().position(|v| !v.is_finite()) {
             let what = if chunk[col].is_nan() { "NaN" } else { "infinity" };
@@ -100,7 +113,7 @@ pub fn decode_rows(field: &str, hex: &str, rows: usize, dim: usize) -> Result<Ve
             ));
         }
     }
-    Ok(values)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ from ..errors import ComponentLoadError, ComponentTrap, StorageError, error_from
 from ..http import HttpFailure, HttpPolicy
 from ..storage import SQLiteStorage, StorageFailure
 from . import cache
-from .values import Err, Lower, Ok, Val, lift, lowerer, val_delete
+from .values import HEX, TEXT, UTF8, Err, Lower, Ok, Val, lift, lowerer, val_delete
 
 WIT_PACKAGE = "agentcell:core"
 WIT_VERSION = "0.1.0"
@@ -109,6 +109,7 @@ class _HostFunc:
     lower_result: Lower | None = None
     has_result: bool = False
     typed: bool = False
+    strings: int = TEXT  # how string arguments are lifted (see `values.lift`)
 
 
 _HOST_FUNCS: dict[int, _HostFunc] = {}
@@ -136,7 +137,7 @@ def _host_trampoline(
             host.typed = True
         pyargs = []
         for i in range(nargs):
-            pyargs.append(lift(args[i]))
+            pyargs.append(lift(args[i], host.strings))
             val_delete(byref(args[i]))
             args[i].kind = 0  # now an owned-nothing bool, whoever frees it next
         out = host.handler(*pyargs)
@@ -159,10 +160,10 @@ def _host_finalize_impl(env: int | None) -> None:
 _host_finalize = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_host_finalize_impl)
 
 
-def _define(linker_instance: Any, name: str, handler: HostHandler) -> None:
+def _define(linker_instance: Any, name: str, handler: HostHandler, strings: int = TEXT) -> None:
     with _HOST_LOCK:
         idx = next(_HOST_IDS)
-        _HOST_FUNCS[idx] = _HostFunc(handler)
+        _HOST_FUNCS[idx] = _HostFunc(handler, strings=strings)
     raw = name.encode()
     err = ffi.wasmtime_component_linker_instance_add_func(
         linker_instance.ptr(), ctypes.create_string_buffer(raw), len(raw), _TRAMPOLINE, idx, _host_finalize
@@ -183,19 +184,34 @@ def _storage_call(fn: Callable[..., Any]) -> HostHandler:
     return handler
 
 
+# Storage imports whose string arguments arrive as UTF-8 `bytes`: values (up to
+# megabytes: embedding segments) go to SQLite and back without a decode and re-encode.
+_UTF8_STORAGE_IMPORTS = frozenset({"get", "set", "get-many", "set-many"})
+
+
 def _storage_imports(get_storage: Callable[[], SQLiteStorage]) -> dict[str, HostHandler]:
     def list_keys(ns: str, prefix: str, cursor: str | None, limit: int) -> dict[str, Any]:
         keys, next_cursor = get_storage().list_keys(ns, prefix, cursor, limit)
         return {"keys": keys, "cursor": next_cursor}
 
+    def get(ns: bytes, key: bytes) -> bytes | None:
+        return get_storage().get_utf8(ns.decode(), key.decode())
+
+    def get_many(ns: bytes, keys: list[bytes]) -> list[bytes | None]:
+        storage, namespace = get_storage(), ns.decode()
+        return [storage.get_utf8(namespace, k.decode()) for k in keys]
+
+    def set_many(ns: bytes, entries: list[tuple[bytes, bytes]]) -> None:
+        get_storage().set_many(ns.decode(), [(k.decode(), v) for k, v in entries])
+
     return {
-        "get": _storage_call(lambda ns, k: get_storage().get(ns, k)),
-        "set": _storage_call(lambda ns, k, v: get_storage().set(ns, k, v)),
+        "get": _storage_call(get),
+        "set": _storage_call(lambda ns, k, v: set_many(ns, [(k, v)])),
         "delete": _storage_call(lambda ns, k: get_storage().delete(ns, k)),
         "exists": _storage_call(lambda ns, k: get_storage().exists(ns, k)),
         "list-keys": _storage_call(list_keys),
-        "get-many": _storage_call(lambda ns, ks: get_storage().get_many(ns, ks)),
-        "set-many": _storage_call(lambda ns, es: get_storage().set_many(ns, [tuple(e) for e in es])),
+        "get-many": _storage_call(get_many),
+        "set-many": _storage_call(set_many),
         "delete-many": _storage_call(lambda ns, ks: get_storage().delete_many(ns, ks)),
     }
 
@@ -328,7 +344,7 @@ class Runtime:
         with linker.root() as root:
             with root.add_instance(interface_name("storage")) as inst:
                 for name, handler in _storage_imports(lambda: self.storage).items():
-                    _define(inst, name, handler)
+                    _define(inst, name, handler, UTF8 if name in _UTF8_STORAGE_IMPORTS else TEXT)
             with root.add_instance(interface_name("http-client")) as inst:
                 for name, handler in _http_imports(self.http).items():
                     _define(inst, name, handler)
@@ -407,7 +423,7 @@ class Runtime:
             if result is None:
                 return None
             try:
-                return lift(result, blobs)
+                return lift(result, HEX if blobs else TEXT)
             finally:
                 val_delete(byref(result))
                 result.kind = 0

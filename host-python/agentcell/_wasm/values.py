@@ -92,14 +92,23 @@ def _blob(s: Any) -> bytes:
     return binascii.unhexlify(view)
 
 
-def lift(v: Any, blobs: bool = False) -> Any:
-    """Reads a C component value into Python. Does not free it. With `blobs`, every
-    string is a hex blob and comes back as the `bytes` it encodes."""
+# How `lift` returns strings.
+TEXT = 0  # as `str`
+HEX = 1  # each string is a hex blob: the `bytes` it encodes
+UTF8 = 2  # as their UTF-8 `bytes`, undecoded (values a host stores and returns as is)
+
+
+def lift(v: Any, strings: int = TEXT) -> Any:
+    """Reads a C component value into Python. Does not free it. `strings` says how
+    strings come back (`TEXT`, `HEX` or `UTF8`); record fields are always `TEXT`."""
+    blobs = strings
     k = v.kind
     if k == _K_STRING:
         s = v.of.string
-        if blobs:
+        if strings == HEX:
             return _blob(s)
+        if strings == UTF8:
+            return _string_at(s.data, s.size)
         return _string_at(s.data, s.size).decode() if s.size else ""
     if k == _K_BOOL:
         return bool(v.of.boolean)
@@ -127,7 +136,7 @@ def lift(v: Any, blobs: bool = False) -> Any:
         return chr(v.of.character)
     if k == _K_RESULT:
         r = v.of.result
-        payload = lift(r.val.contents, blobs and r.is_ok) if r.val else None
+        payload = lift(r.val.contents, blobs if r.is_ok else TEXT) if r.val else None
         return Ok(payload) if r.is_ok else Err(payload)
     if k == _K_OPTION:
         p = v.of.option

@@ -44,6 +44,7 @@ DEFAULT_DIMENSION = 768
 #: Rows per `put` call: bounds the transient memory of a large batch in the component.
 CHUNK_ROWS = 4096
 DB_FILE = "htm.sqlite3"
+JOURNAL = "truncate"
 
 IndexKind = Literal["flat", "ivf"]
 #: One search result: key, similarity (or resonance), metadata.
@@ -119,7 +120,9 @@ class HTMCore:
                 f"cannot create the store directory {str(directory)!r}: {e}", field="storage_path"
             ) from e
         try:
-            return SQLiteStorage(directory / DB_FILE)
+            # 64 KiB pages: segments are megabytes each; 16x fewer pages to write and
+            # chain than SQLite's default 4 KiB (insert and reopen ~2x faster, measured).
+            return SQLiteStorage(directory / DB_FILE, page_size=65536, journal=JOURNAL)
         except StorageError as e:
             raise HTMError(str(e), field="storage_path") from e
 
@@ -205,14 +208,16 @@ class HTMCore:
                 f"embeddings: rows have dimension {matrix.shape[1]}, the store {self.dimension}",
                 field="embeddings",
             )
-        finite = np.isfinite(matrix).all(axis=1)
-        if not finite.all():
-            row = int(np.argmin(finite))
-            raise ValidationError(f"embeddings[{row}]: holds NaN or infinity", field=f"embeddings[{row}]")
-        zero = ~matrix.any(axis=1)
-        if zero.any():
-            row = int(np.argmax(zero))
-            raise ValidationError(f"embeddings[{row}]: is the zero vector", field=f"embeddings[{row}]")
+        # One pass, no full-size temporary: a row with NaN/inf has a non-finite squared
+        # norm, a zero row a zero one. Rows flagged so (also huge or tiny finite rows,
+        # whose squares overflow or underflow) are then checked exactly.
+        squares = np.einsum("ij,ij->i", matrix, matrix)
+        for row in np.flatnonzero(~np.isfinite(squares) | (squares == 0)):
+            values = matrix[row]
+            if not np.isfinite(values).all():
+                raise ValidationError(f"embeddings[{row}]: holds NaN or infinity", field=f"embeddings[{row}]")
+            if not values.any():
+                raise ValidationError(f"embeddings[{row}]: is the zero vector", field=f"embeddings[{row}]")
         seen: set[str] = set()
         for i, k in enumerate(keys):
             if not isinstance(k, str) or not k:
