@@ -90,6 +90,7 @@ bench: build
 	$(PY) benches/attune.py
 	$(PY) benches/memory.py
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+	$(CARGO) build --release -p agentcell-host --example native_baseline
 	$(PY) benches/service.py
 
 clean:

@@ -5,6 +5,10 @@
 
 Anchor (issue 4): upstream Attuned's axum server, in-memory and without auth, answers
 GET /v1/context at ~90,000 requests/s, p99 1.5 ms, with wrk -t2 -c32 on this machine.
+Measured in the same run as our figures: `native_baseline` (host-rust/examples), an
+axum server shaped like upstream's (in-memory map behind a lock, native translator, no
+auth) running our own domain code compiled natively. The ratio is what the component
+sandbox, the instance pool and API keys cost; absolute figures move with the machine.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTCELL = ROOT / "target" / "release" / "agentcell"
+BASELINE = ROOT / "target" / "release" / "examples" / "native_baseline"
 KEY = "sk_bench"
 POST_LUA = """
 wrk.method = "POST"
@@ -42,38 +47,50 @@ def wrk(url: str, *extra: str) -> tuple[float, str, str]:
     return rps, p50, p99
 
 
-def run(backend: list[str], label: str) -> list[str]:
-    with tempfile.TemporaryDirectory() as data:
-        args = [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--api-key", KEY, "--rate-limit", "0"]
-        proc = subprocess.Popen([*args, *backend, "--data", data], stdout=subprocess.PIPE, text=True)
-        try:
-            assert proc.stdout is not None
-            base = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
-            seed = urllib.request.Request(
-                f"{base}/v1/state",
-                data=json.dumps({"user_id": "bench", "axes": {"warmth": 0.9}}).encode(),
-                headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
-                method="POST",
-            )
-            urllib.request.urlopen(seed, timeout=5).close()
-            rows = []
-            rps, p50, p99 = wrk(f"{base}/v1/context/bench")
-            rows.append(f"{'GET /v1/context, ' + label:34} {rps:>12,.0f}/s  p50 {p50:>8}  p99 {p99:>8}")
-            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-                script.write(POST_LUA)
-            rps, p50, p99 = wrk(f"{base}/v1/state", "-s", script.name)
-            rows.append(f"{'POST /v1/state, ' + label:34} {rps:>12,.0f}/s  p50 {p50:>8}  p99 {p99:>8}")
-            return rows
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+def measure(args: list[str]) -> dict[str, tuple[float, str, str]]:
+    """Starts the server `args` (it prints its URL last on its first line), seeds one
+    user, and runs wrk on GET /v1/context and POST /v1/state."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+        seed = urllib.request.Request(
+            f"{base}/v1/state",
+            data=json.dumps({"user_id": "bench", "axes": {"warmth": 0.9}}).encode(),
+            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        urllib.request.urlopen(seed, timeout=5).close()
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(POST_LUA)
+        return {
+            "GET /v1/context": wrk(f"{base}/v1/context/bench"),
+            "POST /v1/state": wrk(f"{base}/v1/state", "-s", script.name),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def main() -> None:
-    print("agentcell serve under wrk -t2 -c32 -d5s, auth on")
+    print("agentcell serve under wrk -t2 -c32 -d5s, auth on; baseline: native axum, no auth")
     print("targets: >= 90k/s in memory, >= 60k/s with SQLite, p99 < 2 ms")
-    for row in run(["--memory"], "memory") + run([], "SQLite"):
-        print(row)
+    serve = [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--api-key", KEY, "--rate-limit", "0"]
+    baseline = measure([str(BASELINE), "127.0.0.1:0"])
+    with tempfile.TemporaryDirectory() as data:
+        memory = measure([*serve, "--memory", "--data", data])
+    with tempfile.TemporaryDirectory() as data:
+        sqlite = measure([*serve, "--data", data])
+    print(f"{'':34} {'agentcell':>12}  {'p50':>8}  {'p99':>8}  {'baseline':>12}  {'ratio':>6}")
+    for label, results in (("memory", memory), ("SQLite", sqlite)):
+        for route, (rps, p50, p99) in results.items():
+            base_rps = baseline[route][0]
+            print(
+                f"{route + ', ' + label:34} {rps:>10,.0f}/s  {p50:>8}  {p99:>8}"
+                f"  {base_rps:>10,.0f}/s  {rps / base_rps:>5.2f}x"
+            )
+    for route, (rps, p50, p99) in baseline.items():
+        print(f"{route + ', baseline':34} {rps:>10,.0f}/s  {p50:>8}  {p99:>8}")
 
 
 if __name__ == "__main__":

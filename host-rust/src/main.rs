@@ -27,13 +27,17 @@ struct StorageArgs {
 }
 
 impl StorageArgs {
-    fn backend(&self) -> Result<std::sync::Arc<dyn agentcell_host::StorageBackend>, agentcell_host::Error> {
+    /// The backend; `owned`: this process alone uses the SQLite file (a server).
+    fn backend(
+        &self,
+        owned: bool,
+    ) -> Result<std::sync::Arc<dyn agentcell_host::StorageBackend>, agentcell_host::Error> {
+        let file = self.data.join("agentcell.db");
         Ok(match (&self.redis, self.memory) {
             (Some(url), _) => std::sync::Arc::new(agentcell_host::RedisStorage::open(url)?),
             (None, true) => std::sync::Arc::new(agentcell_host::MemoryStorage::default()),
-            (None, false) => {
-                std::sync::Arc::new(agentcell_host::SqliteStorage::open(self.data.join("agentcell.db"))?)
-            }
+            (None, false) if owned => std::sync::Arc::new(agentcell_host::SqliteStorage::open_owned(file)?),
+            (None, false) => std::sync::Arc::new(agentcell_host::SqliteStorage::open(file)?),
         })
     }
 }
@@ -85,7 +89,7 @@ enum Command {
 fn runtime(storage: Option<&StorageArgs>, http: HttpPolicy) -> Result<Runtime, agentcell_host::Error> {
     let builder = Runtime::builder().http(http);
     match storage {
-        Some(s) => builder.storage(s.backend()?).build(),
+        Some(s) => builder.storage(s.backend(false)?).build(),
         None => builder.memory_storage().build(),
     }
 }
@@ -128,7 +132,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
                 );
                 return Ok(ExitCode::from(2));
             }
-            let backend = storage.backend()?;
+            let backend = storage.backend(true)?;
             let addr = agentcell_host::serve::parse_addr(&addr)?;
             let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -87,7 +87,12 @@ fn compiled() -> Result<&'static Compiled, Error> {
     static COMPILED: OnceLock<Result<Compiled, String>> = OnceLock::new();
     COMPILED
         .get_or_init(|| {
-            let engine = Engine::default();
+            let mut config = wasmtime::Config::new();
+            // `AGENTCELL_PERFMAP=1`: name the component's compiled functions for `perf`.
+            if std::env::var_os("AGENTCELL_PERFMAP").is_some() {
+                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
+            let engine = Engine::new(&config).map_err(|e| e.to_string())?;
             let component = Component::new(&engine, crate::COMPONENT_WASM).map_err(|e| e.to_string())?;
             let mut linker = Linker::new(&engine);
             wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| e.to_string())?;

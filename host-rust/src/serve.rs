@@ -11,7 +11,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, Request};
 use axum::response::Response;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -36,7 +35,6 @@ struct Bucket {
 
 struct App {
     pool: Vec<Runtime>,
-    next: AtomicUsize,
     api_keys: Vec<String>,
     rate_limit: u32,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -98,8 +96,11 @@ impl App {
         Err(Box::new(r))
     }
 
+    /// The instance of the calling worker thread: with one instance per worker, no two
+    /// workers share one and none blocks on another's call (round robin per request made
+    /// workers collide and park on the instance lock).
     fn runtime(&self) -> &Runtime {
-        &self.pool[self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len()]
+        &self.pool[crate::storage::thread_slot() % self.pool.len()]
     }
 }
 
@@ -143,7 +144,6 @@ pub async fn serve(
         .collect::<Result<Vec<_>, _>>()?;
     let app = Arc::new(App {
         pool,
-        next: AtomicUsize::new(0),
         api_keys: config.api_keys,
         rate_limit: config.rate_limit_per_minute,
         buckets: Mutex::new(HashMap::new()),

@@ -5,8 +5,9 @@
 
 use crate::bindings::agentcell::core::storage::{KeyPage, StorageError};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_LIST_LIMIT: u32 = 1000;
@@ -23,6 +24,17 @@ pub trait StorageBackend: Send + Sync {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<KeyPage, StorageError>;
+}
+
+/// A small number fixed per thread (the order in which threads first ask), so each
+/// worker thread of a server tends to use its own connection or instance.
+pub fn thread_slot() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SLOT.with(|s| *s)
 }
 
 pub fn check_key(what: &str, key: &str) -> Result<(), StorageError> {
@@ -107,13 +119,40 @@ impl StorageBackend for MemoryStorage {
 /// A SQLite file: the embedded default.
 pub struct SqliteStorage {
     path: PathBuf,
+    /// The one writer (and the reader too for `:memory:`).
     db: Mutex<rusqlite::Connection>,
+    /// Read connections, one per core: in WAL mode reads run in parallel with each other
+    /// and with the writer, so a server's workers never queue behind one connection.
+    readers: Vec<Mutex<rusqlite::Connection>>,
+    /// For a file this process owns (`open_owned`): values read or written, so reads
+    /// that hit never reach SQLite. Sound only because no other process can write.
+    cache: Option<RwLock<ValueCache>>,
 }
 
+/// (namespace, key) -> the value, or `None` for a key known to be absent.
+type ValueCache = HashMap<(String, String), Option<String>>;
+
+/// Entries the owned-file cache holds before it starts over (a bound on its memory).
+const CACHE_ENTRIES: usize = 100_000;
+
 impl SqliteStorage {
+    /// Opens (creating if needed) the store at `path` for this process alone, as a
+    /// server does: SQLite's exclusive locking mode (another process opening the file
+    /// gets "database is locked"), no per-read file locking, and reads answered from a
+    /// write-through cache. For several servers on one store, use Redis.
+    pub fn open_owned(path: impl AsRef<Path>) -> Result<Self, crate::Error> {
+        let mut store = Self::open_with(path.as_ref(), true)?;
+        store.cache = Some(RwLock::new(HashMap::new()));
+        Ok(store)
+    }
+
     /// Opens (creating if needed) the store at `path`; `:memory:` keeps it in memory.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, crate::Error> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_with(path.as_ref(), false)
+    }
+
+    fn open_with(path: &Path, owned: bool) -> Result<Self, crate::Error> {
+        let path = path.to_path_buf();
         let fail = |message: String| crate::Error::Storage { path: path.display().to_string(), message };
         if path.as_os_str() != ":memory:" {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -121,24 +160,50 @@ impl SqliteStorage {
             }
         }
         let db = rusqlite::Connection::open(&path).map_err(|e| fail(e.to_string()))?;
+        if owned {
+            // Before WAL is first used: then SQLite keeps the WAL index in process memory.
+            db.execute_batch("PRAGMA locking_mode=EXCLUSIVE").map_err(|e| fail(e.to_string()))?;
+        }
+        // The same schema as the Python host's (a rowid table: large values read faster);
+        // files made by earlier versions keep their table.
         db.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
              CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL,
-               value TEXT NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;",
+               value TEXT NOT NULL, PRIMARY KEY (ns, key));",
         )
         .map_err(|e| fail(e.to_string()))?;
-        Ok(Self { path, db: Mutex::new(db) })
+        let mut readers = Vec::new();
+        if path.as_os_str() != ":memory:" && !owned {
+            let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+            for _ in 0..n {
+                let reader = rusqlite::Connection::open(&path).map_err(|e| fail(e.to_string()))?;
+                reader.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| fail(e.to_string()))?;
+                readers.push(Mutex::new(reader));
+            }
+        }
+        Ok(Self { path, db: Mutex::new(db), readers, cache: None })
     }
 
-    fn unavailable(&self, e: rusqlite::Error) -> StorageError {
-        StorageError::Unavailable(format!("{}: {e}", self.path.display()))
+    /// Runs `f` on a free read connection (this thread's own when it is free).
+    fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> T) -> T {
+        if self.readers.is_empty() {
+            return f(&self.db.lock().unwrap());
+        }
+        let start = thread_slot() % self.readers.len();
+        for i in 0..self.readers.len() {
+            if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return f(&conn);
+            }
+        }
+        f(&self.readers[start].lock().unwrap())
     }
-}
 
-impl StorageBackend for SqliteStorage {
-    fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
-        check_keys(ns, keys)?;
-        let db = self.db.lock().unwrap();
+    fn select(
+        &self,
+        db: &rusqlite::Connection,
+        ns: &str,
+        keys: &[String],
+    ) -> Result<Vec<Option<String>>, StorageError> {
         let mut stmt = db
             .prepare_cached("SELECT value FROM kv WHERE ns=?1 AND key=?2")
             .map_err(|e| self.unavailable(e))?;
@@ -150,8 +215,7 @@ impl StorageBackend for SqliteStorage {
             .collect()
     }
 
-    fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
-        check_keys(ns, entries.iter().map(|(k, _)| k))?;
+    fn write_entries(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
         let mut db = self.db.lock().unwrap();
         let tx = db.transaction().map_err(|e| self.unavailable(e))?;
         {
@@ -168,8 +232,7 @@ impl StorageBackend for SqliteStorage {
         tx.commit().map_err(|e| self.unavailable(e))
     }
 
-    fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError> {
-        check_keys(ns, keys)?;
+    fn delete_keys(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError> {
         let mut db = self.db.lock().unwrap();
         let tx = db.transaction().map_err(|e| self.unavailable(e))?;
         let mut removed = 0;
@@ -185,6 +248,62 @@ impl StorageBackend for SqliteStorage {
         Ok(removed)
     }
 
+    /// After a committed write: the cache holds what the file now holds.
+    fn cache_update<'a>(&self, ns: &str, changes: impl Iterator<Item = (&'a String, Option<String>)>) {
+        if let Some(cache) = &self.cache {
+            let mut map = cache.write().unwrap();
+            for (k, v) in changes {
+                map.insert((ns.to_string(), k.clone()), v);
+            }
+            if map.len() > CACHE_ENTRIES {
+                map.clear();
+            }
+        }
+    }
+
+    fn unavailable(&self, e: rusqlite::Error) -> StorageError {
+        StorageError::Unavailable(format!("{}: {e}", self.path.display()))
+    }
+}
+
+impl StorageBackend for SqliteStorage {
+    fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
+        check_keys(ns, keys)?;
+        if let Some(cache) = &self.cache {
+            let hits: Option<Vec<Option<String>>> = {
+                let map = cache.read().unwrap();
+                keys.iter().map(|k| map.get(&(ns.to_string(), k.clone())).cloned()).collect()
+            };
+            if let Some(values) = hits {
+                return Ok(values);
+            }
+            let values = self.read(|db| self.select(db, ns, keys))?;
+            let mut map = cache.write().unwrap();
+            if map.len() + keys.len() > CACHE_ENTRIES {
+                map.clear();
+            }
+            for (k, v) in keys.iter().zip(&values) {
+                map.insert((ns.to_string(), k.clone()), v.clone());
+            }
+            return Ok(values);
+        }
+        self.read(|db| self.select(db, ns, keys))
+    }
+
+    fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
+        check_keys(ns, entries.iter().map(|(k, _)| k))?;
+        self.write_entries(ns, entries)?;
+        self.cache_update(ns, entries.iter().map(|(k, v)| (k, Some(v.clone()))));
+        Ok(())
+    }
+
+    fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError> {
+        check_keys(ns, keys)?;
+        let removed = self.delete_keys(ns, keys)?;
+        self.cache_update(ns, keys.iter().map(|k| (k, None)));
+        Ok(removed)
+    }
+
     fn list_keys(
         &self,
         ns: &str,
@@ -194,20 +313,21 @@ impl StorageBackend for SqliteStorage {
     ) -> Result<KeyPage, StorageError> {
         check_key("namespace", ns)?;
         check_limit(limit)?;
-        let db = self.db.lock().unwrap();
-        let mut stmt = db
-            .prepare_cached(
-                "SELECT key FROM kv WHERE ns=?1 AND key>=?2 AND key>?3 AND substr(key,1,?4)=?2
-                 ORDER BY key LIMIT ?5",
-            )
-            .map_err(|e| self.unavailable(e))?;
-        let rows = stmt
-            .query_map(
-                (ns, prefix, cursor.unwrap_or(""), prefix.chars().count() as i64, limit as i64 + 1),
-                |r| r.get::<_, String>(0),
-            )
-            .map_err(|e| self.unavailable(e))?;
-        let keys = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.unavailable(e))?;
+        let keys = self.read(|db| {
+            let mut stmt = db
+                .prepare_cached(
+                    "SELECT key FROM kv WHERE ns=?1 AND key>=?2 AND key>?3 AND substr(key,1,?4)=?2
+                     ORDER BY key LIMIT ?5",
+                )
+                .map_err(|e| self.unavailable(e))?;
+            let rows = stmt
+                .query_map(
+                    (ns, prefix, cursor.unwrap_or(""), prefix.chars().count() as i64, limit as i64 + 1),
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(|e| self.unavailable(e))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.unavailable(e))
+        })?;
         Ok(page(keys, limit))
     }
 }
@@ -356,6 +476,32 @@ mod tests {
             assert_eq!(b.delete_many("ns", &[s("a"), s("zz")]).unwrap(), 1);
             assert_eq!(b.get_many("ns", &[s("a"), s("b")]).unwrap(), vec![None, Some(s("2"))]);
         }
+    }
+
+    #[test]
+    fn owned_file_answers_from_its_cache_coherently_and_keeps_others_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("owned.db");
+        {
+            let owned = SqliteStorage::open_owned(&path).unwrap();
+            assert_eq!(owned.get_many("ns", &[s("k")]).unwrap(), [None]); // a cached miss
+            owned.set_many("ns", &[(s("k"), s("v1"))]).unwrap();
+            assert_eq!(owned.get_many("ns", &[s("k")]).unwrap(), [Some(s("v1"))]);
+            owned.set_many("ns", &[(s("k"), s("v2")), (s("j"), s("w"))]).unwrap();
+            assert_eq!(owned.get_many("ns", &[s("k"), s("j")]).unwrap(), [Some(s("v2")), Some(s("w"))]);
+            assert_eq!(owned.delete_many("ns", &[s("j")]).unwrap(), 1);
+            assert_eq!(owned.get_many("ns", &[s("j"), s("k")]).unwrap(), [None, Some(s("v2"))]);
+            // Another connection (another process, say) is kept out while it is owned.
+            let other = SqliteStorage::open(&path);
+            let locked = match other {
+                Err(e) => e.to_string(),
+                Ok(o) => o.get_many("ns", &[s("k")]).unwrap_err().to_string(),
+            };
+            assert!(locked.contains("locked"), "{locked}");
+        }
+        // Released on close, and every write is in the file.
+        let again = SqliteStorage::open(&path).unwrap();
+        assert_eq!(again.get_many("ns", &[s("k"), s("j")]).unwrap(), [Some(s("v2")), None]);
     }
 
     #[test]
