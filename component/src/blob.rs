@@ -28,21 +28,42 @@ pub fn decode_f32(field: &str, text: &str) -> Result<Vec<f32>> {
 
 /// `decode_f32` into `values` (replacing its contents, reusing its capacity).
 pub fn decode_f32_into(field: &str, text: &str, values: &mut Vec<f32>) -> Result<()> {
-    if !text.len().is_multiple_of(2) {
+    decode_f32_pieces_into(field, &[text], values)
+}
+
+/// Little-endian f32 values from a hex blob sent in pieces (concatenated in order, each
+/// an even number of hex digits), decoded straight into `values` (replacing its
+/// contents, reusing its capacity).
+pub fn decode_f32_pieces_into(field: &str, pieces: &[impl AsRef<str>], values: &mut Vec<f32>) -> Result<()> {
+    let mut digits = 0;
+    for (i, piece) in pieces.iter().enumerate() {
+        let len = piece.as_ref().len();
+        if !len.is_multiple_of(2) {
+            let which = if pieces.len() == 1 { String::new() } else { format!(" (piece {i})") };
+            return Err(Error::invalid(
+                field,
+                format_args!("must be hex with an even length{which}, got {len}"),
+            ));
+        }
+        digits += len;
+    }
+    if !digits.is_multiple_of(8) {
         return Err(Error::invalid(
             field,
-            format_args!("must be hex with an even length, got {}", text.len()),
+            format_args!("must hold whole little-endian f32 values, got {} bytes", digits / 2),
         ));
     }
-    if !text.len().is_multiple_of(8) {
-        return Err(Error::invalid(
-            field,
-            format_args!("must hold whole little-endian f32 values, got {} bytes", text.len() / 2),
-        ));
-    }
-    let n = text.len() / 8;
-    fill_f32(values, n, |out| hex_simd::decode(text.as_bytes(), out).map(|b| b.len()))
-        .map_err(|_| Error::invalid(field, "must be hex (0-9, a-f)"))?;
+    let n = digits / 8;
+    fill_f32(values, n, |bytes| {
+        let mut at = 0;
+        for piece in pieces {
+            let piece = piece.as_ref().as_bytes();
+            let out = hex_simd::Out::from_uninit_slice(&mut bytes[at..at + piece.len() / 2]);
+            at += hex_simd::decode(piece, out)?.len();
+        }
+        Ok::<_, hex_simd::Error>(at)
+    })
+    .map_err(|_| Error::invalid(field, "must be hex (0-9, a-f)"))?;
     if values.len() != n {
         return Err(Error::new(ErrorCode::Internal, "hex decoder wrote fewer bytes than it read"));
     }
@@ -56,7 +77,7 @@ pub fn decode_f32_into(field: &str, text: &str, values: &mut Vec<f32>) -> Result
 pub fn fill_f32<E>(
     values: &mut Vec<f32>,
     n: usize,
-    decode: impl FnOnce(hex_simd::Out<'_, [u8]>) -> std::result::Result<usize, E>,
+    decode: impl FnOnce(&mut [std::mem::MaybeUninit<u8>]) -> std::result::Result<usize, E>,
 ) -> std::result::Result<(), E> {
     use std::mem::MaybeUninit;
     values.clear();
@@ -66,7 +87,7 @@ pub fn fill_f32<E>(
     // exactly what `[MaybeUninit<u8>; 4 * n]` is.
     let bytes =
         unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<MaybeUninit<u8>>(), n * 4) };
-    let written = decode(hex_simd::Out::from_uninit_slice(bytes))?;
+    let written = decode(bytes)?;
     if written == n * 4 {
         // Safety: all `4 * n` bytes were just written, and every bit pattern is an f32.
         unsafe { values.set_len(n) };

@@ -447,7 +447,7 @@ impl wm::Guest for Component {
         with_store(handle, |s| s.destroy(&HostStorage))?;
         Self::close(handle)
     }
-    fn put(handle: u32, entries_json: String, embeddings: String) -> Result<u32, wit_types::Error> {
+    fn put(handle: u32, entries_json: String, embeddings: Vec<String>) -> Result<u32, wit_types::Error> {
         with_store(handle, |s| s.put(&HostStorage, &entries_json, &embeddings, now_ms()))
     }
     fn get(handle: u32, key: String) -> Result<Option<wm::Entry>, wit_types::Error> {

@@ -231,7 +231,7 @@ impl MemoryStore {
         &mut self,
         storage: &dyn Storage,
         entries_json: &str,
-        embeddings_hex: &str,
+        embeddings_hex: &[impl AsRef<str>],
         now_ms: i64,
     ) -> Result<u32> {
         let t = self.profile.start();
@@ -246,7 +246,7 @@ impl MemoryStore {
         &mut self,
         storage: &dyn Storage,
         entries_json: &str,
-        embeddings_hex: &str,
+        embeddings_hex: &[impl AsRef<str>],
         now_ms: i64,
         scratch: &mut Scratch,
     ) -> Result<u32> {
@@ -271,11 +271,17 @@ impl MemoryStore {
         for (r, v) in records.iter().zip(values.chunks_exact(dim)) {
             by_shard.entry(segments::shard_of(&r.key, self.config.shard_count)).or_default().push((r, v));
         }
-        segments.truncate(by_shard.len());
-        segments.resize_with(by_shard.len(), Default::default);
-        for ((shard, rows), (key, value)) in by_shard.into_iter().zip(segments.iter_mut()) {
-            *key = self.next_key(shard);
-            segments::encode_put_into(dim, &rows, value);
+        let per_segment = segments::rows_per_segment(dim);
+        let count = by_shard.values().map(|rows| rows.len().div_ceil(per_segment)).sum();
+        segments.truncate(count);
+        segments.resize_with(count, Default::default);
+        let mut slots = segments.iter_mut();
+        for (shard, rows) in by_shard {
+            for chunk in rows.chunks(per_segment) {
+                let (key, value) = slots.next().expect("one slot per segment");
+                *key = self.next_key(shard);
+                segments::encode_put_into(dim, chunk, value);
+            }
         }
         storage.set_many(&self.namespace, segments)?;
         self.segment_keys.extend(segments.iter().map(|(k, _)| k.clone()));
@@ -434,7 +440,8 @@ impl MemoryStore {
     /// the same state, so a replay of both gives the same store.
     pub fn garbage_collect(&mut self, storage: &dyn Storage, aggressive: bool) -> Result<String> {
         let t = self.profile.start();
-        const ROWS_PER_SEGMENT: usize = 4096;
+        // Segments are written in groups of about this many bytes: one transaction each.
+        const GROUP_BYTES: usize = 16 << 20;
         let before = self.segment_keys.len();
         let used_before = self.used_bytes();
         let dim = self.entries.dim();
@@ -447,18 +454,27 @@ impl MemoryStore {
         }
         let old = std::mem::take(&mut self.segment_keys);
         let mut fresh = Vec::new();
-        for (shard, rows) in by_shard {
-            for chunk in rows.chunks(ROWS_PER_SEGMENT) {
+        let mut group: Vec<(String, String)> = Vec::new();
+        let mut group_bytes = 0;
+        let mut shards = by_shard.into_iter().peekable();
+        while let Some((shard, rows)) = shards.next() {
+            let mut chunks = rows.chunks(segments::rows_per_segment(dim)).peekable();
+            while let Some(chunk) = chunks.next() {
                 let items: Vec<(&Record, &[f32])> =
                     chunk.iter().map(|&i| (self.entries.record(i), self.entries.row(i))).collect();
                 let value = segments::encode_put(dim, &items);
-                let key = segments::segment_key(shard, self.next_seq, self.writer);
+                group_bytes += value.len();
+                group.push((segments::segment_key(shard, self.next_seq, self.writer), value));
                 self.next_seq += 1;
-                if let Err(e) = storage.set_many(&self.namespace, &[(key.clone(), value)]) {
-                    self.segment_keys = old.into_iter().chain(fresh).collect();
-                    return Err(e.into());
+                let last = chunks.peek().is_none() && shards.peek().is_none();
+                if group_bytes >= GROUP_BYTES || last {
+                    if let Err(e) = storage.set_many(&self.namespace, &group) {
+                        self.segment_keys = old.into_iter().chain(fresh).collect();
+                        return Err(e.into());
+                    }
+                    fresh.extend(group.drain(..).map(|(k, _)| k));
+                    group_bytes = 0;
                 }
-                fresh.push(key);
             }
         }
         for chunk in old.chunks(1000) {

@@ -28,7 +28,15 @@ fn put(store: &mut MemoryStore, storage: &dyn Storage, keys: &[String], vs: &[Ve
         .map(|(i, k)| serde_json::json!({"key": k, "metadata": {"i": i, "even": i % 2 == 0}}))
         .collect();
     let flat: Vec<f32> = vs.iter().flatten().copied().collect();
-    store.put(storage, &serde_json::to_string(&entries).unwrap(), &encode_f32(&flat), 1)
+    store.put(storage, &serde_json::to_string(&entries).unwrap(), &pieces(&encode_f32(&flat)), 1)
+}
+
+/// `hex` cut into uneven pieces, the first ending inside a float, as a host may send it.
+fn pieces(hex: &str) -> Vec<&str> {
+    let (first, rest) = hex.split_at(hex.len().min(6));
+    std::iter::once(first)
+        .chain(rest.as_bytes().chunks(998).map(|c| std::str::from_utf8(c).unwrap()))
+        .collect()
 }
 
 fn keys(n: usize) -> Vec<String> {
@@ -126,6 +134,51 @@ fn a_bad_batch_stores_nothing() {
     assert_eq!(e.field.as_deref(), Some("embeddings[2]"));
     assert!(store.is_empty());
     assert_eq!(storage.len_in("memory/s"), 1, "only the config value");
+}
+
+#[test]
+fn embeddings_in_pieces_decode_as_one_and_an_odd_piece_is_named() {
+    let storage = MemoryStorage::default();
+    let mut store = MemoryStore::open(&storage, "s", opts(IndexKind::Flat), 1).unwrap();
+    let vs = vectors(2, 1, 4);
+    let hex = encode_f32(&vs.concat());
+    let entries = r#"[{"key":"a"},{"key":"b"}]"#;
+    let (a, b) = hex.split_at(7);
+    let e = store.put(&storage, entries, &[a, b], 1).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("embeddings"));
+    assert!(e.message.contains("piece 0"), "{}", e.message);
+    assert!(store.is_empty());
+    let (a, b) = hex.split_at(10);
+    assert_eq!(store.put(&storage, entries, &[a, "", b], 1).unwrap(), 2);
+    assert_eq!(store.get("b").unwrap().embedding, vs[1]);
+}
+
+#[test]
+fn big_batches_persist_as_small_segments_and_reopen_whole() {
+    const WIDE: usize = 4096; // 21,848 base64 bytes a row: 8 rows a segment
+    let storage = MemoryStorage::default();
+    let wide = Options { dimension: WIDE as u32, shard_count: 2, index: IndexKind::Flat };
+    let ks = keys(100);
+    let vs: Vec<Vec<f32>> =
+        (0..100).map(|i| (0..WIDE).map(|j| ((i * 7 + j) % 13) as f32 - 6.0).collect()).collect();
+    let entries: Vec<serde_json::Value> = ks.iter().map(|k| serde_json::json!({"key": k})).collect();
+    let mut store = MemoryStore::open(&storage, "w", wide, 1).unwrap();
+    let hex = encode_f32(&vs.concat());
+    store.put(&storage, &serde_json::to_string(&entries).unwrap(), &[hex], 1).unwrap();
+    let check = |storage: &MemoryStorage| {
+        let keys = crate::ports::all_keys(storage, "memory/w", "seg/").unwrap();
+        assert!(keys.len() >= 100 / segments::rows_per_segment(WIDE), "{} segments", keys.len());
+        for k in &keys {
+            let value = storage.get("memory/w", k).unwrap().unwrap();
+            assert!(value.len() <= segments::SEGMENT_BODY_BYTES + 4096, "{k}: {} bytes", value.len());
+        }
+        let mut again = MemoryStore::open(storage, "w", wide, 2).unwrap();
+        assert_eq!(again.len(), 100);
+        assert_eq!(again.get(&ks[77]).unwrap().embedding, vs[77]);
+    };
+    check(&storage);
+    store.garbage_collect(&storage, false).unwrap();
+    check(&storage);
 }
 
 #[test]

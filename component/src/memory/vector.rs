@@ -79,31 +79,32 @@ pub fn resonance_of_cosine(c: f32) -> f32 {
 /// values and every value finite. Errors name `field[row]`.
 pub fn decode_rows(field: &str, hex: &str, rows: usize, dim: usize) -> Result<Vec<f32>> {
     let mut values = Vec::new();
-    decode_rows_into(field, hex, rows, dim, &mut values)?;
+    decode_rows_into(field, &[hex], rows, dim, &mut values)?;
     Ok(values)
 }
 
-/// `decode_rows` into `values` (replacing its contents, reusing its capacity).
+/// `decode_rows` of a hex blob sent in pieces (concatenated in order), into `values`
+/// (replacing its contents, reusing its capacity).
 pub fn decode_rows_into(
     field: &str,
-    hex: &str,
+    pieces: &[impl AsRef<str>],
     rows: usize,
     dim: usize,
     values: &mut Vec<f32>,
 ) -> Result<()> {
     let expected = rows * dim * 8;
-    if hex.len() != expected {
-        let got = hex.len() as f64 / 8.0 / dim.max(1) as f64;
+    let digits: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
+    if digits != expected {
+        let got = digits as f64 / 8.0 / dim.max(1) as f64;
         return Err(Error::invalid(
             field,
             format_args!(
-                "expected {rows} embedding(s) of dimension {dim} ({expected} hex digits), got {} hex digits \
-                 ({got} rows of {dim})",
-                hex.len()
+                "expected {rows} embedding(s) of dimension {dim} ({expected} hex digits), got {digits} hex digits \
+                 ({got} rows of {dim})"
             ),
         ));
     }
-    crate::blob::decode_f32_into(field, hex, values)?;
+    crate::blob::decode_f32_pieces_into(field, pieces, values)?;
     for (row, chunk) in values.chunks_exact(dim.max(1)).enumerate() {
         if let Some(col) = chunk.iter().position(|v| !v.is_finite()) {
             let what = if chunk[col].is_nan() { "NaN" } else { "infinity" };

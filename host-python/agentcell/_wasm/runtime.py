@@ -59,6 +59,16 @@ _LOADED: dict[tuple[Path, bool], LoadedComponent] = {}
 _LOAD_LOCK = threading.Lock()
 
 
+def _engine() -> wasmtime.Engine:
+    """The engine. `AGENTCELL_PERFMAP=1` names the component's compiled functions for
+    `perf` (as in the Rust host)."""
+    if not os.environ.get("AGENTCELL_PERFMAP"):
+        return wasmtime.Engine()
+    config = wasmtime.Config()
+    config.profiler = "perfmap"
+    return wasmtime.Engine(config)
+
+
 def load_component(path: Path | None = None, *, use_cache: bool = True) -> LoadedComponent:
     """Compiles (or takes from the on-disk cache) the component at `path`, once per process."""
     path = (path or DEFAULT_WASM).resolve()
@@ -73,7 +83,7 @@ def load_component(path: Path | None = None, *, use_cache: bool = True) -> Loade
             raise ComponentLoadError(
                 f"cannot read the agentcell component at {path}: {e.strerror or e}", field="wasm"
             ) from e
-        engine = wasmtime.Engine()
+        engine = _engine()
         try:
             component, from_cache = cache.load_component(engine, wasm, use_cache=use_cache)
         except wasmtime.WasmtimeError as e:

@@ -35,7 +35,7 @@ import numpy.typing as npt
 from .._wasm import Runtime
 from ..errors import AgentcellError, InvalidArgumentError, StorageError
 from ..storage import SQLiteStorage
-from ._vectors import ArrayLike, as_matrix, as_vector, from_hex, to_hex
+from ._vectors import ArrayLike, as_matrix, as_vector, from_hex, to_hex, to_hex_pieces
 from .exceptions import HTMError, MemoryStorageError, ValidationError
 
 __all__ = ["DEFAULT_DIMENSION", "HTMCore", "IndexKind", "SearchHit"]
@@ -188,16 +188,21 @@ class HTMCore:
                 raise ValidationError(f"{field}: {len(seq)} items for {n} keys", field=field)
         if n > CHUNK_ROWS:
             self._precheck(keys, matrix)
-        chunks = []
-        for start in range(0, n, CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, n)
-            entries = [
-                {"key": keys[i], "metadata": metas[i], "diff_ops": diffs[i]} for i in range(start, stop)
-            ]
-            chunks.append((self._entries_json(entries, start), matrix[start:stop]))
+        starts = range(0, n, CHUNK_ROWS)
+        entries_jsons = [
+            self._entries_json(
+                [
+                    {"key": keys[i], "metadata": metas[i], "diff_ops": diffs[i]}
+                    for i in range(a, min(a + CHUNK_ROWS, n))
+                ],
+                a,
+            )
+            for a in starts
+        ]
+
         stored = 0
-        for entries_json, rows in chunks:
-            stored += int(self._call("put", entries_json, to_hex(rows)))
+        for a, entries_json in zip(starts, entries_jsons, strict=True):
+            stored += int(self._call("put", entries_json, to_hex_pieces(matrix[a : a + CHUNK_ROWS])))
         return stored
 
     def _precheck(self, keys: Sequence[str], matrix: npt.NDArray[np.float32]) -> None:
