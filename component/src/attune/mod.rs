@@ -9,6 +9,7 @@
 
 pub mod axes;
 pub mod client;
+pub mod context_cache;
 pub mod service;
 pub mod snapshot;
 pub mod store;

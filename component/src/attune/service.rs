@@ -2,8 +2,8 @@
 //! upstream's shape. Hosts carry bytes, authenticate and rate-limit; all the rest is here.
 
 use super::snapshot::{Snapshot, Source};
-use super::store;
 use super::translator::{translate, PromptContext, Thresholds, Verbosity};
+use super::{context_cache, store};
 use crate::error::{Error, ErrorCode};
 use crate::ports::Storage;
 use serde::Deserialize;
@@ -147,8 +147,12 @@ pub fn handle(storage: &dyn Storage, method: &str, path: &str, body: &str, now_m
         }
         ("GET", ["v1", "context", id]) => {
             let id = user(id).map_err(|e| (e, None))?;
-            let s = store::get(storage, &id).map_err(|e| (e, Some(id.clone())))?;
-            Ok((200, context_json(&translate(&s, Thresholds::default()))))
+            let stored = store::get_stored(storage, &id).map_err(|e| (e, Some(id.clone())))?;
+            let body = context_cache::context_json(&id, &stored, || {
+                Ok(context_json(&translate(&store::snapshot_of(&id, &stored)?, Thresholds::default())))
+            })
+            .map_err(|e| (e, Some(id.clone())))?;
+            Ok((200, body))
         }
         ("POST", ["v1", "translate"]) => {
             let snapshot = parse_body(body, false, now_ms).map_err(|e| (e, None))?;
@@ -198,6 +202,27 @@ mod tests {
         let r = call(&s, "GET", "/v1/context/u%201", "");
         assert_eq!((r.0, body(&r)["error"]["code"].as_str()), (404, Some("USER_NOT_FOUND")));
         assert_eq!(call(&s, "DELETE", "/v1/state/u%201", "").0, 404);
+    }
+
+    #[test]
+    fn context_follows_every_write_even_by_another_writer() {
+        let s = MemoryStorage::default();
+        let post = |axes: &str| {
+            let body = format!(r#"{{"user_id":"c","source":"self_report","axes":{axes}}}"#);
+            assert_eq!(call(&s, "POST", "/v1/state", &body).0, 204);
+        };
+        let verbosity = || body(&call(&s, "GET", "/v1/context/c", ""))["verbosity"].clone();
+        post(r#"{"verbosity_preference":0.1}"#);
+        assert_eq!(verbosity(), "low");
+        assert_eq!(verbosity(), "low");
+        post(r#"{"verbosity_preference":0.9}"#);
+        assert_eq!(verbosity(), "high");
+        // A write that bypasses this instance (another process sharing the store).
+        let stored = s.get(store::NAMESPACE, "state/c").unwrap().unwrap();
+        s.set(store::NAMESPACE, "state/c", &stored.replace("0.9", "0.1")).unwrap();
+        assert_eq!(verbosity(), "low");
+        assert!(s.delete(store::NAMESPACE, "state/c").unwrap());
+        assert_eq!(call(&s, "GET", "/v1/context/c", "").0, 404);
     }
 
     #[test]

@@ -41,12 +41,13 @@ fn key(user_id: &str) -> String {
 }
 
 fn load(storage: &dyn Storage, user_id: &str) -> Result<Option<Stored>> {
-    match storage.get(NAMESPACE, &key(user_id))? {
-        None => Ok(None),
-        Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
-            Error::new(ErrorCode::Storage, format!("stored state of {user_id:?} is unreadable: {e}"))
-        }),
-    }
+    storage.get(NAMESPACE, &key(user_id))?.map(|json| parse(user_id, &json)).transpose()
+}
+
+fn parse(user_id: &str, json: &str) -> Result<Stored> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::new(ErrorCode::Storage, format!("stored state of {user_id:?} is unreadable: {e}"))
+    })
 }
 
 /// Stores a validated snapshot, merging by the rule above; returns what is stored.
@@ -89,6 +90,20 @@ pub fn get(storage: &dyn Storage, user_id: &str) -> Result<Snapshot> {
     load(storage, user_id)?
         .map(|s| s.snapshot())
         .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no state for user {user_id:?}")))
+}
+
+/// The stored form of `user_id`'s state, as is (for callers that cache what they derive
+/// from it, keyed by it); `not-found` when there is none.
+pub fn get_stored(storage: &dyn Storage, user_id: &str) -> Result<String> {
+    check_user_id(user_id)?;
+    storage
+        .get(NAMESPACE, &key(user_id))?
+        .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("no state for user {user_id:?}")))
+}
+
+/// The snapshot in a stored form returned by `get_stored`.
+pub fn snapshot_of(user_id: &str, stored: &str) -> Result<Snapshot> {
+    Ok(parse(user_id, stored)?.snapshot())
 }
 
 /// Removes the state of `user_id`; true when there was one.
