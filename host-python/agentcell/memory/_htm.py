@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from .._alloc import keep_heap_warm
 from .._wasm import Runtime
 from ..errors import AgentcellError, InvalidArgumentError, StorageError
 from ..storage import SQLiteStorage
@@ -97,6 +98,9 @@ class HTMCore:
         self.dimension = dimension
         self.shard_count = shard_count
         self.index: IndexKind = index
+        # Embeddings move in 256 KiB pieces; keep glibc from returning and re-faulting
+        # them on every call (see `agentcell._alloc`; AGENTCELL_TUNE_ALLOCATOR=0: off).
+        keep_heap_warm()
         if runtime is None:
             runtime = Runtime(self._storage_at(storage_path))
         self._runtime = runtime
