@@ -13,6 +13,7 @@ pub mod http;
 pub mod runtime;
 pub mod serve;
 pub mod storage;
+pub mod thread_slot;
 
 pub use error::Error;
 pub use http::HttpPolicy;

@@ -100,7 +100,7 @@ impl App {
     /// workers share one and none blocks on another's call (round robin per request made
     /// workers collide and park on the instance lock).
     fn runtime(&self) -> &Runtime {
-        &self.pool[crate::storage::thread_slot() % self.pool.len()]
+        &self.pool[crate::thread_slot::thread_slot() % self.pool.len()]
     }
 }
 

@@ -26,17 +26,6 @@ pub trait StorageBackend: Send + Sync {
     ) -> Result<KeyPage, StorageError>;
 }
 
-/// A small number fixed per thread (the order in which threads first ask), so each
-/// worker thread of a server tends to use its own connection or instance.
-pub fn thread_slot() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    SLOT.with(|s| *s)
-}
-
 pub fn check_key(what: &str, key: &str) -> Result<(), StorageError> {
     if key.is_empty() {
         return Err(StorageError::InvalidKey(format!("{what} must not be empty")));
@@ -189,7 +178,7 @@ impl SqliteStorage {
         if self.readers.is_empty() {
             return f(&self.db.lock().unwrap());
         }
-        let start = thread_slot() % self.readers.len();
+        let start = crate::thread_slot::thread_slot() % self.readers.len();
         for i in 0..self.readers.len() {
             if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
                 return f(&conn);
