@@ -16,15 +16,7 @@ import pytest
 import agentcell
 from agentcell import AttunedClient, StateSnapshot, SyncAttunedClient
 
-from .test_service import KEY, Server
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    s = Server(tmp_path / "data", "--rate-limit", "0")
-    yield s
-    if s.proc.poll() is None:
-        s.stop()
+from .conftest import KEY, Server
 
 
 def snapshot(user: str = "user_123") -> StateSnapshot:

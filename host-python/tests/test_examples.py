@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from agentcell import AttunedClient, StateSnapshot, SyncAttunedClient
 
-from .conftest import REPO
-from .test_service import KEY, Server
+from .conftest import KEY, REPO, Server
 
 sys.path.insert(0, str(REPO))
 pytest.importorskip("fastapi")
@@ -23,14 +20,13 @@ from examples.langchain_prompt import get_conditioned_prompt
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    s = Server(tmp_path / "data", "--rate-limit", "0")
-    with SyncAttunedClient(s.base, api_key=KEY) as client:
+def server(server: Server) -> Server:
+    """The shared server, with state for user "ana"."""
+    with SyncAttunedClient(server.base, api_key=KEY) as client:
         client.upsert_state(
             StateSnapshot.builder().user_id("ana").axis("warmth", 0.9).axis("cognitive_load", 0.9).build()
         )
-    yield s
-    s.stop()
+    return server
 
 
 def test_langchain_system_prompt_carries_the_context(server: Server) -> None:

@@ -3,61 +3,12 @@ answered by the component, exercised over real HTTP."""
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from .conftest import REPO
-
-AGENTCELL = REPO / "target" / "release" / "agentcell"
-KEY = "sk_test_123"
-
-
-class Server:
-    def __init__(self, data: Path, *extra: str) -> None:
-        self.proc = subprocess.Popen(
-            [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--data", str(data), "--api-key", KEY, *extra],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert "listening on http://" in line, line
-        self.base = line.strip().rsplit(" ", 1)[-1]
-
-    def request(
-        self, method: str, path: str, body: Any = None, key: str | None = KEY, raw: bytes | None = None
-    ) -> tuple[int, Any, dict[str, str]]:
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        if key is not None:
-            req.add_header("Authorization", f"Bearer {key}")
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                status, text, headers = r.status, r.read(), dict(r.headers)
-        except urllib.error.HTTPError as e:
-            status, text, headers = e.code, e.read(), dict(e.headers)
-        return status, (json.loads(text) if text else None), headers
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    s = Server(tmp_path / "data", "--rate-limit", "0")
-    yield s
-    if s.proc.poll() is None:
-        s.stop()
+from .conftest import AGENTCELL, Server
 
 
 def test_health_ready_and_openapi_are_public(server: Server) -> None:
