@@ -440,11 +440,8 @@ impl MemoryStore {
     /// the same state, so a replay of both gives the same store.
     pub fn garbage_collect(&mut self, storage: &dyn Storage, aggressive: bool) -> Result<String> {
         let t = self.profile.start();
-        // Segments are written in groups of about this many bytes: one transaction each.
-        const GROUP_BYTES: usize = 16 << 20;
         let before = self.segment_keys.len();
         let used_before = self.used_bytes();
-        let dim = self.entries.dim();
         let mut by_shard: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for i in 0..self.entries.len() {
             by_shard
@@ -454,28 +451,9 @@ impl MemoryStore {
         }
         let old = std::mem::take(&mut self.segment_keys);
         let mut fresh = Vec::new();
-        let mut group: Vec<(String, String)> = Vec::new();
-        let mut group_bytes = 0;
-        let mut shards = by_shard.into_iter().peekable();
-        while let Some((shard, rows)) = shards.next() {
-            let mut chunks = rows.chunks(segments::rows_per_segment(dim)).peekable();
-            while let Some(chunk) = chunks.next() {
-                let items: Vec<(&Record, &[f32])> =
-                    chunk.iter().map(|&i| (self.entries.record(i), self.entries.row(i))).collect();
-                let value = segments::encode_put(dim, &items);
-                group_bytes += value.len();
-                group.push((segments::segment_key(shard, self.next_seq, self.writer), value));
-                self.next_seq += 1;
-                let last = chunks.peek().is_none() && shards.peek().is_none();
-                if group_bytes >= GROUP_BYTES || last {
-                    if let Err(e) = storage.set_many(&self.namespace, &group) {
-                        self.segment_keys = old.into_iter().chain(fresh).collect();
-                        return Err(e.into());
-                    }
-                    fresh.extend(group.drain(..).map(|(k, _)| k));
-                    group_bytes = 0;
-                }
-            }
+        if let Err(e) = self.write_compacted(storage, by_shard, &mut fresh) {
+            self.segment_keys = old.into_iter().chain(fresh).collect();
+            return Err(e);
         }
         for chunk in old.chunks(1000) {
             storage.delete_many(&self.namespace, chunk)?;
@@ -492,6 +470,40 @@ impl MemoryStore {
         });
         self.profile.record("garbage_collect", t);
         Ok(report.to_string())
+    }
+
+    /// Writes `rows` of each shard as fresh put segments, in transactions of ~16 MB;
+    /// the keys written go to `fresh` as each transaction commits.
+    fn write_compacted(
+        &mut self,
+        storage: &dyn Storage,
+        by_shard: BTreeMap<u32, Vec<usize>>,
+        fresh: &mut Vec<String>,
+    ) -> Result<()> {
+        const GROUP_BYTES: usize = 16 << 20;
+        let dim = self.entries.dim();
+        let mut group: Vec<(String, String)> = Vec::new();
+        let mut group_bytes = 0;
+        for (shard, rows) in by_shard {
+            for chunk in rows.chunks(segments::rows_per_segment(dim)) {
+                let items: Vec<(&Record, &[f32])> =
+                    chunk.iter().map(|&i| (self.entries.record(i), self.entries.row(i))).collect();
+                let value = segments::encode_put(dim, &items);
+                group_bytes += value.len();
+                group.push((segments::segment_key(shard, self.next_seq, self.writer), value));
+                self.next_seq += 1;
+                if group_bytes >= GROUP_BYTES {
+                    storage.set_many(&self.namespace, &group)?;
+                    fresh.extend(group.drain(..).map(|(k, _)| k));
+                    group_bytes = 0;
+                }
+            }
+        }
+        if !group.is_empty() {
+            storage.set_many(&self.namespace, &group)?;
+            fresh.extend(group.into_iter().map(|(k, _)| k));
+        }
+        Ok(())
     }
 
     /// Deletes every persisted value of the store and empties it.
