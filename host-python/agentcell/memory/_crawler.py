@@ -143,7 +143,7 @@ class CodeBaseCrawler:
 
     def _analyze(self, batch: list[tuple[str, str]]) -> list[dict[str, Any]]:
         try:
-            out = self.htm._runtime.call_ok("code-analysis", "analyze-batch", json.dumps(batch))
+            out = self.htm.runtime.call_ok("code-analysis", "analyze-batch", json.dumps(batch))
         except AgentcellError as e:
             raise CrawlerError(f"analysis failed: {e}") from e
         metrics: list[dict[str, Any]] = json.loads(out)
@@ -155,7 +155,7 @@ class CodeBaseCrawler:
             if vectors.shape[0] != len(texts):
                 raise CrawlerError(f"the embedder returned {vectors.shape[0]} vectors for {len(texts)} texts")
             return vectors
-        hex_rows = self.htm._runtime.call_ok(
+        hex_rows = self.htm.runtime.call_ok(
             "code-analysis", "lexical-embeddings", json.dumps(texts), self.htm.dimension
         )
         return from_hex(hex_rows).reshape(len(texts), self.htm.dimension)

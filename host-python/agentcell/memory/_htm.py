@@ -130,6 +130,13 @@ class HTMCore:
         except StorageError as e:
             raise HTMError(str(e), field="storage_path") from e
 
+    @property
+    def runtime(self) -> Runtime:
+        """The component runtime this store lives in: other interfaces of the component
+        (code analysis, principles) can be called on it, serialised with the store's own
+        calls by the runtime's lock."""
+        return self._runtime
+
     def _open(self) -> None:
         options = {"dimension": self.dimension, "shard-count": self.shard_count, "index": self.index}
         try:
