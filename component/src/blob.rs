@@ -22,13 +22,8 @@ pub fn decode(field: &str, text: &str) -> Result<Vec<u8>> {
 /// straight into the returned buffer (no intermediate byte vector).
 pub fn decode_f32(field: &str, text: &str) -> Result<Vec<f32>> {
     let mut values = Vec::new();
-    decode_f32_into(field, text, &mut values)?;
+    decode_f32_pieces_into(field, &[text], &mut values)?;
     Ok(values)
-}
-
-/// `decode_f32` into `values` (replacing its contents, reusing its capacity).
-pub fn decode_f32_into(field: &str, text: &str, values: &mut Vec<f32>) -> Result<()> {
-    decode_f32_pieces_into(field, &[text], values)
 }
 
 /// Little-endian f32 values from a hex blob sent in pieces (concatenated in order, each
@@ -108,11 +103,6 @@ compile_error!("agentcell's binary formats assume a little-endian target");
 /// The bytes of `values`, little-endian.
 pub fn f32_bytes(values: &[f32]) -> &[u8] {
     bytemuck::cast_slice(values)
-}
-
-/// `values` as bytes to write little-endian f32 into.
-pub fn f32_bytes_mut(values: &mut [f32]) -> &mut [u8] {
-    bytemuck::cast_slice_mut(values)
 }
 
 /// Standard padded base64, used where the host sends binary HTTP bodies.

@@ -118,8 +118,37 @@ pub struct SqliteStorage {
     cache: Option<RwLock<ValueCache>>,
 }
 
-/// (namespace, key) -> the value, or `None` for a key known to be absent.
-type ValueCache = HashMap<(String, String), Option<String>>;
+/// namespace -> key -> the value, or `None` for a key known to be absent. Nested so a
+/// read looks up by `&str` (no key allocated per lookup on a server's hot path).
+#[derive(Default)]
+struct ValueCache {
+    by_ns: HashMap<String, HashMap<String, Option<String>>>,
+    entries: usize,
+}
+
+impl ValueCache {
+    fn get(&self, ns: &str, key: &str) -> Option<&Option<String>> {
+        self.by_ns.get(ns)?.get(key)
+    }
+
+    fn insert(&mut self, ns: &str, key: &str, value: Option<String>) {
+        if !self.by_ns.contains_key(ns) {
+            self.by_ns.insert(ns.to_string(), HashMap::new());
+        }
+        let map = self.by_ns.get_mut(ns).expect("inserted above");
+        if map.insert(key.to_string(), value).is_none() {
+            self.entries += 1;
+        }
+    }
+
+    /// Starts over when holding `incoming` more entries would pass `CACHE_ENTRIES`.
+    fn make_room(&mut self, incoming: usize) {
+        if self.entries + incoming > CACHE_ENTRIES {
+            self.by_ns.clear();
+            self.entries = 0;
+        }
+    }
+}
 
 /// Entries the owned-file cache holds before it starts over (a bound on its memory).
 const CACHE_ENTRIES: usize = 100_000;
@@ -131,7 +160,7 @@ impl SqliteStorage {
     /// write-through cache. For several servers on one store, use Redis.
     pub fn open_owned(path: impl AsRef<Path>) -> Result<Self, crate::Error> {
         let mut store = Self::open_with(path.as_ref(), true)?;
-        store.cache = Some(RwLock::new(HashMap::new()));
+        store.cache = Some(RwLock::new(ValueCache::default()));
         Ok(store)
     }
 
@@ -242,11 +271,9 @@ impl SqliteStorage {
         if let Some(cache) = &self.cache {
             let mut map = cache.write().unwrap();
             for (k, v) in changes {
-                map.insert((ns.to_string(), k.clone()), v);
+                map.insert(ns, k, v);
             }
-            if map.len() > CACHE_ENTRIES {
-                map.clear();
-            }
+            map.make_room(0);
         }
     }
 
@@ -261,18 +288,16 @@ impl StorageBackend for SqliteStorage {
         if let Some(cache) = &self.cache {
             let hits: Option<Vec<Option<String>>> = {
                 let map = cache.read().unwrap();
-                keys.iter().map(|k| map.get(&(ns.to_string(), k.clone())).cloned()).collect()
+                keys.iter().map(|k| map.get(ns, k).cloned()).collect()
             };
             if let Some(values) = hits {
                 return Ok(values);
             }
             let values = self.read(|db| self.select(db, ns, keys))?;
             let mut map = cache.write().unwrap();
-            if map.len() + keys.len() > CACHE_ENTRIES {
-                map.clear();
-            }
+            map.make_room(keys.len());
             for (k, v) in keys.iter().zip(&values) {
-                map.insert((ns.to_string(), k.clone()), v.clone());
+                map.insert(ns, k, v.clone());
             }
             return Ok(values);
         }
