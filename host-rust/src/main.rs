@@ -135,27 +135,19 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             let backend = storage.backend(true)?;
             let addr = agentcell_host::serve::parse_addr(&addr)?;
             let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_all()
-                .build()
-                .map_err(|e| agentcell_host::Error::Load(format!("tokio: {e}")))?;
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| agentcell_host::Error::Call(format!("cannot listen on {addr}: {e}")))?;
-                let local = listener.local_addr().map_err(|e| agentcell_host::Error::Call(e.to_string()))?;
-                println!("agentcell serve: listening on http://{local}");
-                use std::io::Write;
-                let _ = std::io::stdout().flush();
-                let config = agentcell_host::serve::ServeConfig {
-                    storage: backend,
-                    api_keys,
-                    rate_limit_per_minute: rate_limit,
-                    instances: workers,
-                };
-                agentcell_host::serve::serve(listener, config, agentcell_host::serve::shutdown_signal()).await
-            })?;
+            let listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| agentcell_host::Error::Call(format!("cannot listen on {addr}: {e}")))?;
+            let local = listener.local_addr().map_err(|e| agentcell_host::Error::Call(e.to_string()))?;
+            println!("agentcell serve: listening on http://{local}");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let config = agentcell_host::serve::ServeConfig {
+                storage: backend,
+                api_keys,
+                rate_limit_per_minute: rate_limit,
+                workers,
+            };
+            agentcell_host::serve::serve(listener, config, agentcell_host::serve::shutdown_signal())?;
             println!("agentcell serve: stopped");
         }
         Command::Probe { url, allow, timeout_ms } => {
