@@ -16,9 +16,9 @@ use axum::body::{to_bytes, Body};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request};
 use axum::response::Response;
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -35,16 +35,27 @@ pub struct ServeConfig {
     pub workers: usize,
 }
 
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
+/// One API key and its rate limit, kept as GCRA (the generic cell rate algorithm: a
+/// token bucket held as one number, so admitting a request is one compare-and-swap and
+/// the workers never wait on a lock). `tat` is the theoretical arrival time of the next
+/// request, in nanoseconds since the gate opened, were requests to come at exactly the
+/// allowed rate; a request is admitted while `tat` is at most one bucket ahead of now.
+#[derive(Debug)]
+struct KeyLimit {
+    key: String,
+    tat: AtomicU64,
 }
 
-/// What every worker shares: the keys and the rate limiter's buckets.
+/// What every worker shares: the keys and their rate limits.
 struct Gate {
-    api_keys: Vec<String>,
-    rate_limit: u32,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    keys: Vec<KeyLimit>,
+    /// The one limit all requests share when no keys are configured.
+    anonymous: KeyLimit,
+    /// Nanoseconds between two requests at the allowed rate; 0 turns limiting off.
+    interval_ns: u64,
+    /// How far ahead of now `tat` may run: a full bucket of `rate_limit - 1` requests.
+    burst_ns: u64,
+    opened: Instant,
 }
 
 /// One worker's state: the shared gate and the worker's own instance.
@@ -56,7 +67,7 @@ struct App {
 fn json_response(status: u16, body: String, extra: Option<(header::HeaderName, HeaderValue)>) -> Response {
     let mut builder = Response::builder().status(status);
     if !body.is_empty() {
-        builder = builder.header(header::CONTENT_TYPE, "application/json");
+        builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
     if let Some((k, v)) = extra {
         builder = builder.header(k, v);
@@ -70,10 +81,25 @@ fn error(status: u16, code: &str, message: &str) -> Response {
 }
 
 impl Gate {
-    /// The key of an authorised request, `Err` with the response to send otherwise.
-    fn authorise(&self, headers: &HeaderMap) -> Result<String, Box<Response>> {
-        if self.api_keys.is_empty() {
-            return Ok(String::new());
+    fn new(api_keys: Vec<String>, rate_limit_per_minute: u32) -> Self {
+        let interval_ns = match rate_limit_per_minute {
+            0 => 0,
+            n => 60_000_000_000 / u64::from(n),
+        };
+        Gate {
+            keys: api_keys.into_iter().map(|key| KeyLimit { key, tat: AtomicU64::new(0) }).collect(),
+            anonymous: KeyLimit { key: String::new(), tat: AtomicU64::new(0) },
+            interval_ns,
+            burst_ns: interval_ns * u64::from(rate_limit_per_minute.saturating_sub(1)),
+            opened: Instant::now(),
+        }
+    }
+
+    /// The limit of an authorised request's key (the shared anonymous one when no keys
+    /// are configured), `Err` with the response to send otherwise.
+    fn authorise(&self, headers: &HeaderMap) -> Result<&KeyLimit, Box<Response>> {
+        if self.keys.is_empty() {
+            return Ok(&self.anonymous);
         }
         let given = headers
             .get(header::AUTHORIZATION)
@@ -81,47 +107,55 @@ impl Gate {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         match given {
-            Some(key) if self.api_keys.iter().any(|k| k == key) => Ok(key.to_string()),
-            Some(_) => Err(Box::new(error(401, "UNAUTHORIZED", "unknown API key"))),
+            Some(key) => match self.keys.iter().find(|k| k.key == key) {
+                Some(limit) => Ok(limit),
+                None => Err(Box::new(error(401, "UNAUTHORIZED", "unknown API key"))),
+            },
             None => Err(Box::new(error(401, "UNAUTHORIZED", "missing Authorization: Bearer <API key>"))),
         }
     }
 
-    /// Token bucket per key: `rate_limit` tokens, refilled evenly over a minute.
-    fn admit(&self, key: &str) -> Result<(), Box<Response>> {
-        if self.rate_limit == 0 {
+    /// Admits a request of `limit`'s key, or answers 429 with `Retry-After` (seconds
+    /// until the next request would be admitted, at least 1).
+    fn admit(&self, limit: &KeyLimit) -> Result<(), Box<Response>> {
+        if self.interval_ns == 0 {
             return Ok(());
         }
-        let capacity = f64::from(self.rate_limit);
-        let per_second = capacity / 60.0;
-        let mut buckets = self.buckets.lock().unwrap();
-        let now = Instant::now();
-        if !buckets.contains_key(key) {
-            buckets.insert(key.to_string(), Bucket { tokens: capacity, refilled: now });
+        self.admit_at(limit, self.opened.elapsed().as_nanos() as u64)
+    }
+
+    /// `admit` at `now` nanoseconds after the gate opened.
+    fn admit_at(&self, limit: &KeyLimit, now: u64) -> Result<(), Box<Response>> {
+        let mut tat = limit.tat.load(Ordering::Relaxed);
+        loop {
+            let start = tat.max(now);
+            if start - now > self.burst_ns {
+                let wait_ns = start - now - self.burst_ns;
+                let wait = wait_ns.div_ceil(1_000_000_000).max(1);
+                let per_minute = 60_000_000_000 / self.interval_ns;
+                let mut r =
+                    error(429, "RATE_LIMITED", &format!("more than {per_minute} requests per minute"));
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+                return Err(Box::new(r));
+            }
+            match limit.tat.compare_exchange_weak(
+                tat,
+                start + self.interval_ns,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(current) => tat = current,
+            }
         }
-        let b = buckets.get_mut(key).expect("inserted above");
-        b.tokens = (b.tokens + now.duration_since(b.refilled).as_secs_f64() * per_second).min(capacity);
-        b.refilled = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            return Ok(());
-        }
-        let wait = ((1.0 - b.tokens) / per_second).ceil().max(1.0) as u64;
-        let mut r = error(429, "RATE_LIMITED", &format!("more than {} requests per minute", self.rate_limit));
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-        Err(Box::new(r))
     }
 }
 
 async fn handle(State(app): State<Arc<App>>, request: Request<Body>) -> Response {
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_string();
-    if !PUBLIC_PATHS.contains(&path.as_str()) {
-        let key = match app.gate.authorise(&parts.headers) {
-            Ok(key) => key,
-            Err(r) => return *r,
-        };
-        if let Err(r) = app.gate.admit(&key) {
+    let path = parts.uri.path();
+    if !PUBLIC_PATHS.contains(&path) {
+        if let Err(r) = app.gate.authorise(&parts.headers).and_then(|limit| app.gate.admit(limit)) {
             return *r;
         }
     }
@@ -135,7 +169,7 @@ async fn handle(State(app): State<Arc<App>>, request: Request<Body>) -> Response
         return error(400, "VALIDATION_ERROR", "body: must be UTF-8 JSON");
     };
     let method = if parts.method == Method::HEAD { "GET" } else { parts.method.as_str() };
-    match app.runtime.service_handle(method, &path, text) {
+    match app.runtime.service_handle(method, path, text) {
         Ok((status, body)) => json_response(status, body, None),
         Err(e) => error(500, "INTERNAL_ERROR", &e.to_string()),
     }
@@ -151,11 +185,7 @@ pub fn serve(
 ) -> Result<(), Error> {
     let io = |what: &str, e: std::io::Error| Error::Load(format!("{what}: {e}"));
     listener.set_nonblocking(true).map_err(|e| io("listener", e))?;
-    let gate = Arc::new(Gate {
-        api_keys: config.api_keys,
-        rate_limit: config.rate_limit_per_minute,
-        buckets: Mutex::new(HashMap::new()),
-    });
+    let gate = Arc::new(Gate::new(config.api_keys, config.rate_limit_per_minute));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut workers = Vec::new();
     for n in 0..config.workers.max(1) {
@@ -219,4 +249,76 @@ pub async fn shutdown_signal() {
 
 pub fn parse_addr(addr: &str) -> Result<SocketAddr, Error> {
     addr.parse().map_err(|e| Error::Call(format!("--addr {addr:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn retry_after(r: &Response) -> u64 {
+        r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_full_bucket_admits_the_limit_then_refills_evenly() {
+        let gate = Gate::new(vec!["a".into(), "b".into()], 3);
+        let (a, b) = (&gate.keys[0], &gate.keys[1]);
+        for _ in 0..3 {
+            assert!(gate.admit_at(a, 0).is_ok());
+        }
+        let refused = gate.admit_at(a, 0).unwrap_err();
+        assert_eq!(refused.status(), 429);
+        assert_eq!(retry_after(&refused), 20, "one request per 20 s at 3 a minute");
+        assert!(gate.admit_at(b, 0).is_ok(), "each key has its own bucket");
+        assert!(gate.admit_at(a, 19 * SECOND).is_err());
+        assert!(gate.admit_at(a, 20 * SECOND).is_ok());
+        assert!(gate.admit_at(a, 20 * SECOND).is_err());
+        // Idle for longer than a minute: the bucket is full again, and no fuller.
+        for _ in 0..3 {
+            assert!(gate.admit_at(a, 300 * SECOND).is_ok());
+        }
+        assert!(gate.admit_at(a, 300 * SECOND).is_err());
+    }
+
+    #[test]
+    fn retry_after_is_at_least_one_second() {
+        let gate = Gate::new(vec!["a".into()], 6000);
+        let a = &gate.keys[0];
+        while gate.admit_at(a, 0).is_ok() {}
+        assert_eq!(retry_after(&gate.admit_at(a, 0).unwrap_err()), 1);
+    }
+
+    #[test]
+    fn two_threads_share_one_key_without_admitting_more_than_the_limit() {
+        let gate = Arc::new(Gate::new(vec!["a".into()], 10_000));
+        let admitted: usize = (0..2)
+            .map(|_| {
+                let gate = gate.clone();
+                std::thread::spawn(move || {
+                    (0..20_000).filter(|_| gate.admit_at(&gate.keys[0], 0).is_ok()).count()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(admitted, 10_000);
+    }
+
+    #[test]
+    fn keys_are_checked_and_no_keys_means_one_shared_limit() {
+        let gate = Gate::new(vec!["k1".into()], 0);
+        let mut headers = HeaderMap::new();
+        assert_eq!(gate.authorise(&headers).unwrap_err().status(), 401);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
+        assert_eq!(gate.authorise(&headers).unwrap_err().status(), 401);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer k1"));
+        assert_eq!(gate.authorise(&headers).unwrap().key, "k1");
+        let open = Gate::new(vec![], 1);
+        let limit = open.authorise(&HeaderMap::new()).unwrap();
+        assert!(open.admit_at(limit, 0).is_ok());
+        assert!(open.admit_at(limit, 0).is_err());
+    }
 }
