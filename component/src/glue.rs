@@ -352,7 +352,7 @@ impl exports::agentcell::core::attune_service::Guest for Component {
         req: exports::agentcell::core::attune_service::ServiceRequest,
     ) -> exports::agentcell::core::attune_service::ServiceResponse {
         let (status, body) =
-            crate::attune::service::handle(&HostStorage, &req.method, &req.path, &req.body, now_ms());
+            crate::attune::service::handle(&HostStorage, &req.method, &req.path, &req.body, now_ms);
         exports::agentcell::core::attune_service::ServiceResponse { status, body }
     }
 }

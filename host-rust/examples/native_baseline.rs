@@ -67,7 +67,8 @@ async fn handle(State(store): State<Arc<Shared>>, request: Request<Body>) -> Res
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, 1024 * 1024).await.unwrap_or_default();
     let text = std::str::from_utf8(&bytes).unwrap_or("");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now =
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let (status, body) = service::handle(store.as_ref(), parts.method.as_str(), parts.uri.path(), text, now);
     let mut builder = Response::builder().status(status);
     if !body.is_empty() {

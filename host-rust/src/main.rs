@@ -74,6 +74,9 @@ enum Command {
         /// Requests per minute per API key; 0 turns rate limiting off
         #[arg(long, default_value_t = 600)]
         rate_limit: u32,
+        /// Worker threads, each with its own component instance (default: one per core)
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// GET a URL through the component's HTTP import
     Probe {
@@ -122,7 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             println!("{value}");
         }
         Command::Bench => bench()?,
-        Command::Serve { addr, storage, mut api_keys, no_auth, rate_limit } => {
+        Command::Serve { addr, storage, mut api_keys, no_auth, rate_limit, workers } => {
             if let Ok(env) = std::env::var("AGENTCELL_API_KEYS") {
                 api_keys.extend(env.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string));
             }
@@ -134,7 +137,8 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             }
             let backend = storage.backend(true)?;
             let addr = agentcell_host::serve::parse_addr(&addr)?;
-            let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+            let workers =
+                workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
             let listener = std::net::TcpListener::bind(addr)
                 .map_err(|e| agentcell_host::Error::Call(format!("cannot listen on {addr}: {e}")))?;
             let local = listener.local_addr().map_err(|e| agentcell_host::Error::Call(e.to_string()))?;
