@@ -11,7 +11,7 @@ WASM   := target/wasm32-wasip2/release/agentcell_component.wasm
 CARGO  := cargo
 
 .PHONY: demo test setup setup-rust setup-python setup-js setup-system wasm build wheel \
-        test-rust test-python test-js lint bench clean
+        test-rust test-python test-js lint bench bench-ann clean
 
 demo: build
 	$(PY) examples/demo.py
@@ -92,6 +92,12 @@ bench: build
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 	$(CARGO) build --release -p agentcell-host --example native_baseline
 	$(PY) benches/service.py
+
+# Approximate search on isotropic data against hnswlib (issue 3); not in `make bench`:
+# building the HNSW graph of 100,000 x 768 takes minutes.
+bench-ann: build
+	$(PY) -m pip install --quiet "hnswlib==0.8.0"
+	$(PY) benches/ann_isotropic.py
 
 clean:
 	rm -rf target $(VENV) host-js/node_modules host-js/gen host-js/agentcell.wasm dist agentcell-data
