@@ -5,7 +5,7 @@
 Issue 3 asks approximate search for recall@10 >= 0.95 at >= 10x the speed of our exact
 search. On clustered data (what real embeddings look like) our IVF index meets it
 (`benches/memory.py`). On i.i.d. Gaussian ("isotropic") 768-d data this script runs,
-on the same data and queries as `benches/memory.py`, in the same process:
+on the data of `benches/memory.py` (its queries made the same way), in one process:
 
 - our exact search (the denominator of every speed-up below);
 - our IVF index at several probe counts;
