@@ -89,7 +89,16 @@ def main() -> None:
     )
     print(f"best of {ROUNDS} rounds, each round running all three servers in turn")
     print("targets: >= 90k/s in memory, >= 60k/s with SQLite, p99 < 2 ms")
-    serve = [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--api-key", KEY, "--rate-limit", str(RATE_LIMIT)]
+    serve = [
+        str(AGENTCELL),
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--api-key",
+        KEY,
+        "--rate-limit",
+        str(RATE_LIMIT),
+    ]
     runs: dict[str, list[dict[str, tuple[float, str, str]]]] = {"baseline": [], "memory": [], "SQLite": []}
     for _ in range(ROUNDS):
         runs["baseline"].append(measure([str(BASELINE), "127.0.0.1:0"]))
