@@ -74,7 +74,8 @@ enum Command {
         /// Requests per minute per API key; 0 turns rate limiting off
         #[arg(long, default_value_t = 600)]
         rate_limit: u32,
-        /// Worker threads, each with its own component instance (default: one per core)
+        /// Worker threads, each with its own component instance (default: one per core;
+        /// more help write-heavy loads on SQLite, whose concurrent writes share a commit)
         #[arg(long)]
         workers: Option<usize>,
     },

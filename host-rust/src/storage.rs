@@ -4,6 +4,7 @@
 //! bytes; `list-keys` limit 1..=1000.
 
 use crate::bindings::agentcell::core::storage::{KeyPage, StorageError};
+use crate::group_commit::GroupCommit;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -114,11 +115,19 @@ impl StorageBackend for MemoryStorage {
     }
 }
 
+/// One write waiting for its commit.
+enum Write {
+    Set { ns: String, entries: Vec<(String, String)> },
+    Delete { ns: String, keys: Vec<String> },
+}
+
 /// A SQLite file: the embedded default.
 pub struct SqliteStorage {
     path: PathBuf,
     /// The one writer (and the reader too for `:memory:`).
     db: Mutex<rusqlite::Connection>,
+    /// Writes from several threads at once share one transaction and one fsync.
+    writes: GroupCommit<Write, Result<u32, StorageError>>,
     /// Read connections, one per core: in WAL mode reads run in parallel with each other
     /// and with the writer, so a server's workers never queue behind one connection.
     readers: Vec<Mutex<rusqlite::Connection>>,
@@ -208,7 +217,7 @@ impl SqliteStorage {
                 readers.push(Mutex::new(reader));
             }
         }
-        Ok(Self { path, db: Mutex::new(db), readers, cache: None })
+        Ok(Self { path, db: Mutex::new(db), writes: GroupCommit::default(), readers, cache: None })
     }
 
     /// Runs `f` on a free read connection (this thread's own when it is free).
@@ -233,60 +242,90 @@ impl SqliteStorage {
     ) -> Result<Vec<Option<String>>, StorageError> {
         let mut stmt = db
             .prepare_cached("SELECT value FROM kv WHERE ns=?1 AND key=?2")
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.unavailable(&e))?;
         keys.iter()
             .map(|k| {
                 use rusqlite::OptionalExtension;
-                stmt.query_row((ns, k), |r| r.get(0)).optional().map_err(|e| self.unavailable(e))
+                stmt.query_row((ns, k), |r| r.get(0)).optional().map_err(|e| self.unavailable(&e))
             })
             .collect()
     }
 
-    fn write_entries(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
-        let mut db = self.db.lock().unwrap();
-        let tx = db.transaction().map_err(|e| self.unavailable(e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
-                )
-                .map_err(|e| self.unavailable(e))?;
-            for (k, v) in entries {
-                stmt.execute((ns, k, v)).map_err(|e| self.unavailable(e))?;
-            }
-        }
-        tx.commit().map_err(|e| self.unavailable(e))
+    /// Commits `write` together with whatever other threads are writing meanwhile
+    /// (one transaction, one fsync); its result is known once that commit is durable.
+    fn write(&self, write: Write) -> Result<u32, StorageError> {
+        let failed = || Err(StorageError::Unavailable(format!("{}: the commit failed", self.path.display())));
+        self.writes.submit(write, |batch| self.commit(batch), failed)
     }
 
-    fn delete_keys(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError> {
+    /// One transaction for `batch`, each write in a savepoint of its own, so a write
+    /// that fails leaves the others in; the cache learns what committed, in order.
+    fn commit(&self, batch: Vec<Write>) -> Vec<Result<u32, StorageError>> {
         let mut db = self.db.lock().unwrap();
-        let tx = db.transaction().map_err(|e| self.unavailable(e))?;
-        let mut removed = 0;
-        {
-            let mut stmt = tx
-                .prepare_cached("DELETE FROM kv WHERE ns=?1 AND key=?2")
-                .map_err(|e| self.unavailable(e))?;
-            for k in keys {
-                removed += stmt.execute((ns, k)).map_err(|e| self.unavailable(e))? as u32;
+        let mut tx = match db.transaction() {
+            Ok(tx) => tx,
+            Err(e) => return batch.iter().map(|_| Err(self.unavailable(&e))).collect(),
+        };
+        let mut results: Vec<_> = batch.iter().map(|w| self.apply(&mut tx, w)).collect();
+        if let Err(e) = tx.commit() {
+            results.iter_mut().for_each(|r| *r = Err(self.unavailable(&e)));
+            return results;
+        }
+        for (write, result) in batch.into_iter().zip(&results) {
+            match (write, result) {
+                (Write::Set { ns, entries }, Ok(_)) => {
+                    self.cache_update(&ns, entries.into_iter().map(|(k, v)| (k, Some(v))))
+                }
+                (Write::Delete { ns, keys }, Ok(_)) => {
+                    self.cache_update(&ns, keys.into_iter().map(|k| (k, None)))
+                }
+                (_, Err(_)) => {}
             }
         }
-        tx.commit().map_err(|e| self.unavailable(e))?;
-        Ok(removed)
+        results
+    }
+
+    /// Applies one write inside `tx`, all of it or (on error) none of it.
+    fn apply(&self, tx: &mut rusqlite::Transaction<'_>, write: &Write) -> Result<u32, StorageError> {
+        let sp = tx.savepoint().map_err(|e| self.unavailable(&e))?;
+        let mut changed = 0;
+        match write {
+            Write::Set { ns, entries } => {
+                let mut stmt = sp
+                    .prepare_cached(
+                        "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
+                    )
+                    .map_err(|e| self.unavailable(&e))?;
+                for (k, v) in entries {
+                    changed += stmt.execute((ns, k, v)).map_err(|e| self.unavailable(&e))? as u32;
+                }
+            }
+            Write::Delete { ns, keys } => {
+                let mut stmt = sp
+                    .prepare_cached("DELETE FROM kv WHERE ns=?1 AND key=?2")
+                    .map_err(|e| self.unavailable(&e))?;
+                for k in keys {
+                    changed += stmt.execute((ns, k)).map_err(|e| self.unavailable(&e))? as u32;
+                }
+            }
+        }
+        sp.commit().map_err(|e| self.unavailable(&e))?;
+        Ok(changed)
     }
 
     /// After a committed write: the cache holds what the file now holds.
-    fn cache_update<'a>(&self, ns: &str, changes: impl Iterator<Item = (&'a String, Option<String>)>) {
+    fn cache_update(&self, ns: &str, changes: impl Iterator<Item = (String, Option<String>)>) {
         if let Some(cache) = &self.cache {
             let mut map = cache.write().unwrap();
             for (k, v) in changes {
-                map.insert(ns, k, v);
+                map.insert(ns, &k, v);
             }
             map.make_room(0);
         }
     }
 
-    fn unavailable(&self, e: rusqlite::Error) -> StorageError {
+    fn unavailable(&self, e: &rusqlite::Error) -> StorageError {
         StorageError::Unavailable(format!("{}: {e}", self.path.display()))
     }
 }
@@ -302,29 +341,31 @@ impl StorageBackend for SqliteStorage {
             if let Some(values) = hits {
                 return Ok(values);
             }
-            let values = self.read(|db| self.select(db, ns, keys))?;
-            let mut map = cache.write().unwrap();
-            map.make_room(keys.len());
-            for (k, v) in keys.iter().zip(&values) {
-                map.insert(ns, k, v.clone());
-            }
-            return Ok(values);
+            // Filled while the read still holds the connection (an owned file has no
+            // other): a write commits and updates the cache under that same lock, so a
+            // value read before a write can never be cached after it.
+            return self.read(|db| {
+                let values = self.select(db, ns, keys)?;
+                let mut map = cache.write().unwrap();
+                map.make_room(keys.len());
+                for (k, v) in keys.iter().zip(&values) {
+                    map.insert(ns, k, v.clone());
+                }
+                Ok(values)
+            });
         }
         self.read(|db| self.select(db, ns, keys))
     }
 
     fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
         check_keys(ns, entries.iter().map(|(k, _)| k))?;
-        self.write_entries(ns, entries)?;
-        self.cache_update(ns, entries.iter().map(|(k, v)| (k, Some(v.clone()))));
+        self.write(Write::Set { ns: ns.to_string(), entries: entries.to_vec() })?;
         Ok(())
     }
 
     fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError> {
         check_keys(ns, keys)?;
-        let removed = self.delete_keys(ns, keys)?;
-        self.cache_update(ns, keys.iter().map(|k| (k, None)));
-        Ok(removed)
+        self.write(Write::Delete { ns: ns.to_string(), keys: keys.to_vec() })
     }
 
     fn list_keys(
@@ -342,14 +383,14 @@ impl StorageBackend for SqliteStorage {
                     "SELECT key FROM kv WHERE ns=?1 AND key>=?2 AND key>?3 AND substr(key,1,?4)=?2
                      ORDER BY key LIMIT ?5",
                 )
-                .map_err(|e| self.unavailable(e))?;
+                .map_err(|e| self.unavailable(&e))?;
             let rows = stmt
                 .query_map(
                     (ns, prefix, cursor.unwrap_or(""), prefix.chars().count() as i64, limit as i64 + 1),
                     |r| r.get::<_, String>(0),
                 )
-                .map_err(|e| self.unavailable(e))?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.unavailable(e))
+                .map_err(|e| self.unavailable(&e))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.unavailable(&e))
         })?;
         Ok(page(keys, limit))
     }
@@ -498,6 +539,47 @@ mod tests {
             b.set_many("ns", &[(s("a"), s("1")), (s("b"), s("2"))]).unwrap();
             assert_eq!(b.delete_many("ns", &[s("a"), s("zz")]).unwrap(), 1);
             assert_eq!(b.get_many("ns", &[s("a"), s("b")]).unwrap(), vec![None, Some(s("2"))]);
+        }
+    }
+
+    #[test]
+    fn concurrent_writers_are_all_committed_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, owned) in [("shared.db", false), ("owned.db", true)] {
+            let path = dir.path().join(name);
+            let store = std::sync::Arc::new(if owned {
+                SqliteStorage::open_owned(&path).unwrap()
+            } else {
+                SqliteStorage::open(&path).unwrap()
+            });
+            let threads: Vec<_> = (0..6)
+                .map(|t| {
+                    let store = store.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..50 {
+                            let k = format!("t{t}-{i}");
+                            store
+                                .set_many(
+                                    "ns",
+                                    &[(k.clone(), format!("v{i}")), (format!("{k}-gone"), s("x"))],
+                                )
+                                .unwrap();
+                            assert_eq!(
+                                store.delete_many("ns", &[format!("{k}-gone"), s("never")]).unwrap(),
+                                1
+                            );
+                            assert_eq!(store.get_many("ns", &[k]).unwrap(), [Some(format!("v{i}"))]);
+                        }
+                    })
+                })
+                .collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+            drop(store);
+            let reopened = SqliteStorage::open(&path).unwrap();
+            let keys: Vec<String> = (0..6).flat_map(|t| (0..50).map(move |i| format!("t{t}-{i}"))).collect();
+            let values = reopened.get_many("ns", &keys).unwrap();
+            assert!(values.iter().all(Option::is_some), "{name}: an acknowledged write is missing");
+            assert_eq!(reopened.list_keys("ns", "", None, 1000).unwrap().keys.len(), 300, "{name}");
         }
     }
 
