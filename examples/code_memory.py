@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> list[str]:
         for r in worst:
             m = r["metadata"]
             print(f"  complexity {m['complexity_score']:5.2f}  {m['line_count']:5d} lines  {r['path']}")
-        rt = htm._runtime
+        rt = htm.runtime
         from agentcell.memory._vectors import from_hex
 
         query = from_hex(rt.call_ok("code-analysis", "lexical-embedding", args.query, htm.dimension))

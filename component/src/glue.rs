@@ -450,6 +450,9 @@ impl wm::Guest for Component {
     fn put(handle: u32, entries_json: String, embeddings: Vec<String>) -> Result<u32, wit_types::Error> {
         with_store(handle, |s| s.put(&HostStorage, &entries_json, &embeddings, now_ms()))
     }
+    fn check_entries(entries_json: String) -> Result<u32, wit_types::Error> {
+        wit_result(crate::memory::check_entries(&entries_json))
+    }
     fn get(handle: u32, key: String) -> Result<Option<wm::Entry>, wit_types::Error> {
         with_store(handle, |s| {
             Ok(s.get(&key).map(|e| wm::Entry {
@@ -490,6 +493,14 @@ impl wm::Guest for Component {
         query: Option<String>,
     ) -> Result<String, wit_types::Error> {
         with_store(handle, |s| s.query_by_resonance(min_resonance, max_results, query.as_deref()))
+    }
+    fn direction_sum(handle: u32) -> Result<Option<String>, wit_types::Error> {
+        with_store(handle, |s| {
+            Ok(s.direction_sum().map(|sum| {
+                let sum: Vec<f32> = sum.into_iter().map(|x| x as f32).collect();
+                crate::blob::encode_f32(&sum)
+            }))
+        })
     }
     fn build_index(handle: u32, lists: Option<u32>) -> Result<(), wit_types::Error> {
         with_store(handle, |s| {

@@ -149,8 +149,9 @@ def test_reopen_restores_every_entry_and_rejects_other_dimension(
         HTMCore(tmp_path / "h", shard_count=4, dimension=384)
     assert info.value.field == "dimension"
     report = again.garbage_collect(aggressive=True)
-    # Compact: per shard, full segments of 48 rows (768-d rows, ~192 KiB of base64) and one partial.
-    assert report["segments_after"] <= 4 + 498 // 48 < report["segments_before"]
+    # Compact: per shard of each partition, full segments of 48 rows (768-d rows, ~192 KiB
+    # of base64) and one partial.
+    assert report["segments_after"] <= 4 * again.partitions + 498 // 48 < report["segments_before"]
     assert len(HTMCore(tmp_path / "h", shard_count=4)) == 498
 
 
@@ -161,14 +162,19 @@ def test_store_file_is_made_for_segments_of_a_few_hundred_kib(
 
     with HTMCore(tmp_path / "h", shard_count=2) as htm:
         htm.store_embeddings([f"k{i}" for i in range(1000)], unit(rng, 1000))
-        assert htm._runtime.storage.journal == "truncate"
-    db = sqlite3.connect(tmp_path / "h" / "htm.sqlite3")
-    assert db.execute("PRAGMA page_size").fetchone() == (65536,)
-    # Segment values are TEXT (base64 after a JSON header line), readable by any host.
-    kinds = {t for (t,) in db.execute("SELECT typeof(value) FROM kv WHERE key LIKE 'seg/%'")}
-    assert kinds == {"text"}
+        assert htm.runtime.storage.journal == "truncate"
+    # One SQLite file per partition.
+    files = sorted((tmp_path / "h").glob("*.sqlite3"))
+    assert [f.name for f in files] == ["htm.part1.sqlite3", "htm.sqlite3"]
+    sizes = []
+    for file in files:
+        db = sqlite3.connect(file)
+        assert db.execute("PRAGMA page_size").fetchone() == (65536,)
+        # Segment values are TEXT (base64 after a JSON header line), readable by any host.
+        kinds = {t for (t,) in db.execute("SELECT typeof(value) FROM kv WHERE key LIKE 'seg/%'")}
+        assert kinds == {"text"}
+        sizes += [n for (n,) in db.execute("SELECT length(value) FROM kv WHERE key LIKE 'seg/%'")]
     # A 3 MB batch is cut into segments small enough to cross the boundary fast (WIT `put`).
-    sizes = [n for (n,) in db.execute("SELECT length(value) FROM kv WHERE key LIKE 'seg/%'")]
     assert len(sizes) >= 1000 // 48 and max(sizes) <= 256 * 1024
 
 
@@ -205,15 +211,18 @@ def test_sigkill_mid_batch_loses_no_acknowledged_batch(tmp_path: Path) -> None:
         assert all(f"{b}-{i}" in keys for i in range(50)), b
 
 
-def test_trap_then_store_reopens_with_data_intact(htm: HTMCore, rng: np.random.Generator) -> None:
-    v = unit(rng)
-    htm.store_embedding("kept", v, {"n": 1})
+@pytest.mark.parametrize("partition", [0, 1])
+def test_trap_then_store_reopens_with_data_intact(
+    htm: HTMCore, rng: np.random.Generator, partition: int
+) -> None:
+    vectors = unit(rng, 20)
+    htm.store_embeddings([f"kept-{i}" for i in range(20)], vectors, [{"n": i} for i in range(20)])
     with pytest.raises(agentcell.ComponentTrap):
-        htm._runtime.call("diagnostics", "trap", "on purpose")
-    hits = htm.search_similar(v, limit=1)
-    assert hits[0][0] == "kept"
-    htm.store_embedding("after", v, {})
-    assert len(htm) == 2
+        htm._parts[partition].runtime.call("diagnostics", "trap", "on purpose")
+    for i, v in enumerate(vectors):
+        assert htm.search_similar(v, limit=1)[0][:2] == (f"kept-{i}", pytest.approx(1.0, abs=1e-5))
+    htm.store_embedding("after", vectors[0], {})
+    assert len(htm) == 21
 
 
 def test_unusable_storage_path_is_an_htm_error(tmp_path: Path) -> None:
@@ -264,7 +273,11 @@ def test_ivf_index_recall_against_exact(tmp_path: Path, rng: np.random.Generator
     htm.store_embeddings([f"k{i}" for i in range(4000)], data)
     htm.build_index()
     stats = htm.get_memory_stats()
-    assert stats["index_trained"] and stats["index_lists"] == 32 and stats["cache_entries"] == 4000
+    # round(sqrt(n) / 2) lists per partition of n rows.
+    assert stats["index_trained"] and stats["cache_entries"] == 4000
+    assert (
+        2 * round((4000 / 2) ** 0.5 / 2) - 2 <= stats["index_lists"] <= 2 * round((4000 / 2) ** 0.5 / 2) + 2
+    )
     found = 0
     for q in data[rng.choice(4000, 30, replace=False)] + 0.02 * rng.standard_normal((30, 64)).astype(
         np.float32
@@ -285,7 +298,8 @@ def test_stats_profiling_and_benchmark(htm: HTMCore, rng: np.random.Generator) -
     assert stats["entries"] == 100 and stats["dimension"] == DIM
     assert stats["raw_vector_bytes"] == 100 * DIM * 4 <= stats["vector_bytes"] <= stats["used_bytes"]
     prof = htm.get_profiling_data()
-    assert prof["store"]["count"] == 1 and prof["search"]["count"] == 1
+    # Core counters count per partition: one batch over both, one search of both.
+    assert prof["store"]["count"] == 2 and prof["search"]["count"] == 2
     assert prof["call:search"]["avg_duration_ms"] >= prof["search"]["avg_duration_ms"]
     bench = htm.benchmark_operations(50)
     assert set(bench) == {"store_ops_per_sec", "retrieve_ops_per_sec", "search_ops_per_sec"}

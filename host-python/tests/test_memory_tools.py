@@ -151,7 +151,7 @@ def test_crawler_errors_and_analyze_file(tmp_path: Path) -> None:
 
 def test_lexical_embeddings_relate_shared_vocabulary() -> None:
     htm = HTMCore(":memory:", dimension=256)
-    rt = htm._runtime
+    rt = htm.runtime
     from agentcell.memory._vectors import from_hex
 
     a = from_hex(rt.call_ok("code-analysis", "lexical-embedding", "def parse_request(req): pass", 256))

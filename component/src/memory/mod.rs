@@ -416,16 +416,24 @@ impl MemoryStore {
         Ok(out)
     }
 
-    /// The normalised sum of the normalised embeddings; `None` when it is zero.
-    fn mean_direction(&self) -> Option<Vec<f32>> {
-        let dim = self.entries.dim();
-        let mut sum = vec![0f64; dim];
+    /// The sum of the normalised embeddings (in f64); `None` when the store is empty.
+    pub fn direction_sum(&self) -> Option<Vec<f64>> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let mut sum = vec![0f64; self.entries.dim()];
         for i in 0..self.entries.len() {
             let w = f64::from(self.entries.inv_norm(i));
             for (s, x) in sum.iter_mut().zip(self.entries.row(i)) {
                 *s += f64::from(*x) * w;
             }
         }
+        Some(sum)
+    }
+
+    /// The normalised sum of the normalised embeddings; `None` when it is zero.
+    fn mean_direction(&self) -> Option<Vec<f32>> {
+        let sum = self.direction_sum()?;
         let norm = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
         (norm > 0.0).then(|| sum.iter().map(|x| (x / norm) as f32).collect())
     }
@@ -556,6 +564,12 @@ fn linear_memory_bytes() -> usize {
     {
         0
     }
+}
+
+/// Checks the entries of a `put` (see `input::parse_entries`) without storing them;
+/// returns how many there are.
+pub fn check_entries(entries_json: &str) -> Result<u32> {
+    Ok(input::parse_entries(entries_json)?.len() as u32)
 }
 
 /// Resonance of two embeddings given as hex f32 of equal length.

@@ -257,3 +257,50 @@ fn stores_are_found_by_handle_and_name() {
         Some("name")
     );
 }
+
+/// Two halves of a store, each summed on its own and added up, give the mean direction
+/// of the whole: what a host splitting a store over several instances relies on.
+#[test]
+fn direction_sums_of_parts_add_up_to_the_whole() {
+    let storage = MemoryStorage::default();
+    let (ks, vs) = (keys(40), vectors(40, 3, 5));
+    let mut whole = MemoryStore::open(&storage, "whole", opts(IndexKind::Flat), 1).unwrap();
+    let mut a = MemoryStore::open(&storage, "a", opts(IndexKind::Flat), 1).unwrap();
+    let mut b = MemoryStore::open(&storage, "b", opts(IndexKind::Flat), 1).unwrap();
+    assert!(a.direction_sum().is_none());
+    put(&mut whole, &storage, &ks, &vs).unwrap();
+    put(&mut a, &storage, &ks[..15], &vs[..15]).unwrap();
+    put(&mut b, &storage, &ks[15..], &vs[15..]).unwrap();
+    let (w, sa, sb) =
+        (whole.direction_sum().unwrap(), a.direction_sum().unwrap(), b.direction_sum().unwrap());
+    for i in 0..DIM {
+        assert!((w[i] - (sa[i] + sb[i])).abs() < 1e-9);
+    }
+    let by_sum: Vec<(String, f32, serde_json::Value)> = serde_json::from_str(
+        &whole
+            .query_by_resonance(
+                0.0,
+                None,
+                Some(&encode_f32(&w.iter().map(|x| *x as f32).collect::<Vec<_>>())),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let by_mean: Vec<(String, f32, serde_json::Value)> =
+        serde_json::from_str(&whole.query_by_resonance(0.0, None, None).unwrap()).unwrap();
+    assert_eq!(
+        by_sum.iter().map(|h| &h.0).collect::<Vec<_>>(),
+        by_mean.iter().map(|h| &h.0).collect::<Vec<_>>()
+    );
+    for (x, y) in by_sum.iter().zip(&by_mean) {
+        assert!((x.1 - y.1).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn entries_are_checked_without_storing() {
+    assert_eq!(check_entries(r#"[{"key":"a"},{"key":"b","metadata":{"x":1}}]"#).unwrap(), 2);
+    let field = |json: &str| check_entries(json).unwrap_err().field.unwrap();
+    assert_eq!(field(r#"[{"key":"a"},{"key":"a"}]"#), "entries[1].key");
+    assert_eq!(field(r#"[{"key":"a"},{"key":"b","metadata":3}]"#), "entries[1].metadata");
+}

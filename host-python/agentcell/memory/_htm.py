@@ -16,18 +16,28 @@ Definitions (checkable by hand):
   them by default); approximate searches scan the ``probes`` nearest lists (a twentieth,
   at least 8). Trained on the first approximate search, retrained when a tenth of the
   rows were added since; ``exact=True`` always scans everything.
+- ``partitions``: a store is split over this many component instances (default 2), each
+  holding the entries whose key's CRC-32 falls to it, in its own SQLite file. A search
+  scans every partition at once, each on its own thread (a component call runs without
+  the GIL), and merges the top hits; a batch is written by all of them at once. Exact
+  search answers exactly as one instance would: similarity is computed row by row and
+  the merge keeps the order (best first, ties by key). The IVF index is per partition:
+  ``probes`` and ``lists`` count per partition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +56,16 @@ DEFAULT_DIMENSION = 768
 CHUNK_ROWS = 4096
 DB_FILE = "htm.sqlite3"
 JOURNAL = "truncate"
+#: Component instances a new store is split over: one per core of a 2-core machine.
+DEFAULT_PARTITIONS = 2
+MAX_PARTITIONS = 16
+#: Where partition 0's storage records how many partitions each store has.
+LAYOUT_NAMESPACE = "agentcell.memory-layout"
+#: Results a merged search or resonance query returns at most (the core's limit).
+MAX_RESULTS = 10_000
+
+T = TypeVar("T")
+_ENTRY_INDEX = re.compile(r"entries\[(\d+)\]")
 
 IndexKind = Literal["flat", "ivf"]
 #: One search result: key, similarity (or resonance), metadata.
@@ -65,6 +85,92 @@ def _hits(text: str) -> list[SearchHit]:
     return [(k, float(s), m) for k, s, m in json.loads(text)]
 
 
+def _merge_hits(parts: list[list[SearchHit]], limit: int) -> list[SearchHit]:
+    """The best `limit` of several partitions' hits, in the core's order: best first,
+    ties by key (Python compares strings by code point, as Rust compares UTF-8)."""
+    if len(parts) == 1:
+        return parts[0][:limit]
+    merged = [h for hits in parts for h in hits]
+    merged.sort(key=lambda h: (-h[1], h[0]))
+    return merged[:limit]
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition holding `key`: CRC-32 of its UTF-8 bytes modulo the partition count
+    (stable across processes, machines and versions)."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % partitions
+
+
+class _HostTimes:
+    """Durations of component calls as seen from Python (boundary included)."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._lock = threading.Lock()
+        self._times: dict[str, list[float]] = {}
+
+    def record(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self._times.setdefault(name, []).append(seconds)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {
+                f"call:{name}": {
+                    "count": len(times),
+                    "total_ms": sum(times) * 1000,
+                    "avg_duration_ms": sum(times) * 1000 / len(times),
+                }
+                for name, times in self._times.items()
+            }
+
+
+class _Partition:
+    """One component instance holding a share of a store: its runtime (and storage),
+    the store's handle there, and reopening after a trap."""
+
+    def __init__(self, runtime: Runtime, name: str, options: dict[str, Any], times: _HostTimes) -> None:
+        self.runtime = runtime
+        self.name = name
+        self.options = options
+        self.times = times
+        self.handle = 0
+        self.generation = -1
+        self.closed = False
+
+    def open(self) -> None:
+        try:
+            self.handle = self.runtime.call_ok("memory", "open", self.name, self.options)
+        except AgentcellError as e:
+            raise _memory_error(e) from e
+        self.generation = self.runtime.instantiations
+        if self.times.enabled:
+            self.runtime.call_ok("memory", "set-profiling", self.handle, True)
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Calls `memory.<name>(handle, *args)`. After a trap the runtime has a new
+        instance; the store is reopened from storage first (nothing acknowledged is lost)."""
+        started = time.perf_counter()
+        with self.runtime.lock:
+            if self.closed:
+                raise HTMError(f"the store {self.name!r} is closed")
+            if self.generation != self.runtime.instantiations:
+                self.open()
+            try:
+                out = self.runtime.call_ok("memory", name, self.handle, *args)
+            except AgentcellError as e:
+                raise _memory_error(e) from e
+        if self.times.enabled:
+            self.times.record(name, time.perf_counter() - started)
+        return out
+
+    def close(self) -> None:
+        with self.runtime.lock:
+            if not self.closed and self.handle and self.generation == self.runtime.instantiations:
+                self.runtime.call_ok("memory", "close", self.handle)
+            self.closed = True
+
+
 class HTMCore:
     """A persistent store of embeddings with metadata, searched by cosine similarity.
 
@@ -73,10 +179,11 @@ class HTMCore:
     >>> htm.search_similar(query, limit=5, min_similarity=0.7)  # doctest: +SKIP
     [('src/model.py', 0.93, {'language': 'python'})]
 
-    `storage_path` is a directory (created if needed) holding the SQLite file, or
-    ``":memory:"``. Safe to share between threads: calls are serialised on the store's
-    component instance. One process may hold one `HTMCore` per store; other processes
-    see its writes when they open the store again.
+    `storage_path` is a directory (created if needed) holding the SQLite files (one per
+    partition), or ``":memory:"``. `partitions` (1..=16) is fixed when the store is
+    created (default 2; a store reopened keeps its own). Safe to share between threads:
+    calls are serialised on each partition's component instance. One process may hold
+    one `HTMCore` per store; other processes see its writes when they open it again.
     """
 
     def __init__(
@@ -87,13 +194,26 @@ class HTMCore:
         dimension: int = DEFAULT_DIMENSION,
         index: IndexKind = "flat",
         name: str = "htm",
+        partitions: int | None = None,
         runtime: Runtime | None = None,
     ) -> None:
-        for field, value in (("shard_count", shard_count), ("dimension", dimension)):
-            if not isinstance(value, int) or isinstance(value, bool):
+        """`runtime`: open the store in this component runtime (and its storage) rather
+        than in runtimes of its own; such a store has one partition."""
+        for field, value in (
+            ("shard_count", shard_count),
+            ("dimension", dimension),
+            ("partitions", partitions),
+        ):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ValidationError(f"{field}: must be an int, got {value!r}", field=field)
         if index not in ("flat", "ivf"):
             raise ValidationError(f"index: must be 'flat' or 'ivf', got {index!r}", field="index")
+        if partitions is not None and not 1 <= partitions <= MAX_PARTITIONS:
+            raise ValidationError(
+                f"partitions: must be 1..={MAX_PARTITIONS}, got {partitions}", field="partitions"
+            )
+        if runtime is not None and partitions not in (None, 1):
+            raise ValidationError("partitions: a store opened in a given runtime has one", field="partitions")
         self.name = name
         self.dimension = dimension
         self.shard_count = shard_count
@@ -101,19 +221,25 @@ class HTMCore:
         # Embeddings move in 256 KiB pieces; keep glibc from returning and re-faulting
         # them on every call (see `agentcell._alloc`; AGENTCELL_TUNE_ALLOCATOR=0: off).
         keep_heap_warm()
-        if runtime is None:
-            runtime = Runtime(self._storage_at(storage_path))
-        self._runtime = runtime
-        self._handle = 0
-        self._generation = -1
-        self._profiling = False
-        self._host_times: dict[str, list[float]] = {}
-        self._times_lock = threading.Lock()
-        with self._runtime.lock:
-            self._open()
+        self._times = _HostTimes()
+        options = {"dimension": dimension, "shard-count": shard_count, "index": index}
+        first = _Partition(runtime or Runtime(self._storage_at(storage_path, 0)), name, options, self._times)
+        with first.runtime.lock:
+            first.open()
+        count = self._layout(first, 1 if runtime is not None else partitions)
+        self._parts = [first] + [
+            _Partition(Runtime(self._storage_at(storage_path, i)), name, options, self._times)
+            for i in range(1, count)
+        ]
+        for part in self._parts[1:]:
+            with part.runtime.lock:
+                part.open()
+        self._pool = (
+            ThreadPoolExecutor(count - 1, thread_name_prefix=f"agentcell-{name}") if count > 1 else None
+        )
 
     @staticmethod
-    def _storage_at(storage_path: str | Path) -> SQLiteStorage:
+    def _storage_at(storage_path: str | Path, partition: int) -> SQLiteStorage:
         if str(storage_path) == ":memory:":
             return SQLiteStorage(":memory:")
         directory = Path(storage_path)
@@ -123,47 +249,66 @@ class HTMCore:
             raise HTMError(
                 f"cannot create the store directory {str(directory)!r}: {e}", field="storage_path"
             ) from e
+        file = DB_FILE if partition == 0 else DB_FILE.replace(".", f".part{partition}.", 1)
         try:
             # 64 KiB pages: segments are megabytes each; 16x fewer pages to write and
             # chain than SQLite's default 4 KiB (insert and reopen ~2x faster, measured).
-            return SQLiteStorage(directory / DB_FILE, page_size=65536, journal=JOURNAL)
+            return SQLiteStorage(directory / file, page_size=65536, journal=JOURNAL)
         except StorageError as e:
             raise HTMError(str(e), field="storage_path") from e
 
+    def _layout(self, first: _Partition, requested: int | None) -> int:
+        """The store's partition count, recorded in partition 0's storage when the store
+        is created. A store from before partitions (entries, no record) has one."""
+        storage = first.runtime.storage
+        recorded = storage.get(LAYOUT_NAMESPACE, self.name)
+        if recorded is not None:
+            count = int(json.loads(recorded)["partitions"])
+        else:
+            existing = int(first.call("count")) > 0
+            count = 1 if existing else (requested or DEFAULT_PARTITIONS)
+            storage.set(LAYOUT_NAMESPACE, self.name, json.dumps({"partitions": count}))
+        if requested is not None and requested != count:
+            raise ValidationError(
+                f"partitions: the store {self.name!r} has {count}, not {requested}", field="partitions"
+            )
+        return count
+
+    @property
+    def partitions(self) -> int:
+        """How many component instances the store is split over."""
+        return len(self._parts)
+
     @property
     def runtime(self) -> Runtime:
-        """The component runtime this store lives in: other interfaces of the component
-        (code analysis, principles) can be called on it, serialised with the store's own
-        calls by the runtime's lock."""
-        return self._runtime
+        """The component runtime of the store's first partition: other interfaces of the
+        component (code analysis, principles) can be called on it, serialised with the
+        store's own calls by the runtime's lock."""
+        return self._parts[0].runtime
 
-    def _open(self) -> None:
-        options = {"dimension": self.dimension, "shard-count": self.shard_count, "index": self.index}
+    def _each(self, task: Callable[[_Partition], T]) -> list[T]:
+        """`task` on every partition at once (the first on this thread), results in
+        partition order. Every task finishes before the first failure is raised."""
+        if self._pool is None or self._parts[0].closed:
+            return [task(self._parts[0])]  # closed: raises the "closed" error
+        futures: list[Future[T]] = [self._pool.submit(task, p) for p in self._parts[1:]]
+        results: list[T] = []
+        error: BaseException | None = None
         try:
-            self._handle = self._runtime.call_ok("memory", "open", self.name, options)
-        except AgentcellError as e:
-            raise _memory_error(e) from e
-        self._generation = self._runtime.instantiations
-        if self._profiling:
-            self._runtime.call_ok("memory", "set-profiling", self._handle, True)
-
-    def _call(self, name: str, *args: Any) -> Any:
-        """Calls `memory.<name>(handle, *args)`. After a trap the runtime has a new
-        instance; the store is reopened from storage first (nothing acknowledged is lost)."""
-        started = time.perf_counter() if self._profiling else 0.0
-        with self._runtime.lock:
-            if self._generation != self._runtime.instantiations:
-                self._open()
-            if not self._handle:
-                raise HTMError(f"the store {self.name!r} is closed")
+            results.append(task(self._parts[0]))
+        except BaseException as e:  # the others still run: wait for them first
+            error = e
+        for f in futures:
             try:
-                out = self._runtime.call_ok("memory", name, self._handle, *args)
-            except AgentcellError as e:
-                raise _memory_error(e) from e
-        if self._profiling:
-            with self._times_lock:
-                self._host_times.setdefault(name, []).append(time.perf_counter() - started)
-        return out
+                results.append(f.result())
+            except BaseException as e:
+                error = error or e
+        if error is not None:
+            raise error
+        return results
+
+    def _part_of(self, key: str) -> _Partition:
+        return self._parts[partition_of(key, len(self._parts))]
 
     # --- writing -------------------------------------------------------------------
 
@@ -185,7 +330,9 @@ class HTMCore:
         diff_ops: Sequence[Sequence[Mapping[str, Any]] | None] | None = None,
     ) -> int:
         """Stores a batch: `embeddings` is a 2-D array with one row per key. Every row is
-        checked before anything is written; returns the number stored."""
+        checked before anything is written; returns the number stored. Durable when this
+        returns; a batch split over several partitions or calls is written by each of
+        them in turn, so after a crash mid-batch some of it may be stored."""
         if isinstance(keys, str):
             raise ValidationError("keys: must be a sequence of keys, not one string", field="keys")
         matrix = as_matrix(embeddings, "embeddings")
@@ -197,28 +344,70 @@ class HTMCore:
         for field, seq in (("metadatas", metas), ("diff_ops", diffs)):
             if len(seq) != n:
                 raise ValidationError(f"{field}: {len(seq)} items for {n} keys", field=field)
-        if n > CHUNK_ROWS:
-            self._precheck(keys, matrix)
-        starts = range(0, n, CHUNK_ROWS)
-        entries_jsons = [
-            self._entries_json(
-                [
-                    {"key": keys[i], "metadata": metas[i], "diff_ops": diffs[i]}
-                    for i in range(a, min(a + CHUNK_ROWS, n))
-                ],
-                a,
-            )
-            for a in starts
+        for i, k in enumerate(keys):
+            if not isinstance(k, str):
+                raise ValidationError(
+                    f"entries[{i}].key: must be a string, got {k!r}", field=f"entries[{i}].key"
+                )
+
+        # Each partition's rows, in calls of at most CHUNK_ROWS, with their entries' JSON.
+        chunks = [
+            [rows[a : a + CHUNK_ROWS] for a in range(0, len(rows), CHUNK_ROWS)]
+            for rows in self._rows_by_partition(keys)
         ]
+        entries_jsons = [
+            [
+                self._entries_json(
+                    [{"key": keys[i], "metadata": metas[i], "diff_ops": diffs[i]} for i in chunk], chunk
+                )
+                for chunk in part_chunks
+            ]
+            for part_chunks in chunks
+        ]
+        if sum(map(len, chunks)) > 1:
+            # Several calls: check all of it first, so none of it is written if any is bad
+            # (each call is still checked in full by the core).
+            self._precheck(matrix)
+            self._check_entries(
+                [j for part in entries_jsons for j in part], [c for part in chunks for c in part]
+            )
 
-        stored = 0
-        for a, entries_json in zip(starts, entries_jsons, strict=True):
-            stored += int(self._call("put", entries_json, to_hex_pieces(matrix[a : a + CHUNK_ROWS])))
-        return stored
+        def put(part: _Partition) -> int:
+            i = self._parts.index(part)
+            stored = 0
+            for chunk, entries_json in zip(chunks[i], entries_jsons[i], strict=True):
+                block = matrix[chunk.start : chunk.stop] if isinstance(chunk, range) else matrix[chunk]
+                stored += int(part.call("put", entries_json, to_hex_pieces(block)))
+            return stored
 
-    def _precheck(self, keys: Sequence[str], matrix: npt.NDArray[np.float32]) -> None:
-        """For a batch sent in several calls: the checks that could fail a later call,
-        made before the first one (each call is still checked in full by the core)."""
+        return sum(self._each(put))
+
+    def _check_entries(self, entries_jsons: list[str], chunks: list[Sequence[int]]) -> None:
+        """Checks the entries of every call at once, naming a bad one by its batch row."""
+        joined = "[" + ",".join(j[1:-1] for j in entries_jsons) + "]"
+        try:
+            self.runtime.call_ok("memory", "check-entries", joined)
+        except AgentcellError as e:
+            err = _memory_error(e)
+            order = [row for chunk in chunks for row in chunk]
+
+            def renumber(text: str) -> str:
+                return _ENTRY_INDEX.sub(lambda m: f"entries[{order[int(m[1])]}]", text)
+
+            raise type(err)(renumber(err.message), field=err.field and renumber(err.field)) from e
+
+    def _rows_by_partition(self, keys: Sequence[str]) -> list[Sequence[int]]:
+        """Each partition's rows of a batch, in batch order (one partition: all rows)."""
+        count = len(self._parts)
+        if count == 1:
+            return [range(len(keys))]
+        rows: list[list[int]] = [[] for _ in range(count)]
+        for i, k in enumerate(keys):
+            rows[partition_of(k, count)].append(i)
+        return list[Sequence[int]](rows)
+
+    def _precheck(self, matrix: npt.NDArray[np.float32]) -> None:
+        """The checks of the rows that could fail a later call, made before the first."""
         if matrix.shape[1] != self.dimension:
             raise ValidationError(
                 f"embeddings: rows have dimension {matrix.shape[1]}, the store {self.dimension}",
@@ -234,26 +423,18 @@ class HTMCore:
                 raise ValidationError(f"embeddings[{row}]: holds NaN or infinity", field=f"embeddings[{row}]")
             if not values.any():
                 raise ValidationError(f"embeddings[{row}]: is the zero vector", field=f"embeddings[{row}]")
-        seen: set[str] = set()
-        for i, k in enumerate(keys):
-            if not isinstance(k, str) or not k:
-                raise ValidationError(
-                    f"entries[{i}].key: must be a non-empty string", field=f"entries[{i}].key"
-                )
-            if k in seen:
-                raise ValidationError(f"entries[{i}].key: {k!r} appears twice", field=f"entries[{i}].key")
-            seen.add(k)
 
     @staticmethod
-    def _entries_json(entries: list[dict[str, Any]], offset: int) -> str:
+    def _entries_json(entries: list[dict[str, Any]], rows: Sequence[int]) -> str:
+        """The JSON of `entries`, the batch's `rows`."""
         try:
             return json.dumps(entries, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):
-            for i, e in enumerate(entries):
+            for row, e in zip(rows, entries, strict=True):
                 try:
                     json.dumps(e, allow_nan=False)
                 except (TypeError, ValueError) as err:
-                    field = f"entries[{offset + i}]"
+                    field = f"entries[{row}]"
                     raise ValidationError(
                         f"{field}: metadata must be JSON-serialisable: {err}", field=field
                     ) from None
@@ -264,15 +445,26 @@ class HTMCore:
         return self.delete_embeddings([key]) == 1
 
     def delete_embeddings(self, keys: Sequence[str]) -> int:
-        """Removes the keys (one durable write); returns how many existed."""
-        return int(self._call("delete", list(keys)))
+        """Removes the keys (one durable write per partition); returns how many existed."""
+        count = len(self._parts)
+        by_part: list[list[str]] = [[] for _ in range(count)]
+        for k in keys:
+            by_part[partition_of(k, count) if isinstance(k, str) else 0].append(k)
+
+        def delete(part: _Partition) -> int:
+            mine = by_part[self._parts.index(part)]
+            return int(part.call("delete", mine)) if mine or count == 1 else 0
+
+        return sum(self._each(delete))
 
     # --- reading -------------------------------------------------------------------
 
     def get_embedding(self, key: str) -> dict[str, Any] | None:
         """``{"key", "embedding" (float32 array), "metadata", "diff_ops", "stored_at_ms"}``
         or None."""
-        entry = self._call("get", key)
+        if not isinstance(key, str):
+            raise ValidationError(f"key: must be a string, got {key!r}", field="key")
+        entry = self._part_of(key).call("get", key)
         if entry is None:
             return None
         diff = entry["diff_ops_json"]
@@ -298,7 +490,7 @@ class HTMCore:
         `min_similarity`, as ``(key, similarity, metadata)``, best first (ties by key).
         `filter` keeps entries whose metadata has these exact field values. `exact`
         defaults to the store's index: False uses the IVF index when there is one."""
-        query = as_vector(query_embedding, "query_embedding")
+        query = to_hex(as_vector(query_embedding, "query_embedding"))
         options = {
             "limit": limit,
             "min-similarity": float(min_similarity),
@@ -306,13 +498,13 @@ class HTMCore:
             "exact": self.index == "flat" if exact is None else bool(exact),
             "probes": probes,
         }
-        return _hits(self._call("search", to_hex(query), options))
+        return _merge_hits(self._each(lambda p: _hits(p.call("search", query, options))), limit)
 
     def calculate_resonance(self, embedding1: ArrayLike, embedding2: ArrayLike) -> float:
         """``clamp(c * (1 + 0.1 * sin(pi * c)), 0, 1)``, c = cosine(embedding1, embedding2)."""
         a, b = as_vector(embedding1, "embedding1"), as_vector(embedding2, "embedding2")
         try:
-            return float(self._runtime.call_ok("memory", "resonance", to_hex(a), to_hex(b)))
+            return float(self.runtime.call_ok("memory", "resonance", to_hex(a), to_hex(b)))
         except AgentcellError as e:
             raise _memory_error(e) from e
 
@@ -322,18 +514,26 @@ class HTMCore:
         """Entries whose resonance with `query` (default: the store's mean direction) is
         >= `min_resonance`, as ``(key, resonance, metadata)``, best first."""
         q = to_hex(as_vector(query, "query")) if query is not None else None
-        return _hits(self._call("query-by-resonance", float(min_resonance), max_results, q))
+        if q is None and len(self._parts) > 1:
+            # The mean direction of the whole store: the partitions' sums added up.
+            sums = [from_hex(h) for h in self._each(lambda p: p.call("direction-sum")) if h is not None]
+            total = np.sum(sums, axis=0, dtype=np.float64) if sums else None
+            if total is None or not total.any():
+                return []
+            q = to_hex(np.asarray(total, dtype=np.float32))
+        args = (float(min_resonance), max_results, q)
+        hits = self._each(lambda p: _hits(p.call("query-by-resonance", *args)))
+        return _merge_hits(hits, max_results if max_results is not None else MAX_RESULTS)
 
     def keys(self) -> list[str]:
-        """Every key, in storage order."""
-        keys: list[str] = json.loads(self._call("keys-json"))
-        return keys
+        """Every key: partition by partition, each in insertion order."""
+        return [k for keys in self._each(lambda p: json.loads(p.call("keys-json"))) for k in keys]
 
     def __len__(self) -> int:
-        return int(self._call("count"))
+        return sum(int(n) for n in self._each(lambda p: p.call("count")))
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._call("get", key) is not None
+        return isinstance(key, str) and self._part_of(key).call("get", key) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
@@ -341,42 +541,56 @@ class HTMCore:
     # --- index, memory, profiling --------------------------------------------------
 
     def build_index(self, lists: int | None = None) -> None:
-        """Trains the IVF index now rather than on the first approximate search."""
-        self._call("build-index", lists)
+        """Trains the IVF index now rather than on the first approximate search; `lists`
+        in all (shared out between the partitions)."""
+        share = None if lists is None else max(1, -(-lists // len(self._parts)))
+        self._each(lambda p: p.call("build-index", share))
 
     def get_memory_stats(self) -> dict[str, Any]:
         """entries, dimension, used_bytes, vector_bytes, raw_vector_bytes, index_bytes,
-        metadata_bytes, cache_entries, index_kind, index_trained, segments, ..."""
-        stats: dict[str, Any] = json.loads(self._call("stats-json"))
+        metadata_bytes, cache_entries, index_kind, index_trained, segments, partitions,
+        ...: counts and sizes summed over the partitions."""
+        parts: list[dict[str, Any]] = self._each(lambda p: json.loads(p.call("stats-json")))
+        stats = dict(parts[0])
+        for other in parts[1:]:
+            for field, value in other.items():
+                if isinstance(value, bool):
+                    stats[field] = stats[field] and value
+                elif isinstance(value, int) and field not in ("dimension", "shard_count"):
+                    stats[field] += value
+        stats["partitions"] = len(self._parts)
         return stats
 
     def garbage_collect(self, aggressive: bool = False) -> dict[str, int]:
         """Compacts the persisted segments (and, `aggressive`, frees caches and spare
         memory); returns segments_before, segments_after, bytes_reclaimed."""
-        report: dict[str, int] = json.loads(self._call("garbage-collect", aggressive))
-        return report
+        reports: list[dict[str, int]] = self._each(
+            lambda p: json.loads(p.call("garbage-collect", aggressive))
+        )
+        return {field: sum(r[field] for r in reports) for field in reports[0]}
 
     def clear_cache(self) -> None:
         """Drops the IVF index; it is rebuilt when next needed."""
-        self._call("clear-cache")
+        self._each(lambda p: p.call("clear-cache"))
 
     def enable_profiling(self, enabled: bool = True) -> None:
         """Counts operations and their durations (in the core and as seen from Python)."""
-        self._profiling = enabled
-        self._call("set-profiling", enabled)
+        self._times.enabled = enabled
+        self._each(lambda p: p.call("set-profiling", enabled))
 
     def get_profiling_data(self) -> dict[str, dict[str, float]]:
-        """``{operation: {count, total_ms, avg_duration_ms}}`` measured in the core, plus
-        ``call:<function>`` entries measured from Python (boundary included)."""
-        data: dict[str, dict[str, float]] = json.loads(self._call("profiling-json"))
-        with self._times_lock:
-            for name, times in self._host_times.items():
-                total = sum(times) * 1000
-                data[f"call:{name}"] = {
-                    "count": len(times),
-                    "total_ms": total,
-                    "avg_duration_ms": total / len(times),
-                }
+        """``{operation: {count, total_ms, avg_duration_ms}}`` measured in the core (over
+        all partitions), plus ``call:<function>`` entries per component call measured
+        from Python (boundary included)."""
+        data: dict[str, dict[str, float]] = {}
+        for part in self._each(lambda p: json.loads(p.call("profiling-json"))):
+            for op, figures in part.items():
+                mine = data.setdefault(op, {"count": 0, "total_ms": 0.0})
+                mine["count"] += figures["count"]
+                mine["total_ms"] += figures["total_ms"]
+        for figures in data.values():
+            figures["avg_duration_ms"] = figures["total_ms"] / figures["count"] if figures["count"] else 0.0
+        data.update(self._times.summary())
         return data
 
     def benchmark_operations(self, num_operations: int = 1000) -> dict[str, float]:
@@ -388,7 +602,7 @@ class HTMCore:
             shard_count=self.shard_count,
             index=self.index,
             name=f"{self.name}.benchmark",
-            runtime=self._runtime,
+            runtime=self.runtime,
         )
         try:
             rng = np.random.default_rng(0)
@@ -417,15 +631,19 @@ class HTMCore:
 
     def close(self) -> None:
         """Releases the in-memory copy; everything acknowledged stays persisted."""
-        with self._runtime.lock:
-            if self._handle and self._generation == self._runtime.instantiations:
-                self._runtime.call_ok("memory", "close", self._handle)
-            self._handle = 0
+        for part in self._parts:
+            part.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     def destroy(self) -> None:
         """Deletes the store's persisted data and closes it."""
-        self._call("destroy")
-        self._handle = 0
+        self._each(lambda p: p.call("destroy"))
+        self._parts[0].runtime.storage.delete(LAYOUT_NAMESPACE, self.name)
+        for part in self._parts:
+            part.closed = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     def __enter__(self) -> HTMCore:
         return self
@@ -436,7 +654,10 @@ class HTMCore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"HTMCore(name={self.name!r}, dimension={self.dimension}, index={self.index!r})"
+        return (
+            f"HTMCore(name={self.name!r}, dimension={self.dimension}, index={self.index!r},"
+            f" partitions={len(self._parts)})"
+        )
 
     # --- async twins ---------------------------------------------------------------
 
