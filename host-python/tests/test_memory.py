@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 import agentcell
 from agentcell.memory import HTMCore, HTMError, MemoryError, ValidationError
+from agentcell.memory._htm import partition_of
 
 DIM = 768
 
@@ -273,11 +275,10 @@ def test_ivf_index_recall_against_exact(tmp_path: Path, rng: np.random.Generator
     htm.store_embeddings([f"k{i}" for i in range(4000)], data)
     htm.build_index()
     stats = htm.get_memory_stats()
-    # round(sqrt(n) / 2) lists per partition of n rows.
+    # round(sqrt(n)) lists in each partition of n rows.
+    sizes = Counter(partition_of(f"k{i}", htm.partitions) for i in range(4000))
     assert stats["index_trained"] and stats["cache_entries"] == 4000
-    assert (
-        2 * round((4000 / 2) ** 0.5 / 2) - 2 <= stats["index_lists"] <= 2 * round((4000 / 2) ** 0.5 / 2) + 2
-    )
+    assert stats["index_lists"] == sum(round(n**0.5) for n in sizes.values())
     found = 0
     for q in data[rng.choice(4000, 30, replace=False)] + 0.02 * rng.standard_normal((30, 64)).astype(
         np.float32

@@ -53,10 +53,53 @@ fn check_diff_ops(field: &str, raw: &RawValue) -> Result<Option<String>> {
     Ok(Some(serde_json::to_string(&ops).expect("JSON serialises")))
 }
 
-/// Parses and checks the entries of a `put`.
+/// The same entries as columns: ~4x cheaper for a host to serialise than a list of
+/// objects (Python's `json.dumps`, measured on 100,000 entries).
+#[derive(Deserialize)]
+struct Columns<'a> {
+    keys: Vec<Option<String>>,
+    #[serde(borrow, default)]
+    metadata: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    diff_ops: Option<Vec<&'a RawValue>>,
+}
+
+impl<'a> Columns<'a> {
+    fn into_rows(self) -> Result<Vec<Incoming<'a>>> {
+        let n = self.keys.len();
+        for (name, column) in [("metadata", &self.metadata), ("diff_ops", &self.diff_ops)] {
+            if let Some(values) = column.as_ref().filter(|v| v.len() != n) {
+                return Err(Error::invalid(
+                    &format!("entries.{name}"),
+                    format_args!("has {} values for {n} keys", values.len()),
+                ));
+            }
+        }
+        let mut metadata = self.metadata.map(Vec::into_iter);
+        let mut diff_ops = self.diff_ops.map(Vec::into_iter);
+        Ok(self
+            .keys
+            .into_iter()
+            .map(|key| Incoming {
+                key,
+                metadata: metadata.as_mut().and_then(Iterator::next),
+                diff_ops: diff_ops.as_mut().and_then(Iterator::next),
+            })
+            .collect())
+    }
+}
+
+/// Parses and checks the entries of a `put`: a JSON list of entry objects, or an
+/// object of columns `{"keys": [...], "metadata": [...]?, "diff_ops": [...]?}`.
 pub fn parse_entries(json: &str) -> Result<Vec<NewEntry>> {
-    let incoming: Vec<Incoming> = serde_json::from_str(json)
-        .map_err(|e| Error::invalid("entries", format_args!("must be a JSON list of entries: {e}")))?;
+    let malformed = |e: serde_json::Error| {
+        Error::invalid("entries", format_args!("must be a JSON list of entries or an object of columns: {e}"))
+    };
+    let incoming: Vec<Incoming> = if json.trim_start().starts_with('{') {
+        serde_json::from_str::<Columns>(json).map_err(malformed)?.into_rows()?
+    } else {
+        serde_json::from_str(json).map_err(malformed)?
+    };
     let mut seen = HashSet::with_capacity(incoming.len());
     incoming
         .into_iter()
@@ -126,6 +169,19 @@ mod tests {
         assert_eq!(field(r#"[{"key":"a","metadata":[1]}]"#), "entries[0].metadata");
         assert_eq!(field(r#"[{"key":"a","diff_ops":[{"op":"move"}]}]"#), "entries[0].diff_ops[0].op");
         assert_eq!(field("{}"), "entries");
+        assert_eq!(field("3"), "entries");
+        // Columns: the same entries, the same checks and field names.
+        let columns = parse_entries(
+            r#"{"keys":["a","b"],"metadata":[{"x":1},null],"diff_ops":[[{"op":"insert","at":0}],null]}"#,
+        )
+        .unwrap();
+        assert_eq!(columns, ok);
+        assert_eq!(parse_entries(r#"{"keys":["a"]}"#).unwrap()[0].metadata, "{}");
+        assert_eq!(field(r#"{"keys":["a","a"]}"#), "entries[1].key");
+        assert_eq!(field(r#"{"keys":["a",null]}"#), "entries[1].key");
+        assert_eq!(field(r#"{"keys":["a","b"],"metadata":[{},[1]]}"#), "entries[1].metadata");
+        assert_eq!(field(r#"{"keys":["a","b"],"metadata":[{}]}"#), "entries.metadata");
+        assert_eq!(field(r#"{"keys":["a"],"diff_ops":[[{"op":"move"}]]}"#), "entries[0].diff_ops[0].op");
         assert!(parse_filter("[1]").is_err());
     }
 }

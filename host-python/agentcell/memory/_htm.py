@@ -12,7 +12,7 @@ Definitions (checkable by hand):
   (upstream's intended formula); `query_by_resonance` measures it against the given
   query, or, without one, against the store's mean direction (the normalised sum of
   the normalised embeddings).
-- ``index="ivf"``: an inverted file (spherical k-means lists, ``round(sqrt(n)/2)`` of
+- ``index="ivf"``: an inverted file (spherical k-means lists, ``round(sqrt(n))`` of
   them by default); approximate searches scan the ``probes`` nearest lists (a twentieth,
   at least 8). Trained on the first approximate search, retrained when a tenth of the
   rows were added since; ``exact=True`` always scans everything.
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 import zlib
@@ -65,7 +64,6 @@ LAYOUT_NAMESPACE = "agentcell.memory-layout"
 MAX_RESULTS = 10_000
 
 T = TypeVar("T")
-_ENTRY_INDEX = re.compile(r"entries\[(\d+)\]")
 
 IndexKind = Literal["flat", "ivf"]
 #: One search result: key, similarity (or resonance), metadata.
@@ -234,9 +232,12 @@ class HTMCore:
         for part in self._parts[1:]:
             with part.runtime.lock:
                 part.open()
-        self._pool = (
-            ThreadPoolExecutor(count - 1, thread_name_prefix=f"agentcell-{name}") if count > 1 else None
-        )
+        # One worker thread per partition: calls to a partition run in the order given
+        # and never wait behind another partition's (searches run partition 0 on the
+        # calling thread).
+        self._workers = [
+            ThreadPoolExecutor(1, thread_name_prefix=f"agentcell-{name}-{i}") for i in range(count)
+        ]
 
     @staticmethod
     def _storage_at(storage_path: str | Path, partition: int) -> SQLiteStorage:
@@ -289,9 +290,9 @@ class HTMCore:
     def _each(self, task: Callable[[_Partition], T]) -> list[T]:
         """`task` on every partition at once (the first on this thread), results in
         partition order. Every task finishes before the first failure is raised."""
-        if self._pool is None or self._parts[0].closed:
+        if len(self._parts) == 1 or self._parts[0].closed:
             return [task(self._parts[0])]  # closed: raises the "closed" error
-        futures: list[Future[T]] = [self._pool.submit(task, p) for p in self._parts[1:]]
+        futures = [w.submit(task, p) for w, p in zip(self._workers[1:], self._parts[1:], strict=True)]
         results: list[T] = []
         error: BaseException | None = None
         try:
@@ -356,45 +357,57 @@ class HTMCore:
             for rows in self._rows_by_partition(keys)
         ]
         entries_jsons = [
-            [
-                self._entries_json(
-                    [{"key": keys[i], "metadata": metas[i], "diff_ops": diffs[i]} for i in chunk], chunk
-                )
-                for chunk in part_chunks
-            ]
-            for part_chunks in chunks
+            [self._entries_json(keys, metas, diffs, chunk) for chunk in part_chunks] for part_chunks in chunks
         ]
         if sum(map(len, chunks)) > 1:
             # Several calls: check all of it first, so none of it is written if any is bad
             # (each call is still checked in full by the core).
             self._precheck(matrix)
-            self._check_entries(
-                [j for part in entries_jsons for j in part], [c for part in chunks for c in part]
-            )
+            try:
+                self.runtime.call_ok(
+                    "memory", "check-entries", self._entries_json(keys, metas, diffs, range(n))
+                )
+            except AgentcellError as e:
+                raise _memory_error(e) from e
 
-        def put(part: _Partition) -> int:
-            i = self._parts.index(part)
-            stored = 0
-            for chunk, entries_json in zip(chunks[i], entries_jsons[i], strict=True):
-                block = matrix[chunk.start : chunk.stop] if isinstance(chunk, range) else matrix[chunk]
-                stored += int(part.call("put", entries_json, to_hex_pieces(block)))
-            return stored
+        return self._put(matrix, chunks, entries_jsons)
 
-        return sum(self._each(put))
-
-    def _check_entries(self, entries_jsons: list[str], chunks: list[Sequence[int]]) -> None:
-        """Checks the entries of every call at once, naming a bad one by its batch row."""
-        joined = "[" + ",".join(j[1:-1] for j in entries_jsons) + "]"
+    def _put(
+        self,
+        matrix: npt.NDArray[np.float32],
+        chunks: list[list[Sequence[int]]],
+        entries_jsons: list[list[str]],
+    ) -> int:
+        """Sends the calls, each on its partition's worker, while this thread encodes the
+        next (the GIL-bound part: hex and JSON); at most two calls queued per partition."""
+        pending: list[list[Future[Any]]] = [[] for _ in self._parts]
+        stored = 0
         try:
-            self.runtime.call_ok("memory", "check-entries", joined)
-        except AgentcellError as e:
-            err = _memory_error(e)
-            order = [row for chunk in chunks for row in chunk]
-
-            def renumber(text: str) -> str:
-                return _ENTRY_INDEX.sub(lambda m: f"entries[{order[int(m[1])]}]", text)
-
-            raise type(err)(renumber(err.message), field=err.field and renumber(err.field)) from e
+            for j in range(max(map(len, chunks))):  # partitions in turn: all of them busy
+                for i, part in enumerate(self._parts):
+                    if j >= len(chunks[i]):
+                        continue
+                    while len(pending[i]) >= 2:
+                        stored += int(pending[i].pop(0).result())
+                    chunk = chunks[i][j]
+                    block = matrix[chunk.start : chunk.stop] if isinstance(chunk, range) else matrix[chunk]
+                    call = self._workers[i].submit(
+                        part.call, "put", entries_jsons[i][j], to_hex_pieces(block)
+                    )
+                    pending[i].append(call)
+        except BaseException:
+            for f in (f for calls in pending for f in calls):
+                f.exception()  # the calls already sent finish before this raises
+            raise
+        error: BaseException | None = None
+        for f in (f for calls in pending for f in calls):
+            try:
+                stored += int(f.result())
+            except BaseException as e:
+                error = error or e
+        if error is not None:
+            raise error
+        return stored
 
     def _rows_by_partition(self, keys: Sequence[str]) -> list[Sequence[int]]:
         """Each partition's rows of a batch, in batch order (one partition: all rows)."""
@@ -425,16 +438,21 @@ class HTMCore:
                 raise ValidationError(f"embeddings[{row}]: is the zero vector", field=f"embeddings[{row}]")
 
     @staticmethod
-    def _entries_json(entries: list[dict[str, Any]], rows: Sequence[int]) -> str:
-        """The JSON of `entries`, the batch's `rows`."""
+    def _entries_json(keys: Sequence[str], metas: list[Any], diffs: list[Any], rows: Sequence[int]) -> str:
+        """The entries of the batch's `rows` as WIT `put` columns."""
+        columns: dict[str, list[Any]] = {"keys": [keys[i] for i in rows]}
+        for name, values in (("metadata", metas), ("diff_ops", diffs)):
+            column = [values[i] for i in rows]
+            if any(v is not None for v in column):
+                columns[name] = column
         try:
-            return json.dumps(entries, separators=(",", ":"), allow_nan=False)
+            return json.dumps(columns, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError):
-            for row, e in zip(rows, entries, strict=True):
+            for i in rows:
                 try:
-                    json.dumps(e, allow_nan=False)
+                    json.dumps([metas[i], diffs[i]], allow_nan=False)
                 except (TypeError, ValueError) as err:
-                    field = f"entries[{row}]"
+                    field = f"entries[{i}]"
                     raise ValidationError(
                         f"{field}: metadata must be JSON-serialisable: {err}", field=field
                     ) from None
@@ -633,8 +651,8 @@ class HTMCore:
         """Releases the in-memory copy; everything acknowledged stays persisted."""
         for part in self._parts:
             part.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        for worker in self._workers:
+            worker.shutdown(wait=False)
 
     def destroy(self) -> None:
         """Deletes the store's persisted data and closes it."""
@@ -642,8 +660,8 @@ class HTMCore:
         self._parts[0].runtime.storage.delete(LAYOUT_NAMESPACE, self.name)
         for part in self._parts:
             part.closed = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
+        for worker in self._workers:
+            worker.shutdown(wait=False)
 
     def __enter__(self) -> HTMCore:
         return self
