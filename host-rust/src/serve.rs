@@ -38,8 +38,10 @@ pub struct ServeConfig {
 /// One API key and its rate limit, kept as GCRA (the generic cell rate algorithm: a
 /// token bucket held as one number, so admitting a request is one compare-and-swap and
 /// the workers never wait on a lock). `tat` is the theoretical arrival time of the next
-/// request, in nanoseconds since the gate opened, were requests to come at exactly the
-/// allowed rate; a request is admitted while `tat` is at most one bucket ahead of now.
+/// request, in ticks (1/16 ns) since the gate opened, were requests to come at exactly
+/// the allowed rate; a request is admitted while `tat` is at most one bucket ahead of
+/// now. Ticks keep the interval's rounding under 0.5% at any `u32` limit per minute
+/// (whole nanoseconds would over-admit 7% at 4e9/min), and a u64 of them lasts 36 years.
 #[derive(Debug)]
 struct KeyLimit {
     key: String,
@@ -51,12 +53,16 @@ struct Gate {
     keys: Vec<KeyLimit>,
     /// The one limit all requests share when no keys are configured.
     anonymous: KeyLimit,
-    /// Nanoseconds between two requests at the allowed rate; 0 turns limiting off.
-    interval_ns: u64,
+    /// The configured limit, requests per minute; 0: off.
+    per_minute: u32,
+    /// Ticks between two requests at the allowed rate; 0 turns limiting off.
+    interval: u64,
     /// How far ahead of now `tat` may run: a full bucket of `rate_limit - 1` requests.
-    burst_ns: u64,
+    burst: u64,
     opened: Instant,
 }
+
+const TICKS_PER_SECOND: u64 = 16_000_000_000;
 
 /// One worker's state: the shared gate and the worker's own instance.
 struct App {
@@ -82,15 +88,16 @@ fn error(status: u16, code: &str, message: &str) -> Response {
 
 impl Gate {
     fn new(api_keys: Vec<String>, rate_limit_per_minute: u32) -> Self {
-        let interval_ns = match rate_limit_per_minute {
+        let interval = match rate_limit_per_minute {
             0 => 0,
-            n => 60_000_000_000 / u64::from(n),
+            n => 60 * TICKS_PER_SECOND / u64::from(n),
         };
         Gate {
             keys: api_keys.into_iter().map(|key| KeyLimit { key, tat: AtomicU64::new(0) }).collect(),
             anonymous: KeyLimit { key: String::new(), tat: AtomicU64::new(0) },
-            interval_ns,
-            burst_ns: interval_ns * u64::from(rate_limit_per_minute.saturating_sub(1)),
+            per_minute: rate_limit_per_minute,
+            interval,
+            burst: interval * u64::from(rate_limit_per_minute.saturating_sub(1)),
             opened: Instant::now(),
         }
     }
@@ -118,29 +125,27 @@ impl Gate {
     /// Admits a request of `limit`'s key, or answers 429 with `Retry-After` (seconds
     /// until the next request would be admitted, at least 1).
     fn admit(&self, limit: &KeyLimit) -> Result<(), Box<Response>> {
-        if self.interval_ns == 0 {
+        if self.interval == 0 {
             return Ok(());
         }
-        self.admit_at(limit, self.opened.elapsed().as_nanos() as u64)
+        self.admit_at(limit, self.opened.elapsed().as_nanos() as u64 * (TICKS_PER_SECOND / 1_000_000_000))
     }
 
-    /// `admit` at `now` nanoseconds after the gate opened.
+    /// `admit` at `now` ticks after the gate opened.
     fn admit_at(&self, limit: &KeyLimit, now: u64) -> Result<(), Box<Response>> {
         let mut tat = limit.tat.load(Ordering::Relaxed);
         loop {
             let start = tat.max(now);
-            if start - now > self.burst_ns {
-                let wait_ns = start - now - self.burst_ns;
-                let wait = wait_ns.div_ceil(1_000_000_000).max(1);
-                let per_minute = 60_000_000_000 / self.interval_ns;
-                let mut r =
-                    error(429, "RATE_LIMITED", &format!("more than {per_minute} requests per minute"));
+            if start - now > self.burst {
+                let wait = (start - now - self.burst).div_ceil(TICKS_PER_SECOND).max(1);
+                let message = format!("more than {} requests per minute", self.per_minute);
+                let mut r = error(429, "RATE_LIMITED", &message);
                 r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
                 return Err(Box::new(r));
             }
             match limit.tat.compare_exchange_weak(
                 tat,
-                start + self.interval_ns,
+                start + self.interval,
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
@@ -255,7 +260,7 @@ pub fn parse_addr(addr: &str) -> Result<SocketAddr, Error> {
 mod tests {
     use super::*;
 
-    const SECOND: u64 = 1_000_000_000;
+    const SECOND: u64 = TICKS_PER_SECOND;
 
     fn retry_after(r: &Response) -> u64 {
         r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap()
@@ -280,6 +285,30 @@ mod tests {
             assert!(gate.admit_at(a, 300 * SECOND).is_ok());
         }
         assert!(gate.admit_at(a, 300 * SECOND).is_err());
+    }
+
+    #[test]
+    fn high_limits_are_kept_to_and_named_exactly() {
+        // 7,000,000 a minute: 8571.43 ns apart, so whole nanoseconds would round.
+        let gate = Gate::new(vec!["a".into()], 7_000_000);
+        let a = &gate.keys[0];
+        let full: usize = (0..7_000_001).filter(|_| gate.admit_at(a, 0).is_ok()).count();
+        assert_eq!(full, 7_000_000);
+        let refused = gate.admit_at(a, 0).unwrap_err();
+        let body = body_text(refused);
+        assert!(body.contains("more than 7000000 requests per minute"), "{body}");
+        // One second later: 116,666.7 more.
+        let refill = (0..200_000).filter(|_| gate.admit_at(a, SECOND).is_ok()).count();
+        assert!((116_666..=116_667).contains(&refill), "{refill}");
+    }
+
+    fn body_text(r: Box<Response>) -> String {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(to_bytes(r.into_body(), BODY_LIMIT))
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     #[test]
