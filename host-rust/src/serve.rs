@@ -295,14 +295,14 @@ mod tests {
         let full: usize = (0..7_000_001).filter(|_| gate.admit_at(a, 0).is_ok()).count();
         assert_eq!(full, 7_000_000);
         let refused = gate.admit_at(a, 0).unwrap_err();
-        let body = body_text(refused);
+        let body = body_text(*refused);
         assert!(body.contains("more than 7000000 requests per minute"), "{body}");
         // One second later: 116,666.7 more.
         let refill = (0..200_000).filter(|_| gate.admit_at(a, SECOND).is_ok()).count();
         assert!((116_666..=116_667).contains(&refill), "{refill}");
     }
 
-    fn body_text(r: Box<Response>) -> String {
+    fn body_text(r: Response) -> String {
         let bytes = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
