@@ -58,7 +58,17 @@ class Baseline:
             for iface, names in (
                 (
                     "storage",
-                    ("get", "set", "delete", "exists", "list-keys", "get-many", "set-many", "delete-many"),
+                    (
+                        "get",
+                        "set",
+                        "delete",
+                        "exists",
+                        "list-keys",
+                        "get-many",
+                        "set-many",
+                        "delete-many",
+                        "compare-and-set",
+                    ),
                 ),
                 ("http-client", ("send",)),
             ):

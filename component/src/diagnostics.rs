@@ -2,7 +2,7 @@
 //! probe (outgoing HTTP).
 
 use crate::error::{Error, Result};
-use crate::ports::{Clock, HttpClient, HttpRequest, Storage};
+use crate::ports::{update, Clock, HttpClient, HttpRequest, Storage};
 
 /// The storage namespace the diagnostics keep their data in.
 pub const NAMESPACE: &str = "diagnostics";
@@ -20,8 +20,11 @@ fn counter_key(name: &str) -> Result<String> {
 
 /// The value of counter `name`; 0 when it was never set.
 pub fn counter_get(storage: &dyn Storage, name: &str) -> Result<i64> {
-    let key = counter_key(name)?;
-    match storage.get(NAMESPACE, &key)? {
+    parse_counter(name, storage.get(NAMESPACE, &counter_key(name)?)?.as_deref())
+}
+
+fn parse_counter(name: &str, stored: Option<&str>) -> Result<i64> {
+    match stored {
         None => Ok(0),
         Some(text) => text.parse().map_err(|_| {
             Error::new(
@@ -32,15 +35,16 @@ pub fn counter_get(storage: &dyn Storage, name: &str) -> Result<i64> {
     }
 }
 
-/// Adds `delta` to counter `name` and returns the new value. Nothing is written when
-/// the sum would overflow.
+/// Adds `delta` to counter `name` and returns the new value; concurrent adds are all
+/// counted (`ports::update`). Nothing is written when the sum would overflow.
 pub fn counter_add(storage: &dyn Storage, name: &str, delta: i64) -> Result<i64> {
-    let current = counter_get(storage, name)?;
-    let next = current.checked_add(delta).ok_or_else(|| {
-        Error::invalid("delta", format_args!("{current} + {delta} overflows a signed 64-bit counter"))
-    })?;
-    storage.set(NAMESPACE, &counter_key(name)?, &next.to_string())?;
-    Ok(next)
+    update(storage, NAMESPACE, &counter_key(name)?, |stored| {
+        let current = parse_counter(name, stored)?;
+        let next = current.checked_add(delta).ok_or_else(|| {
+            Error::invalid("delta", format_args!("{current} + {delta} overflows a signed 64-bit counter"))
+        })?;
+        Ok((next.to_string(), next))
+    })
 }
 
 /// What `probe_url` found.

@@ -76,6 +76,15 @@ impl ports::Storage for HostStorage {
     fn delete_many(&self, namespace: &str, keys: &[String]) -> Result<u32, StorageError> {
         Ok(wit_storage::delete_many(namespace, keys)?)
     }
+    fn compare_and_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError> {
+        Ok(wit_storage::compare_and_set(namespace, key, expected, value)?)
+    }
 }
 
 /// [`ports::HttpClient`] over the WIT `http-client` import.

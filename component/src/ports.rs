@@ -41,6 +41,48 @@ pub trait Storage {
     fn set_many(&self, namespace: &str, entries: &[(String, String)]) -> Result<(), StorageError>;
     /// Removes every key, all or none; returns how many existed.
     fn delete_many(&self, namespace: &str, keys: &[String]) -> Result<u32, StorageError>;
+    /// Stores `value` only if `key` holds exactly `expected` (`None`: nothing), atomically;
+    /// true when it stored.
+    fn compare_and_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError>;
+}
+
+/// How many times [`update`] reads and changes a value again because another writer
+/// changed it between the read and the write, before it gives up. A writer can lose
+/// many races in a row to one that keeps writing (the winner of a commit is the first
+/// to try again), so the bound is generous and each retry backs off a little longer.
+pub const UPDATE_ATTEMPTS: usize = 1000;
+/// Back-off after the n-th lost race: n times this, at most 20 times (0.5 ms).
+const UPDATE_BACKOFF: std::time::Duration = std::time::Duration::from_micros(25);
+
+/// Read, change, compare-and-set; again from the read when another writer got there
+/// first, so concurrent updates of one key (threads, processes sharing Redis) are never
+/// lost. `change` maps the current value to the one to store and what to return.
+pub fn update<T>(
+    storage: &dyn Storage,
+    namespace: &str,
+    key: &str,
+    mut change: impl FnMut(Option<&str>) -> Result<(String, T), Error>,
+) -> Result<T, Error> {
+    for lost in 0..UPDATE_ATTEMPTS {
+        if lost > 0 {
+            std::thread::sleep(UPDATE_BACKOFF * lost.min(20) as u32);
+        }
+        let current = storage.get(namespace, key)?;
+        let (next, out) = change(current.as_deref())?;
+        if storage.compare_and_set(namespace, key, current.as_deref(), &next)? {
+            return Ok(out);
+        }
+    }
+    Err(Error::new(
+        ErrorCode::Storage,
+        format!("{namespace}/{key} changed {UPDATE_ATTEMPTS} times while this update was made; retry"),
+    ))
 }
 
 /// Every key under `prefix`, following the cursor through all pages.
@@ -174,6 +216,22 @@ impl Storage for MemoryStorage {
         let mut map = self.entries.borrow_mut();
         Ok(keys.iter().filter(|k| map.remove(&(namespace.to_string(), k.to_string())).is_some()).count()
             as u32)
+    }
+
+    fn compare_and_set(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError> {
+        let mut map = self.entries.borrow_mut();
+        let slot = (namespace.to_string(), key.to_string());
+        if map.get(&slot).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        map.insert(slot, value.into());
+        Ok(true)
     }
 }
 

@@ -78,6 +78,13 @@ export class KeyValueStorage {
         checkAll(ns, keys);
         return keys.filter((key) => m.delete(k(ns, key))).length;
       },
+      // Atomic as it is: JavaScript runs it to the end before anything else touches `m`.
+      compareAndSet(ns, key, expected, value) {
+        checkAll(ns, [key]);
+        if (m.get(k(ns, key)) !== expected) return false;
+        m.set(k(ns, key), value);
+        return true;
+      },
     };
   }
 }

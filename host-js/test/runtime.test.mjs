@@ -29,6 +29,16 @@ test('the counter lives in the host storage and survives a new instance', async 
   assert.equal(await second.counterAdd('runs', 1), 3);
 });
 
+test('compare-and-set stores only over the expected value', () => {
+  const s = new MemoryStorage().imports();
+  assert.equal(s.compareAndSet('ns', 'k', undefined, 'a'), true);
+  assert.equal(s.compareAndSet('ns', 'k', undefined, 'b'), false);
+  assert.equal(s.compareAndSet('ns', 'k', 'x', 'b'), false);
+  assert.equal(s.compareAndSet('ns', 'k', 'a', 'b'), true);
+  assert.equal(s.get('ns', 'k'), 'b');
+  assert.throws(() => s.compareAndSet('ns', '', undefined, 'c'), (e) => e.payload.tag === 'invalid-key');
+});
+
 test('bad input is a typed error naming the field', async () => {
   const rt = await createRuntime();
   await assert.rejects(rt.counterAdd('', 1), (e) => e instanceof InvalidArgumentError && e.field === 'name');

@@ -169,6 +169,36 @@ class SQLiteStorage:
             [(ns, k, v) for k, v in entries],
         )
 
+    def compare_and_set(self, ns: str, key: str, expected: str | None, value: str | bytes) -> bool:
+        """Stores `value` only if `key` holds exactly `expected` (None: nothing), in one
+        IMMEDIATE transaction (no other writer, thread or process, comes in between);
+        True when it stored."""
+        _check_key("namespace", ns)
+        _check_key("key", key)
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    row = self._db.execute(
+                        "SELECT CAST(value AS BLOB) FROM kv WHERE ns=? AND key=?", (ns, key)
+                    ).fetchone()
+                    current = row[0].decode() if row is not None else None
+                    if current != expected:
+                        self._db.execute("ROLLBACK")
+                        return False
+                    self._db.execute(
+                        "INSERT INTO kv (ns, key, value) VALUES (?, ?, CAST(? AS TEXT))"
+                        " ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
+                        (ns, key, value),
+                    )
+                    self._db.execute("COMMIT")
+                    return True
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except self._sqlite3.Error as e:
+            raise StorageFailure("unavailable", f"{self.path}: {e}") from e
+
     def delete_many(self, ns: str, keys: Sequence[str]) -> int:
         _check_key("namespace", ns)
         for key in keys:

@@ -142,3 +142,41 @@ def test_bad_storage_options_are_named(tmp_path: Path, option: str, value: objec
     with pytest.raises(StorageError) as e:
         SQLiteStorage(tmp_path / "x.db", **{option: value})  # type: ignore[arg-type]
     assert e.value.field == option
+
+
+def test_compare_and_set_stores_only_over_the_expected_value() -> None:
+    s = SQLiteStorage(":memory:")
+    assert s.compare_and_set("ns", "k", None, "a")
+    assert not s.compare_and_set("ns", "k", None, "b")
+    assert not s.compare_and_set("ns", "k", "x", "b")
+    assert s.compare_and_set("ns", "k", "a", "b")
+    assert s.get("ns", "k") == "b"
+    s.delete("ns", "k")
+    assert not s.compare_and_set("ns", "k", "b", "c")
+    with pytest.raises(StorageFailure):
+        s.compare_and_set("ns", "", None, "c")
+
+
+def test_concurrent_adds_from_several_instances_and_connections_are_all_counted(tmp_path: Path) -> None:
+    """Four component instances, each over its own connection to one file, adding to one
+    counter from four threads: every add is counted (read, add, compare-and-set)."""
+    import threading
+
+    db = tmp_path / "shared.db"
+    runtimes = [agentcell.Runtime(SQLiteStorage(db)) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def add(rt: agentcell.Runtime) -> None:
+        try:
+            for _ in range(50):
+                agentcell.counter_add("hits", 1, rt)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=add, args=(rt,)) for rt in runtimes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert agentcell.counter_get("hits", agentcell.Runtime(db)) == 200

@@ -61,6 +61,21 @@ impl Storage for Shared {
         let mut map = self.0.write().unwrap();
         Ok(keys.iter().filter(|k| map.remove(&(ns.to_string(), k.to_string())).is_some()).count() as u32)
     }
+    fn compare_and_set(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError> {
+        let mut map = self.0.write().unwrap();
+        let slot = (ns.to_string(), key.to_string());
+        if map.get(&slot).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        map.insert(slot, value.into());
+        Ok(true)
+    }
 }
 
 async fn handle(State(store): State<Arc<Shared>>, request: Request<Body>) -> Response {

@@ -69,6 +69,15 @@ impl storage::Host for HostState {
     fn delete_many(&mut self, namespace: String, keys: Vec<String>) -> Result<u32, storage::StorageError> {
         self.storage.delete_many(&namespace, &keys)
     }
+    fn compare_and_set(
+        &mut self,
+        namespace: String,
+        key: String,
+        expected: Option<String>,
+        value: String,
+    ) -> Result<bool, storage::StorageError> {
+        self.storage.compare_and_set(&namespace, &key, expected.as_deref(), &value)
+    }
 }
 
 impl http_client::Host for HostState {

@@ -18,6 +18,15 @@ pub trait StorageBackend: Send + Sync {
     fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError>;
     fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError>;
     fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError>;
+    /// Stores `value` only if `key` holds exactly `expected` (`None`: nothing), as one
+    /// atomic step; true when it stored.
+    fn compare_and_set(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError>;
     fn list_keys(
         &self,
         ns: &str,
@@ -89,6 +98,24 @@ impl StorageBackend for MemoryStorage {
         Ok(keys.iter().filter(|k| map.remove(k.as_str()).is_some()).count() as u32)
     }
 
+    fn compare_and_set(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError> {
+        check_key("namespace", ns)?;
+        check_key("key", key)?;
+        let mut by_ns = self.by_ns.write().unwrap();
+        let current = by_ns.get(ns).and_then(|m| m.get(key)).map(String::as_str);
+        if current != expected {
+            return Ok(false);
+        }
+        by_ns.entry(ns.to_string()).or_default().insert(key.to_string(), value.to_string());
+        Ok(true)
+    }
+
     fn list_keys(
         &self,
         ns: &str,
@@ -117,8 +144,21 @@ impl StorageBackend for MemoryStorage {
 
 /// One write waiting for its commit.
 enum Write {
-    Set { ns: String, entries: Vec<(String, String)> },
-    Delete { ns: String, keys: Vec<String> },
+    Set {
+        ns: String,
+        entries: Vec<(String, String)>,
+    },
+    Delete {
+        ns: String,
+        keys: Vec<String>,
+    },
+    /// Stores `value` if `key` holds `expected`; its result is 1 when it stored.
+    CompareAndSet {
+        ns: String,
+        key: String,
+        expected: Option<String>,
+        value: String,
+    },
 }
 
 /// A SQLite file: the embedded default.
@@ -262,7 +302,9 @@ impl SqliteStorage {
     /// that fails leaves the others in; the cache learns what committed, in order.
     fn commit(&self, batch: Vec<Write>) -> Vec<Result<u32, StorageError>> {
         let mut db = self.db.lock().unwrap();
-        let mut tx = match db.transaction() {
+        // IMMEDIATE: the write lock is taken before a compare-and-set reads, so no other
+        // process sharing the file can write between its read and its write.
+        let mut tx = match db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
             Ok(tx) => tx,
             Err(e) => return batch.iter().map(|_| Err(self.unavailable(&e))).collect(),
         };
@@ -279,6 +321,10 @@ impl SqliteStorage {
                 (Write::Delete { ns, keys }, Ok(_)) => {
                     self.cache_update(&ns, keys.into_iter().map(|k| (k, None)))
                 }
+                (Write::CompareAndSet { ns, key, value, .. }, Ok(1)) => {
+                    self.cache_update(&ns, std::iter::once((key, Some(value))))
+                }
+                (Write::CompareAndSet { .. }, Ok(_)) => {}
                 (_, Err(_)) => {}
             }
         }
@@ -307,6 +353,18 @@ impl SqliteStorage {
                     .map_err(|e| self.unavailable(&e))?;
                 for k in keys {
                     changed += stmt.execute((ns, k)).map_err(|e| self.unavailable(&e))? as u32;
+                }
+            }
+            Write::CompareAndSet { ns, key, expected, value } => {
+                let current = self.select(&sp, ns, std::slice::from_ref(key))?.pop().flatten();
+                if current == *expected {
+                    sp.prepare_cached(
+                        "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
+                    )
+                    .and_then(|mut stmt| stmt.execute((ns, key, value)))
+                    .map_err(|e| self.unavailable(&e))?;
+                    changed = 1;
                 }
             }
         }
@@ -368,6 +426,24 @@ impl StorageBackend for SqliteStorage {
         self.write(Write::Delete { ns: ns.to_string(), keys: keys.to_vec() })
     }
 
+    fn compare_and_set(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError> {
+        check_key("namespace", ns)?;
+        check_key("key", key)?;
+        let write = Write::CompareAndSet {
+            ns: ns.to_string(),
+            key: key.to_string(),
+            expected: expected.map(str::to_string),
+            value: value.to_string(),
+        };
+        Ok(self.write(write)? == 1)
+    }
+
     fn list_keys(
         &self,
         ns: &str,
@@ -402,7 +478,22 @@ impl StorageBackend for SqliteStorage {
 pub struct RedisStorage {
     shown: String,
     conn: Mutex<redis::Connection>,
+    /// Compare-and-set as a Lua script: Redis runs a script as one atomic step.
+    cas: redis::Script,
 }
+
+/// KEYS: value key, index key. ARGV: key, value, and the expected value when there is
+/// one (none: set only if absent). Returns 1 when it stored.
+const CAS_SCRIPT: &str = r"
+local current = redis.call('GET', KEYS[1])
+local expected = ARGV[3]
+if (expected == nil and current == false) or (expected ~= nil and current == expected) then
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], 0, ARGV[1])
+  return 1
+end
+return 0
+";
 
 impl RedisStorage {
     /// Connects to `url` (`redis://host:port/db`).
@@ -413,7 +504,7 @@ impl RedisStorage {
         let client = redis::Client::open(url).map_err(fail)?;
         let mut conn = client.get_connection().map_err(fail)?;
         redis::cmd("PING").query::<String>(&mut conn).map_err(fail)?;
-        Ok(Self { shown: shown.clone(), conn: Mutex::new(conn) })
+        Ok(Self { shown: shown.clone(), conn: Mutex::new(conn), cas: redis::Script::new(CAS_SCRIPT) })
     }
 
     fn unavailable(&self, e: redis::RedisError) -> StorageError {
@@ -465,6 +556,25 @@ impl StorageBackend for RedisStorage {
         Ok(removed.iter().sum())
     }
 
+    fn compare_and_set(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError> {
+        check_key("namespace", ns)?;
+        check_key("key", key)?;
+        let mut invocation = self.cas.key(Self::value_key(ns, key));
+        invocation.key(Self::index_key(ns)).arg(key).arg(value);
+        if let Some(expected) = expected {
+            invocation.arg(expected);
+        }
+        let mut conn = self.conn.lock().unwrap();
+        let stored: i32 = invocation.invoke(&mut *conn).map_err(|e| self.unavailable(e))?;
+        Ok(stored == 1)
+    }
+
     fn list_keys(
         &self,
         ns: &str,
@@ -510,6 +620,24 @@ mod tests {
 
     fn s(v: &str) -> String {
         v.to_string()
+    }
+
+    #[test]
+    fn compare_and_set_stores_only_over_the_expected_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = backends();
+        all.push(Box::new(SqliteStorage::open_owned(dir.path().join("owned.db")).unwrap()));
+        for b in all {
+            assert!(b.compare_and_set("ns", "k", None, "a").unwrap());
+            assert!(!b.compare_and_set("ns", "k", None, "b").unwrap());
+            assert!(!b.compare_and_set("ns", "k", Some("x"), "b").unwrap());
+            assert!(b.compare_and_set("ns", "k", Some("a"), "b").unwrap());
+            assert_eq!(b.get_many("ns", &[s("k")]).unwrap(), vec![Some(s("b"))]);
+            assert_eq!(b.delete_many("ns", &[s("k")]).unwrap(), 1);
+            assert!(!b.compare_and_set("ns", "k", Some("b"), "c").unwrap(), "deleted: no longer b");
+            assert!(b.compare_and_set("ns", "k", None, "c").unwrap());
+            assert!(matches!(b.compare_and_set("ns", "", None, "c"), Err(StorageError::InvalidKey(_))));
+        }
     }
 
     #[test]

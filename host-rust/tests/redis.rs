@@ -78,6 +78,32 @@ fn two_runtimes_share_state_through_redis() {
 }
 
 #[test]
+fn compare_and_set_is_atomic_across_connections() {
+    let Some(server) = redis_server() else { return };
+    let b = RedisStorage::open(&server.url).unwrap();
+    assert!(b.compare_and_set("ns", "k", None, "a").unwrap());
+    assert!(!b.compare_and_set("ns", "k", None, "b").unwrap());
+    assert!(!b.compare_and_set("ns", "k", Some("x"), "b").unwrap());
+    assert!(b.compare_and_set("ns", "k", Some("a"), "b").unwrap());
+    assert_eq!(b.get_many("ns", &[s("k")]).unwrap(), vec![Some(s("b"))]);
+    assert_eq!(b.list_keys("ns", "", None, 10).unwrap().keys, vec![s("k")]);
+    // Four connections, each its own instance, adding to one counter: none is lost.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let url = server.url.clone();
+            std::thread::spawn(move || {
+                let storage = Arc::new(RedisStorage::open(&url).unwrap());
+                let rt = Runtime::builder().storage(storage).build().unwrap();
+                (0..100).for_each(|_| assert!(rt.counter_add("hits", 1).is_ok()));
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let rt = Runtime::builder().storage(Arc::new(b)).build().unwrap();
+    assert_eq!(rt.counter_get("hits").unwrap(), 400);
+}
+
+#[test]
 fn unreachable_redis_is_a_storage_error_naming_it() {
     let err = RedisStorage::open("redis://127.0.0.1:9/0").err().unwrap();
     assert!(err.to_string().contains("127.0.0.1:9"), "{err}");

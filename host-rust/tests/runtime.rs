@@ -57,6 +57,36 @@ fn counter_survives_a_restart_with_sqlite() {
     assert_eq!(second.counter_add("restarts", 1).unwrap(), 4);
 }
 
+/// Four threads, each with its own instance, adding to one counter in shared storage:
+/// every add is counted (read, add, compare-and-set; a lost race is added again).
+fn concurrent_adds_are_all_counted(storage: Arc<dyn agentcell_host::StorageBackend>) {
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let storage = storage.clone();
+            std::thread::spawn(move || {
+                let rt = Runtime::builder().storage(storage).build().unwrap();
+                for _ in 0..100 {
+                    rt.counter_add("hits", 1).unwrap();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let rt = Runtime::builder().storage(storage).build().unwrap();
+    assert_eq!(rt.counter_get("hits").unwrap(), 400);
+}
+
+#[test]
+fn concurrent_updates_of_one_key_are_never_lost() {
+    use agentcell_host::{MemoryStorage, SqliteStorage};
+    let dir = tempfile::tempdir().unwrap();
+    concurrent_adds_are_all_counted(Arc::new(MemoryStorage::default()));
+    concurrent_adds_are_all_counted(Arc::new(SqliteStorage::open(dir.path().join("shared.db")).unwrap()));
+    concurrent_adds_are_all_counted(Arc::new(
+        SqliteStorage::open_owned(dir.path().join("owned.db")).unwrap(),
+    ));
+}
+
 #[test]
 fn bad_input_is_a_typed_error() {
     let rt = Runtime::builder().memory_storage().build().unwrap();

@@ -8,7 +8,7 @@
 
 use super::snapshot::{check_user_id, Snapshot, Source};
 use crate::error::{Error, ErrorCode, Result};
-use crate::ports::Storage;
+use crate::ports::{update, Storage};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -51,9 +51,22 @@ fn parse(user_id: &str, json: &str) -> Result<Stored> {
 }
 
 /// Stores a validated snapshot, merging by the rule above; returns what is stored.
+/// Read, merge, compare-and-set (`ports::update`): when another writer changed the state
+/// in between, the merge is made again on what that writer stored.
 pub fn upsert(storage: &dyn Storage, snapshot: Snapshot) -> Result<Snapshot> {
+    update(storage, NAMESPACE, &key(&snapshot.user_id), |current| {
+        let old = current.map(|json| parse(&snapshot.user_id, json)).transpose()?;
+        let stored = merge(old, &snapshot);
+        let json = serde_json::to_string(&stored)
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot encode state: {e}")))?;
+        Ok((json, stored.snapshot()))
+    })
+}
+
+/// `snapshot` merged into `old` by the rule above.
+fn merge(old: Option<Stored>, snapshot: &Snapshot) -> Stored {
     let mut axes: BTreeMap<String, (f32, Source)> = BTreeMap::new();
-    if let Some(old) = load(storage, &snapshot.user_id)? {
+    if let Some(old) = old {
         if snapshot.source == Source::Inferred {
             axes.extend(old.axes.into_iter().filter(|(_, (_, src))| *src == Source::SelfReport));
         }
@@ -71,17 +84,13 @@ pub fn upsert(storage: &dyn Storage, snapshot: Snapshot) -> Result<Snapshot> {
         Some(first) => *first,
         None => snapshot.source,
     };
-    let stored = Stored {
+    Stored {
         user_id: snapshot.user_id.clone(),
         updated_at_unix_ms: snapshot.updated_at_unix_ms,
         source,
         confidence: snapshot.confidence,
         axes,
-    };
-    let json = serde_json::to_string(&stored)
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot encode state: {e}")))?;
-    storage.set(NAMESPACE, &key(&snapshot.user_id), &json)?;
-    Ok(stored.snapshot())
+    }
 }
 
 /// The stored state of `user_id`; `not-found` when there is none.
@@ -153,6 +162,101 @@ mod tests {
         let replaced = upsert(&s, snap(Source::SelfReport, &[("warmth", 0.3)])).unwrap();
         assert_eq!(replaced.axes, vec![("warmth".to_string(), 0.3)]);
         assert_eq!(replaced.source, Source::SelfReport);
+    }
+
+    /// A storage where another writer stores `rival` under the key just before this
+    /// writer's first compare-and-set (the race of two concurrent upserts), and a
+    /// compare-and-set fails `always_fail` times in a row.
+    struct Racing {
+        inner: MemoryStorage,
+        rival: std::cell::RefCell<Option<Snapshot>>,
+        cas_calls: std::cell::Cell<usize>,
+        always_fail: bool,
+    }
+
+    impl Storage for Racing {
+        fn get(&self, ns: &str, key: &str) -> std::result::Result<Option<String>, StorageError> {
+            self.inner.get(ns, key)
+        }
+        fn set(&self, ns: &str, key: &str, value: &str) -> std::result::Result<(), StorageError> {
+            self.inner.set(ns, key, value)
+        }
+        fn delete(&self, ns: &str, key: &str) -> std::result::Result<bool, StorageError> {
+            self.inner.delete(ns, key)
+        }
+        fn list_keys(
+            &self,
+            ns: &str,
+            prefix: &str,
+            cursor: Option<&str>,
+            limit: u32,
+        ) -> std::result::Result<(Vec<String>, Option<String>), StorageError> {
+            self.inner.list_keys(ns, prefix, cursor, limit)
+        }
+        fn set_many(&self, ns: &str, entries: &[(String, String)]) -> std::result::Result<(), StorageError> {
+            self.inner.set_many(ns, entries)
+        }
+        fn delete_many(&self, ns: &str, keys: &[String]) -> std::result::Result<u32, StorageError> {
+            self.inner.delete_many(ns, keys)
+        }
+        fn compare_and_set(
+            &self,
+            ns: &str,
+            key: &str,
+            expected: Option<&str>,
+            value: &str,
+        ) -> std::result::Result<bool, StorageError> {
+            self.cas_calls.set(self.cas_calls.get() + 1);
+            if let Some(rival) = self.rival.borrow_mut().take() {
+                upsert(&self.inner, rival).unwrap();
+            }
+            if self.always_fail {
+                return Ok(false);
+            }
+            self.inner.compare_and_set(ns, key, expected, value)
+        }
+    }
+
+    use crate::ports::StorageError;
+
+    #[test]
+    fn a_concurrent_self_report_is_not_lost_to_an_inference() {
+        let s = Racing {
+            inner: MemoryStorage::default(),
+            rival: Some(snap(Source::SelfReport, &[("warmth", 0.9)])).into(),
+            cas_calls: 0.into(),
+            always_fail: false,
+        };
+        let merged = upsert(&s, snap(Source::Inferred, &[("warmth", 0.1), ("cognitive_load", 0.8)])).unwrap();
+        assert_eq!(s.cas_calls.get(), 2, "the first write lost the race and was merged again");
+        assert_eq!(merged.axis("warmth"), Some(0.9), "the user's word, stored meanwhile, is kept");
+        assert_eq!(merged.axis("cognitive_load"), Some(0.8));
+        assert_eq!(get(&s, "u1").unwrap(), merged);
+    }
+
+    #[test]
+    fn an_update_that_never_wins_the_race_fails_and_stores_nothing() {
+        let s = Racing {
+            inner: MemoryStorage::default(),
+            rival: None.into(),
+            cas_calls: 0.into(),
+            always_fail: true,
+        };
+        let e = upsert(&s, snap(Source::SelfReport, &[("warmth", 0.9)])).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Storage);
+        assert!(e.message.contains("retry"), "{}", e.message);
+        assert_eq!(s.cas_calls.get(), crate::ports::UPDATE_ATTEMPTS);
+        assert_eq!(get(&s, "u1").unwrap_err().code, ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn compare_and_set_stores_only_over_the_expected_value() {
+        let s = MemoryStorage::default();
+        assert!(s.compare_and_set("n", "k", None, "a").unwrap());
+        assert!(!s.compare_and_set("n", "k", None, "b").unwrap());
+        assert!(!s.compare_and_set("n", "k", Some("x"), "b").unwrap());
+        assert!(s.compare_and_set("n", "k", Some("a"), "b").unwrap());
+        assert_eq!(s.get("n", "k").unwrap().as_deref(), Some("b"));
     }
 
     #[test]

@@ -223,6 +223,9 @@ def _storage_imports(get_storage: Callable[[], SQLiteStorage]) -> dict[str, Host
         "get-many": _storage_call(get_many),
         "set-many": _storage_call(set_many),
         "delete-many": _storage_call(lambda ns, ks: get_storage().delete_many(ns, ks)),
+        "compare-and-set": _storage_call(
+            lambda ns, k, expected, v: get_storage().compare_and_set(ns, k, expected, v)
+        ),
     }
 
 
