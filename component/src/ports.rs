@@ -55,10 +55,10 @@ pub trait Storage {
 /// How many times [`update`] reads and changes a value again because another writer
 /// changed it between the read and the write, before it gives up. A writer can lose
 /// many races in a row to one that keeps writing (the winner of a commit is the first
-/// to try again), so the bound is generous and each retry backs off a little longer.
+/// to try again), so the bound is generous. No back-off sleep: a guest that sleeps
+/// blocks on WASI's clock, which a host serving from an async runtime (the Rust
+/// server) cannot do on its worker thread.
 pub const UPDATE_ATTEMPTS: usize = 1000;
-/// Back-off after the n-th lost race: n times this, at most 20 times (0.5 ms).
-const UPDATE_BACKOFF: std::time::Duration = std::time::Duration::from_micros(25);
 
 /// Read, change, compare-and-set; again from the read when another writer got there
 /// first, so concurrent updates of one key (threads, processes sharing Redis) are never
@@ -69,10 +69,7 @@ pub fn update<T>(
     key: &str,
     mut change: impl FnMut(Option<&str>) -> Result<(String, T), Error>,
 ) -> Result<T, Error> {
-    for lost in 0..UPDATE_ATTEMPTS {
-        if lost > 0 {
-            std::thread::sleep(UPDATE_BACKOFF * lost.min(20) as u32);
-        }
+    for _ in 0..UPDATE_ATTEMPTS {
         let current = storage.get(namespace, key)?;
         let (next, out) = change(current.as_deref())?;
         if storage.compare_and_set(namespace, key, current.as_deref(), &next)? {

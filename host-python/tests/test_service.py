@@ -73,6 +73,31 @@ def test_sigterm_stops_gracefully_and_state_survives_a_restart(tmp_path: Path) -
         second.stop()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+def test_a_self_report_amid_concurrent_inferences_is_never_lost(tmp_path: Path, backend: str) -> None:
+    """Four workers; in each round 15 clients post inferred state for one user while one
+    posts a self-report. Whatever the order, the user's word outranks every inference,
+    so the stored warmth ends 0.9. A read-then-write upsert lets an inference that read
+    before the self-report overwrite it; compare-and-set merges again instead."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    extra = ["--workers", "4", "--rate-limit", "0"] + (["--memory"] if backend == "memory" else [])
+    s = Server(tmp_path / "data", *extra)
+    try:
+        inferred = {"user_id": "u", "source": "inferred", "axes": {"warmth": 0.1, "cognitive_load": 0.5}}
+        reported = {"user_id": "u", "source": "self_report", "axes": {"warmth": 0.9}}
+        with ThreadPoolExecutor(16) as pool:
+            for round in range(20):
+                assert s.request("DELETE", "/v1/state/u")[0] in (204, 404)
+                bodies = [inferred] * 8 + [reported] + [inferred] * 7
+                statuses = list(pool.map(lambda b: s.request("POST", "/v1/state", b)[0], bodies))
+                assert statuses == [204] * len(bodies)
+                status, state, _ = s.request("GET", "/v1/state/u")
+                assert status == 200 and state["axes"]["warmth"] == pytest.approx(0.9), round
+    finally:
+        s.stop()
+
+
 def test_refuses_to_start_without_keys() -> None:
     out = subprocess.run(
         [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--memory"],

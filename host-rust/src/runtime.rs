@@ -240,12 +240,35 @@ impl Runtime {
         function: &str,
         f: impl FnOnce(&mut Live) -> wasmtime::Result<T>,
     ) -> Result<T, Error> {
-        let mut guard = self.live.lock().unwrap();
+        // Poisoned: an earlier call panicked part-way (in a host import); its instance
+        // may be mid-call, so it is replaced like a trapped one.
+        let mut guard = self.live.lock().unwrap_or_else(|poisoned| {
+            self.live.clear_poison();
+            let mut guard = poisoned.into_inner();
+            *guard = None;
+            guard
+        });
         if guard.is_none() {
             *guard = Some(self.instantiate()?);
         }
         let live = guard.as_mut().expect("instantiated above");
-        match f(live) {
+        // A panic in a host import fails this call, not the thread (a server worker
+        // serves on): the instance is replaced and the caller gets an error.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(live)));
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic")
+                    .to_string();
+                *guard = None;
+                return Err(Error::Call(format!("{function}: the host failed during the call: {what}")));
+            }
+        };
+        match outcome {
             Ok(v) => Ok(v),
             // Nothing was entered (e.g. no such export): the instance is untouched.
             Err(e) if e.downcast_ref::<NotCalled>().is_some() => Err(Error::Call(format!("{e}"))),

@@ -435,6 +435,11 @@ impl StorageBackend for SqliteStorage {
     ) -> Result<bool, StorageError> {
         check_key("namespace", ns)?;
         check_key("key", key)?;
+        // A value other than `expected` now means it changed since the caller read it:
+        // fail without waiting for a commit (only a success has to be atomic).
+        if self.get_many(ns, &[key.to_string()])?.pop().flatten().as_deref() != expected {
+            return Ok(false);
+        }
         let write = Write::CompareAndSet {
             ns: ns.to_string(),
             key: key.to_string(),

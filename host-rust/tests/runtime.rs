@@ -87,6 +87,53 @@ fn concurrent_updates_of_one_key_are_never_lost() {
     ));
 }
 
+/// Memory storage whose reads of a key containing "boom" panic (a host bug).
+#[derive(Default)]
+struct Panicky(agentcell_host::MemoryStorage);
+
+impl agentcell_host::StorageBackend for Panicky {
+    fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
+        assert!(!keys.iter().any(|k| k.contains("boom")), "storage bug on purpose");
+        self.0.get_many(ns, keys)
+    }
+    fn set_many(&self, ns: &str, entries: &[(String, String)]) -> Result<(), StorageError> {
+        self.0.set_many(ns, entries)
+    }
+    fn delete_many(&self, ns: &str, keys: &[String]) -> Result<u32, StorageError> {
+        self.0.delete_many(ns, keys)
+    }
+    fn compare_and_set(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StorageError> {
+        self.0.compare_and_set(ns, key, expected, value)
+    }
+    fn list_keys(
+        &self,
+        ns: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<agentcell_host::bindings::agentcell::core::storage::KeyPage, StorageError> {
+        self.0.list_keys(ns, prefix, cursor, limit)
+    }
+}
+
+use agentcell_host::bindings::agentcell::core::storage::StorageError;
+
+#[test]
+fn a_panic_in_a_host_import_fails_the_call_and_the_runtime_stays_usable() {
+    let rt = Runtime::builder().storage(Arc::new(Panicky::default())).build().unwrap();
+    assert_eq!(rt.counter_add("fine", 2).unwrap(), 2);
+    let err = rt.counter_add("boom", 1).unwrap_err();
+    assert!(matches!(err, Error::Call(_)), "{err:?}");
+    assert!(err.to_string().contains("storage bug on purpose"), "{err}");
+    assert_eq!(rt.counter_add("fine", 1).unwrap(), 3, "a fresh instance over the same storage");
+}
+
 #[test]
 fn bad_input_is_a_typed_error() {
     let rt = Runtime::builder().memory_storage().build().unwrap();
