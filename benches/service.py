@@ -29,6 +29,18 @@ wrk.method = "POST"
 wrk.body = '{"user_id":"bench","axes":{"warmth":0.9,"cognitive_load":0.8}}'
 wrk.headers["Content-Type"] = "application/json"
 """
+# The same POST spread over 1,000 users (every connection's writes to one user contend:
+# the merge is read, merge, compare-and-set, and only one of a commit's writes to a key
+# can win; over many users they rarely meet).
+POST_MANY_LUA = """
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{"user_id":"u%d","axes":{"warmth":0.9,"cognitive_load":0.8}}', n % 1000)
+  return wrk.format("POST", nil, nil, body)
+end
+"""
 
 
 def wrk(url: str, *extra: str) -> tuple[float, str, str]:
@@ -61,11 +73,15 @@ def measure(args: list[str]) -> dict[str, tuple[float, str, str]]:
             method="POST",
         )
         urllib.request.urlopen(seed, timeout=5).close()
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(POST_LUA)
+        scripts = []
+        for lua in (POST_LUA, POST_MANY_LUA):
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+                script.write(lua)
+            scripts.append(script.name)
         return {
             "GET /v1/context": wrk(f"{base}/v1/context/bench"),
-            "POST /v1/state": wrk(f"{base}/v1/state", "-s", script.name),
+            "POST /v1/state": wrk(f"{base}/v1/state", "-s", scripts[0]),
+            "POST /v1/state, 1000 users": wrk(f"{base}/v1/state", "-s", scripts[1]),
         }
     finally:
         proc.terminate()
@@ -107,7 +123,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as data:
             runs["SQLite"].append(measure([*serve, "--data", data]))
     baseline = best(runs["baseline"])
-    print(f"{'':34} {'agentcell':>12}  {'p50':>8}  {'p99':>8}  {'baseline':>12}  {'ratio':>6}")
+    print(f"{'':40} {'agentcell':>12}  {'p50':>8}  {'p99':>8}  {'baseline':>12}  {'ratio':>6}")
     for label in ("memory", "SQLite"):
         for route, (rps, p50, p99) in best(runs[label]).items():
             base_rps = baseline[route][0]
