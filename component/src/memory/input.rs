@@ -92,6 +92,23 @@ impl<'a> Columns<'a> {
 /// Parses and checks the entries of a `put`: a JSON list of entry objects, or an
 /// object of columns `{"keys": [...], "metadata": [...]?, "diff_ops": [...]?}`.
 pub fn parse_entries(json: &str) -> Result<Vec<NewEntry>> {
+    parse_entries_from(json, 0, &mut HashSet::new())
+}
+
+/// Checks several `put`s' entries as one batch: keys unique across all of them, and an
+/// error names an entry by its place in the concatenation (`entries[4100].key`).
+pub fn check_batches(parts: &[impl AsRef<str>]) -> Result<u32> {
+    let mut seen = HashSet::new();
+    let mut count = 0;
+    for part in parts {
+        count += parse_entries_from(part.as_ref(), count, &mut seen)?.len();
+    }
+    Ok(count as u32)
+}
+
+/// `parse_entries`, numbering entries from `first` and refusing keys in `seen` (which
+/// gains this batch's keys).
+fn parse_entries_from(json: &str, first: usize, seen: &mut HashSet<String>) -> Result<Vec<NewEntry>> {
     let malformed = |e: serde_json::Error| {
         Error::invalid("entries", format_args!("must be a JSON list of entries or an object of columns: {e}"))
     };
@@ -100,11 +117,12 @@ pub fn parse_entries(json: &str) -> Result<Vec<NewEntry>> {
     } else {
         serde_json::from_str(json).map_err(malformed)?
     };
-    let mut seen = HashSet::with_capacity(incoming.len());
+    seen.reserve(incoming.len());
     incoming
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
+            let i = first + i;
             let field = |name: &str| format!("entries[{i}].{name}");
             let key = e.key.ok_or_else(|| Error::invalid(&field("key"), "is missing"))?;
             if key.is_empty() {
@@ -182,6 +200,11 @@ mod tests {
         assert_eq!(field(r#"{"keys":["a","b"],"metadata":[{},[1]]}"#), "entries[1].metadata");
         assert_eq!(field(r#"{"keys":["a","b"],"metadata":[{}]}"#), "entries.metadata");
         assert_eq!(field(r#"{"keys":["a"],"diff_ops":[[{"op":"move"}]]}"#), "entries[0].diff_ops[0].op");
+        // Several calls' entries as one batch: numbered across, keys unique across.
+        assert_eq!(check_batches(&[r#"{"keys":["a","b"]}"#, r#"{"keys":["c"]}"#]).unwrap(), 3);
+        let across = |parts: &[&str]| check_batches(parts).unwrap_err().field.unwrap();
+        assert_eq!(across(&[r#"{"keys":["a","b"]}"#, r#"{"keys":["c","a"]}"#]), "entries[3].key");
+        assert_eq!(across(&[r#"{"keys":["a"]}"#, r#"{"keys":["b"],"metadata":[3]}"#]), "entries[1].metadata");
         assert!(parse_filter("[1]").is_err());
     }
 }

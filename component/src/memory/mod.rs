@@ -566,10 +566,10 @@ fn linear_memory_bytes() -> usize {
     }
 }
 
-/// Checks the entries of a `put` (see `input::parse_entries`) without storing them;
-/// returns how many there are.
-pub fn check_entries(entries_json: &str) -> Result<u32> {
-    Ok(input::parse_entries(entries_json)?.len() as u32)
+/// Checks the entries of several `put`s as one batch (see `input::check_batches`)
+/// without storing them; returns how many there are.
+pub fn check_entries(parts: &[impl AsRef<str>]) -> Result<u32> {
+    input::check_batches(parts)
 }
 
 /// Resonance of two embeddings given as hex f32 of equal length.

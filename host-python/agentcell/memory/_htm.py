@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import zlib
@@ -64,6 +65,7 @@ LAYOUT_NAMESPACE = "agentcell.memory-layout"
 MAX_RESULTS = 10_000
 
 T = TypeVar("T")
+_ENTRY_INDEX = re.compile(r"entries\[(\d+)\]")
 
 IndexKind = Literal["flat", "ivf"]
 #: One search result: key, similarity (or resonance), metadata.
@@ -363,12 +365,9 @@ class HTMCore:
             # Several calls: check all of it first, so none of it is written if any is bad
             # (each call is still checked in full by the core).
             self._precheck(matrix)
-            try:
-                self.runtime.call_ok(
-                    "memory", "check-entries", self._entries_json(keys, metas, diffs, range(n))
-                )
-            except AgentcellError as e:
-                raise _memory_error(e) from e
+            self._check_entries(
+                [j for part in entries_jsons for j in part], [c for part in chunks for c in part]
+            )
 
         return self._put(matrix, chunks, entries_jsons)
 
@@ -408,6 +407,20 @@ class HTMCore:
         if error is not None:
             raise error
         return stored
+
+    def _check_entries(self, entries_jsons: list[str], chunks: list[Sequence[int]]) -> None:
+        """Checks every call's entries as one batch (`memory.check-entries`); an error
+        names the entry by its row in the caller's batch."""
+        try:
+            self.runtime.call_ok("memory", "check-entries", entries_jsons)
+        except AgentcellError as e:
+            err = _memory_error(e)
+            order = [row for chunk in chunks for row in chunk]  # place in the calls -> row
+
+            def renumber(text: str) -> str:
+                return _ENTRY_INDEX.sub(lambda m: f"entries[{order[int(m[1])]}]", text)
+
+            raise type(err)(renumber(err.message), field=err.field and renumber(err.field)) from e
 
     def _rows_by_partition(self, keys: Sequence[str]) -> list[Sequence[int]]:
         """Each partition's rows of a batch, in batch order (one partition: all rows)."""
