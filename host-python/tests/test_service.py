@@ -78,7 +78,8 @@ def test_a_self_report_amid_concurrent_inferences_is_never_lost(tmp_path: Path, 
     """Four workers; in each round 15 clients post inferred state for one user while one
     posts a self-report. Whatever the order, the user's word outranks every inference,
     so the stored warmth ends 0.9. A read-then-write upsert lets an inference that read
-    before the self-report overwrite it; compare-and-set merges again instead."""
+    before the self-report overwrite it; the merge is a compare-and-set, made again
+    when it loses (and the server keeps one user's writes in order on one lane)."""
     from concurrent.futures import ThreadPoolExecutor
 
     extra = ["--workers", "4", "--rate-limit", "0"] + (["--memory"] if backend == "memory" else [])

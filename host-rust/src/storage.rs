@@ -34,6 +34,11 @@ pub trait StorageBackend: Send + Sync {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<KeyPage, StorageError>;
+    /// True when a write waits on something slow (an fsync, a network round trip), so a
+    /// server should not hold an event-loop thread for it.
+    fn writes_wait(&self) -> bool {
+        false
+    }
 }
 
 pub fn check_key(what: &str, key: &str) -> Result<(), StorageError> {
@@ -389,6 +394,10 @@ impl SqliteStorage {
 }
 
 impl StorageBackend for SqliteStorage {
+    fn writes_wait(&self) -> bool {
+        self.path.as_os_str() != ":memory:"
+    }
+
     fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
         check_keys(ns, keys)?;
         if let Some(cache) = &self.cache {
@@ -526,6 +535,10 @@ impl RedisStorage {
 }
 
 impl StorageBackend for RedisStorage {
+    fn writes_wait(&self) -> bool {
+        true
+    }
+
     fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
         check_keys(ns, keys)?;
         if keys.is_empty() {
