@@ -22,7 +22,17 @@ fn main() {
         .filter_map(|(k, _)| k.strip_prefix("CARGO_FEATURE_").map(|f| f.to_lowercase().replace('_', "-")))
         .collect();
     println!("cargo:rustc-env=AGENTCELL_FEATURES={}", features.join(","));
+    println!("cargo:rustc-env=AGENTCELL_WIT_PACKAGE={}", wit_package());
     println!("cargo:rerun-if-env-changed=AGENTCELL_GIT_COMMIT");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../wit");
+}
+
+/// The package named in `wit/world.wit` (`agentcell:core@X.Y.Z`): the one place it is written.
+fn wit_package() -> String {
+    let world = std::fs::read_to_string("../wit/world.wit").expect("wit/world.wit is readable");
+    world
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package ")?.strip_suffix(';').map(str::to_string))
+        .expect("wit/world.wit declares its package")
 }

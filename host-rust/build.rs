@@ -16,4 +16,9 @@ fn main() {
     println!("cargo:rustc-env=AGENTCELL_COMPONENT_PATH={}", path.canonicalize().unwrap().display());
     println!("cargo:rerun-if-changed={}", path.display());
     println!("cargo:rerun-if-env-changed=AGENTCELL_WASM");
+    // The WIT package (`agentcell:core@X.Y.Z`) is written once, in wit/world.wit.
+    let world = std::fs::read_to_string("../wit/world.wit").expect("wit/world.wit is readable");
+    let package = world.lines().filter_map(|l| l.strip_prefix("package ")).next().expect("a package line");
+    println!("cargo:rustc-env=AGENTCELL_WIT_PACKAGE={}", package.trim_end_matches(';'));
+    println!("cargo:rerun-if-changed=../wit/world.wit");
 }

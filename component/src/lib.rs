@@ -1,20 +1,19 @@
 //! The agentcell core.
 //!
 //! Domain modules are plain Rust, tested natively with `cargo test`. They reach the
-//! outside only through the traits in [`ports`]. The `glue` module, compiled only for
-//! wasm32, maps the WIT types to domain types and implements the ports with the WIT
-//! imports.
+//! outside only through the traits in [`ports`]. Each system is a folder whose `wit.rs`
+//! (compiled for wasm32 only) maps its WIT types to its domain types; the shared glue
+//! (bindings, error conversion, the ports over the host imports) is the `wit` module.
+//! Adding a system means adding a folder and one `mod` line here.
 
 pub mod attune;
 pub mod bench;
 pub mod blob;
-pub mod code;
 pub mod diagnostics;
 pub mod error;
 pub mod memory;
 pub mod meta;
 pub mod ports;
-pub mod principles;
 
 #[cfg(target_arch = "wasm32")]
-mod glue;
+mod wit;

@@ -16,16 +16,17 @@ from ._alloc import tune_allocator
 from ._default import runtime, set_runtime
 from ._wasm import Runtime
 from .attune import (
+    AttunedClient,
     AxisDefinition,
     PromptContext,
     RuleTranslator,
     Source,
     StateSnapshot,
     StateStore,
+    SyncAttunedClient,
     Verbosity,
     get_axis,
 )
-from .attune_client import AttunedClient, SyncAttunedClient
 from .diagnostics import Probe, counter_add, counter_get, probe_url, probe_url_async
 from .errors import (
     AgentcellError,

@@ -171,5 +171,5 @@ def test_code_memory_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[
 
     hits = main(["--data", str(tmp_path / "mem"), "--query", "sqlite storage transaction"])
     out = capsys.readouterr()
-    assert "storage.py" in hits
+    assert "storage/sqlite.py" in hits
     assert "crawled" in out.out and "##" in out.err

@@ -139,7 +139,7 @@ impl Live {
     /// The exported function `interface.name`, looked up by name.
     fn export_func(&mut self, interface: &str, name: &str) -> wasmtime::Result<Func> {
         let not_called = |m: String| wasmtime::Error::new(NotCalled(m));
-        let iface_name = format!("agentcell:core/{interface}@0.1.0");
+        let iface_name = crate::bindings::interface_name(interface);
         let iface = self
             .instance
             .get_export_index(&mut self.store, None, &iface_name)

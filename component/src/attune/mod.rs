@@ -7,6 +7,9 @@
 //! - [`wire`]: the JSON forms used to cross the boundary in bulk;
 //! - [`service`]: the HTTP API, routed and answered here for every host.
 
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
 pub mod axes;
 pub mod client;
 pub mod context_cache;

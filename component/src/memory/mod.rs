@@ -2,6 +2,11 @@
 //! metadata, optional diff ops) searched by cosine similarity, held in memory for
 //! search and persisted through the host storage port (see [`segments`]).
 
+pub mod code;
+pub mod principles;
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
 pub mod entries;
 pub mod input;
 pub mod ivf;

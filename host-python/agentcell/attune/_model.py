@@ -1,14 +1,4 @@
-"""Attuned: a user's state on canonical axes becomes guidelines for an LLM prompt.
-
-    >>> from agentcell import StateSnapshot, RuleTranslator, Source
-    >>> snapshot = (StateSnapshot.builder().user_id("user_123").source(Source.SELF_REPORT)
-    ...             .axis("warmth", 0.9).axis("cognitive_load", 0.9).build())
-    >>> RuleTranslator().to_prompt_context(snapshot).tone
-    'warm-casual'
-
-Validation, translation and storage run in the component; this module only gives them
-Python shapes (frozen dataclasses, enums, a builder).
-"""
+"""Attuned's in-process model: snapshots, the rule translator, axes and the state store."""
 
 from __future__ import annotations
 
@@ -18,12 +8,11 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ._default import runtime
-from ._wasm import Runtime
+from .._default import runtime
+from .._wasm import Runtime
 
 __all__ = [
     "BASE_GUIDELINES",
-    "CANONICAL_AXES",
     "AxisDefinition",
     "Category",
     "Deprecation",
@@ -291,7 +280,6 @@ class StateStore:
 
 
 _axes_cache: tuple[AxisDefinition, ...] | None = None
-CANONICAL_AXES: tuple[AxisDefinition, ...]  # provided by __getattr__ below
 
 
 def get_all_axes() -> tuple[AxisDefinition, ...]:
@@ -309,9 +297,3 @@ def get_axis(name: str) -> AxisDefinition:
             return axis
     return AxisDefinition._from_wit(runtime().call_ok("attune", "get-axis", name))
 
-
-def __getattr__(name: str) -> Any:
-    # CANONICAL_AXES comes from the component, loaded on first use.
-    if name == "CANONICAL_AXES":
-        return get_all_axes()
-    raise AttributeError(f"module 'agentcell.attune' has no attribute {name!r}")

@@ -3,6 +3,9 @@
 //! of them. The registry is data: the shipped default set (`defaults.json`) or the
 //! user's, passed in as JSON.
 
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
 use crate::error::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,6 @@
-"""Storage backends for the component's `storage` import.
+"""The SQLite backend of the component's `storage` import: the embedded default.
 
-The embedded default is a SQLite file (stdlib `sqlite3`, WAL journal, `synchronous=FULL`
+A SQLite file (stdlib `sqlite3`, WAL journal, `synchronous=FULL`
 so a value is on disk before `set` returns); `":memory:"` keeps everything in memory.
 Every call is one transaction: a failed call changes nothing.
 """
@@ -15,29 +15,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import sqlite3
 
-from .errors import StorageError
+from ..errors import StorageError
+from ._rules import MAX_LIST_LIMIT, StorageFailure, check_key
 
-__all__ = ["MAX_KEY_BYTES", "MAX_LIST_LIMIT", "SQLiteStorage", "StorageFailure"]
-
-MAX_KEY_BYTES = 1024
-MAX_LIST_LIMIT = 1000
-
-
-class StorageFailure(Exception):
-    """A storage call failed; `kind` is the WIT `storage-error` case."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
-def _check_key(what: str, key: str) -> None:
-    if not key:
-        raise StorageFailure("invalid-key", f"{what} must not be empty")
-    if len(key.encode()) > MAX_KEY_BYTES:
-        raise StorageFailure("invalid-key", f"{what} must be at most {MAX_KEY_BYTES} bytes")
-
+__all__ = ["SQLiteStorage"]
 
 class SQLiteStorage:
     """A namespaced key-value store in one SQLite file."""
@@ -123,8 +104,8 @@ class SQLiteStorage:
 
     def get_utf8(self, ns: str, key: str) -> bytes | None:
         """`get`, returning the value's UTF-8 bytes as stored (no decoding)."""
-        _check_key("namespace", ns)
-        _check_key("key", key)
+        check_key("namespace", ns)
+        check_key("key", key)
         rows = self._run("SELECT CAST(value AS BLOB) FROM kv WHERE ns=? AND key=?", (ns, key))
         if not rows:
             return None
@@ -139,12 +120,12 @@ class SQLiteStorage:
         return self.delete_many(ns, [key]) == 1
 
     def exists(self, ns: str, key: str) -> bool:
-        _check_key("namespace", ns)
-        _check_key("key", key)
+        check_key("namespace", ns)
+        check_key("key", key)
         return bool(self._run("SELECT 1 FROM kv WHERE ns=? AND key=?", (ns, key)))
 
     def list_keys(self, ns: str, prefix: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
-        _check_key("namespace", ns)
+        check_key("namespace", ns)
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise StorageFailure("invalid-key", f"limit must be 1..={MAX_LIST_LIMIT}, got {limit}")
         rows = self._run(
@@ -160,9 +141,9 @@ class SQLiteStorage:
     def set_many(self, ns: str, entries: Sequence[tuple[str, str | bytes]]) -> None:
         """Stores every entry or none. A value is `str` or its UTF-8 `bytes` (stored as
         the same TEXT, without a decode)."""
-        _check_key("namespace", ns)
+        check_key("namespace", ns)
         for key, _ in entries:
-            _check_key("key", key)
+            check_key("key", key)
         self._transaction(
             "INSERT INTO kv (ns, key, value) VALUES (?, ?, CAST(? AS TEXT))"
             " ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
@@ -173,8 +154,8 @@ class SQLiteStorage:
         """Stores `value` only if `key` holds exactly `expected` (None: nothing), in one
         IMMEDIATE transaction (no other writer, thread or process, comes in between);
         True when it stored."""
-        _check_key("namespace", ns)
-        _check_key("key", key)
+        check_key("namespace", ns)
+        check_key("key", key)
         try:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -200,7 +181,7 @@ class SQLiteStorage:
             raise StorageFailure("unavailable", f"{self.path}: {e}") from e
 
     def delete_many(self, ns: str, keys: Sequence[str]) -> int:
-        _check_key("namespace", ns)
+        check_key("namespace", ns)
         for key in keys:
-            _check_key("key", key)
+            check_key("key", key)
         return self._transaction("DELETE FROM kv WHERE ns=? AND key=?", [(ns, k) for k in keys])

@@ -1,9 +1,12 @@
 //! Version, build information and health of the core (seed 003).
 
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
 /// The project version (one version for the whole project, set in the workspace).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The WIT package this crate implements.
-pub const WIT_PACKAGE: &str = "agentcell:core@0.1.0";
+/// The WIT package this crate implements, read from `wit/world.wit` by `build.rs`.
+pub const WIT_PACKAGE: &str = env!("AGENTCELL_WIT_PACKAGE");
 
 /// How the component was built, captured by `build.rs`.
 #[derive(Debug, Clone, PartialEq, Eq)]

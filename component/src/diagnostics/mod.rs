@@ -1,6 +1,9 @@
 //! Functions that prove the host imports work: a persistent counter (storage) and a URL
 //! probe (outgoing HTTP).
 
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
 use crate::error::{Error, Result};
 use crate::ports::{update, Clock, HttpClient, HttpRequest, Storage};
 

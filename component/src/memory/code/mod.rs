@@ -2,6 +2,9 @@
 //! component measures each: language, lines, code lines, functions, branch points and
 //! a McCabe-style complexity score, and a lexical embedding for similarity search.
 
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
 pub mod languages;
 pub mod lexical;
 

@@ -1,5 +1,8 @@
 //! The boundary-measuring calls of WIT `bench`: tiny, deterministic, checkable.
 
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
 use crate::blob;
 use crate::error::Result;
 

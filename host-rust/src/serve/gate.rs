@@ -1,0 +1,219 @@
+//! Who may call: API keys and a rate limit per key.
+
+use super::routes::error;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// One API key and its rate limit, kept as GCRA (the generic cell rate algorithm: a
+/// token bucket held as one number, so admitting a request is one compare-and-swap and
+/// the workers never wait on a lock). `tat` is the theoretical arrival time of the next
+/// request, in ticks (1/16 ns) since the gate opened, were requests to come at exactly
+/// the allowed rate; a request is admitted while `tat` is at most one bucket ahead of
+/// now. Ticks keep the interval's rounding under 0.5% at any `u32` limit per minute
+/// (whole nanoseconds would over-admit 7% at 4e9/min), and a u64 of them lasts 36 years.
+#[derive(Debug)]
+pub(super) struct KeyLimit {
+    key: String,
+    tat: AtomicU64,
+}
+
+/// What every worker shares: the keys and their rate limits.
+pub(super) struct Gate {
+    keys: Vec<KeyLimit>,
+    /// The one limit all requests share when no keys are configured.
+    anonymous: KeyLimit,
+    /// The configured limit, requests per minute; 0: off.
+    per_minute: u32,
+    /// Ticks between two requests at the allowed rate; 0 turns limiting off.
+    interval: u64,
+    /// How far ahead of now `tat` may run: a full bucket of `rate_limit - 1` requests.
+    burst: u64,
+    opened: Instant,
+}
+
+const TICKS_PER_SECOND: u64 = 16_000_000_000;
+
+impl Gate {
+    pub(super) fn new(api_keys: Vec<String>, rate_limit_per_minute: u32) -> Self {
+        let interval = match rate_limit_per_minute {
+            0 => 0,
+            n => 60 * TICKS_PER_SECOND / u64::from(n),
+        };
+        Gate {
+            keys: api_keys.into_iter().map(|key| KeyLimit { key, tat: AtomicU64::new(0) }).collect(),
+            anonymous: KeyLimit { key: String::new(), tat: AtomicU64::new(0) },
+            per_minute: rate_limit_per_minute,
+            interval,
+            burst: interval * u64::from(rate_limit_per_minute.saturating_sub(1)),
+            opened: Instant::now(),
+        }
+    }
+
+    /// The limit of an authorised request's key (the shared anonymous one when no keys
+    /// are configured), `Err` with the response to send otherwise.
+    pub(super) fn authorise(&self, headers: &HeaderMap) -> Result<&KeyLimit, Box<Response>> {
+        if self.keys.is_empty() {
+            return Ok(&self.anonymous);
+        }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match given {
+            Some(key) => match self.find_key(key) {
+                Some(limit) => Ok(limit),
+                None => Err(Box::new(error(401, "UNAUTHORIZED", "unknown API key"))),
+            },
+            None => Err(Box::new(error(401, "UNAUTHORIZED", "missing Authorization: Bearer <API key>"))),
+        }
+    }
+
+    /// The configured key equal to `given`, compared in constant time: every key is
+    /// compared whole, whichever matches, so the time taken tells nothing of how much
+    /// of a guess was right.
+    fn find_key(&self, given: &str) -> Option<&KeyLimit> {
+        use subtle::ConstantTimeEq;
+        let mut found = None;
+        for limit in &self.keys {
+            if bool::from(limit.key.as_bytes().ct_eq(given.as_bytes())) {
+                found = Some(limit);
+            }
+        }
+        found
+    }
+
+    /// Admits a request of `limit`'s key, or answers 429 with `Retry-After` (seconds
+    /// until the next request would be admitted, at least 1).
+    pub(super) fn admit(&self, limit: &KeyLimit) -> Result<(), Box<Response>> {
+        if self.interval == 0 {
+            return Ok(());
+        }
+        self.admit_at(limit, self.opened.elapsed().as_nanos() as u64 * (TICKS_PER_SECOND / 1_000_000_000))
+    }
+
+    /// `admit` at `now` ticks after the gate opened.
+    fn admit_at(&self, limit: &KeyLimit, now: u64) -> Result<(), Box<Response>> {
+        let mut tat = limit.tat.load(Ordering::Relaxed);
+        loop {
+            let start = tat.max(now);
+            if start - now > self.burst {
+                let wait = (start - now - self.burst).div_ceil(TICKS_PER_SECOND).max(1);
+                let message = format!("more than {} requests per minute", self.per_minute);
+                let mut r = error(429, "RATE_LIMITED", &message);
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+                return Err(Box::new(r));
+            }
+            match limit.tat.compare_exchange_weak(
+                tat,
+                start + self.interval,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(current) => tat = current,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::BODY_LIMIT;
+    use axum::body::to_bytes;
+    use std::sync::Arc;
+
+    const SECOND: u64 = TICKS_PER_SECOND;
+
+    fn retry_after(r: &Response) -> u64 {
+        r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_full_bucket_admits_the_limit_then_refills_evenly() {
+        let gate = Gate::new(vec!["a".into(), "b".into()], 3);
+        let (a, b) = (&gate.keys[0], &gate.keys[1]);
+        for _ in 0..3 {
+            assert!(gate.admit_at(a, 0).is_ok());
+        }
+        let refused = gate.admit_at(a, 0).unwrap_err();
+        assert_eq!(refused.status(), 429);
+        assert_eq!(retry_after(&refused), 20, "one request per 20 s at 3 a minute");
+        assert!(gate.admit_at(b, 0).is_ok(), "each key has its own bucket");
+        assert!(gate.admit_at(a, 19 * SECOND).is_err());
+        assert!(gate.admit_at(a, 20 * SECOND).is_ok());
+        assert!(gate.admit_at(a, 20 * SECOND).is_err());
+        // Idle for longer than a minute: the bucket is full again, and no fuller.
+        for _ in 0..3 {
+            assert!(gate.admit_at(a, 300 * SECOND).is_ok());
+        }
+        assert!(gate.admit_at(a, 300 * SECOND).is_err());
+    }
+
+    #[test]
+    fn high_limits_are_kept_to_and_named_exactly() {
+        // 7,000,000 a minute: 8571.43 ns apart, so whole nanoseconds would round.
+        let gate = Gate::new(vec!["a".into()], 7_000_000);
+        let a = &gate.keys[0];
+        let full: usize = (0..7_000_001).filter(|_| gate.admit_at(a, 0).is_ok()).count();
+        assert_eq!(full, 7_000_000);
+        let refused = gate.admit_at(a, 0).unwrap_err();
+        let body = body_text(*refused);
+        assert!(body.contains("more than 7000000 requests per minute"), "{body}");
+        // One second later: 116,666.7 more.
+        let refill = (0..200_000).filter(|_| gate.admit_at(a, SECOND).is_ok()).count();
+        assert!((116_666..=116_667).contains(&refill), "{refill}");
+    }
+
+    fn body_text(r: Response) -> String {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(to_bytes(r.into_body(), BODY_LIMIT))
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn retry_after_is_at_least_one_second() {
+        let gate = Gate::new(vec!["a".into()], 6000);
+        let a = &gate.keys[0];
+        while gate.admit_at(a, 0).is_ok() {}
+        assert_eq!(retry_after(&gate.admit_at(a, 0).unwrap_err()), 1);
+    }
+
+    #[test]
+    fn two_threads_share_one_key_without_admitting_more_than_the_limit() {
+        let gate = Arc::new(Gate::new(vec!["a".into()], 10_000));
+        let admitted: usize = (0..2)
+            .map(|_| {
+                let gate = gate.clone();
+                std::thread::spawn(move || {
+                    (0..20_000).filter(|_| gate.admit_at(&gate.keys[0], 0).is_ok()).count()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(admitted, 10_000);
+    }
+
+    #[test]
+    fn keys_are_checked_and_no_keys_means_one_shared_limit() {
+        let gate = Gate::new(vec!["k1".into()], 0);
+        let mut headers = HeaderMap::new();
+        assert_eq!(gate.authorise(&headers).unwrap_err().status(), 401);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
+        assert_eq!(gate.authorise(&headers).unwrap_err().status(), 401);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer k1"));
+        assert_eq!(gate.authorise(&headers).unwrap().key, "k1");
+        let open = Gate::new(vec![], 1);
+        let limit = open.authorise(&HeaderMap::new()).unwrap();
+        assert!(open.admit_at(limit, 0).is_ok());
+        assert!(open.admit_at(limit, 0).is_err());
+    }
+}
