@@ -53,6 +53,7 @@ setup-system:
 # The component, copied to where the Python and JS packages ship it.
 wasm: setup-rust setup-python
 	$(PY) scripts/sync_version.py
+	$(PY) scripts/wit_facade.py
 	$(CARGO) build --release --target wasm32-wasip2 -p agentcell-component --config 'profile.release.lto=true'
 	cp $(WASM) host-python/agentcell/agentcell.wasm
 	echo "component: $(WASM) $$(stat -c %s $(WASM)) bytes"
@@ -67,6 +68,7 @@ wheel: wasm
 	$(PY) -m build --wheel --no-isolation --outdir dist host-python
 
 lint: setup-python
+	$(PY) scripts/wit_facade.py --check
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --release -p agentcell-component --target wasm32-wasip2 -- -D warnings

@@ -159,13 +159,17 @@ def main() -> None:
     )
 
     noop = base.func("bench", "noop")
+    noop_base = median_seconds(noop, repeat=15, inner=500)
     row(
         "no-op call",
         median_seconds(lambda: rt.call("bench", "noop"), repeat=15, inner=2000),
-        median_seconds(noop, repeat=15, inner=500),
+        noop_base,
         "us",
         "<= 3 us",
     )
+    # The typed facade generated from the WIT (`rt.exports`), over the same call path.
+    facade = rt.exports.bench
+    row("no-op call, typed facade", median_seconds(facade.noop, repeat=15, inner=2000), noop_base, "us", "")
 
     sum_list = base.func("bench", "sum-f32-list")
     vec = np.random.default_rng(1).random(768, dtype=np.float32)
@@ -180,6 +184,13 @@ def main() -> None:
         median_seconds(lambda: sum_list(vec_list), repeat=5, inner=20),
         "us",
         "<= 20 us",
+    )
+    row(
+        "768-float embedding in, facade",
+        median_seconds(lambda: facade.sum_f32_blob(vec.tobytes().hex()), repeat=15, inner=300),
+        next(r[2] for r in rows if r[0] == "768-float embedding in"),
+        "us",
+        "",
     )
 
     bytes_in = base.func("bench", "bytes-in")

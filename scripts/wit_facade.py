@@ -256,6 +256,8 @@ class _Namer:
         return _camel(owner.name) + _camel(name)
 
     def hint(self, iface: Interface, ty: str, *, param: bool) -> str:
+        if param and ty == "string":
+            return "Text"
         if ty in _PRIMS:
             return _PRIMS[ty]
         m = re.fullmatch(r"(\w+)<(.*)>", ty)
@@ -319,6 +321,10 @@ def generate(pkg: Package) -> str:
         "",
         "if TYPE_CHECKING:",
         "    from ._wasm.runtime import Runtime",
+        "",
+        "# A `string` argument may also be given as UTF-8 bytes: the runtime copies them as",
+        "# they are (the fast path for hex blobs).",
+        "Text = str | bytes",
         "",
         f'WIT_PACKAGE = "{pkg.name}"',
         f'WIT_NAMESPACE = "{ns}"',

@@ -16,6 +16,10 @@ from ._wasm.values import Err, Ok
 if TYPE_CHECKING:
     from ._wasm.runtime import Runtime
 
+# A `string` argument may also be given as UTF-8 bytes: the runtime copies them as
+# they are (the fast path for hex blobs).
+Text = str | bytes
+
 WIT_PACKAGE = "agentcell:core@0.1.0"
 WIT_NAMESPACE = "agentcell:core"
 WIT_VERSION = "0.1.0"
@@ -407,7 +411,7 @@ class Diagnostics:
         self._call = rt.call
         self._call_ok = rt.call_ok
 
-    def counter_add(self, name: str, delta: int) -> int:
+    def counter_add(self, name: Text, delta: int) -> int:
         """Adds `delta` to the counter `name` kept in host storage (namespace
         `diagnostics`) and returns its new value. The counter survives host restarts.
         Errors: `invalid-argument` for an empty or over-128-byte name or an overflow;
@@ -416,12 +420,12 @@ class Diagnostics:
         out: int = self._call_ok("diagnostics", "counter-add", name, delta)
         return out
 
-    def counter_get(self, name: str) -> int:
+    def counter_get(self, name: Text) -> int:
         """The value of counter `name`, 0 when it was never set."""
         out: int = self._call_ok("diagnostics", "counter-get", name)
         return out
 
-    def probe_url(self, url: str, timeout_ms: int) -> DiagnosticsProbe:
+    def probe_url(self, url: Text, timeout_ms: int) -> DiagnosticsProbe:
         """Sends `GET url` through the host's HTTP import and reports the answer.
         Errors: `invalid-argument` for a URL that is not absolute http(s);
         `http-denied`, `http-timeout`, `http-failed` as the host reports.
@@ -429,7 +433,7 @@ class Diagnostics:
         out: DiagnosticsProbe = self._call_ok("diagnostics", "probe-url", url, timeout_ms)
         return out
 
-    def trap(self, message: str) -> None:
+    def trap(self, message: Text) -> None:
         """Traps on purpose with `message` (a Rust panic). Hosts use it to test that a trap
         gives a clear error and leaves the runtime usable.
         """
@@ -452,7 +456,7 @@ class Bench:
         """Does nothing: the fixed cost of a call."""
         self._call("bench", "noop")
 
-    def blob_in(self, data: str) -> tuple[int, int]:
+    def blob_in(self, data: Text) -> tuple[int, int]:
         """Decodes hex `data` and returns its length and the wrapping sum of its bytes."""
         out: tuple[int, int] = self._call_ok("bench", "blob-in", data)
         return out
@@ -472,7 +476,7 @@ class Bench:
         out: bytes = self._call("bench", "bytes-out", len, seed)
         return out
 
-    def sum_f32_blob(self, data: str) -> float:
+    def sum_f32_blob(self, data: Text) -> float:
         """Sum of little-endian f32 values given as a hex blob (an embedding's form)."""
         out: float = self._call_ok("bench", "sum-f32-blob", data)
         return out
@@ -482,7 +486,7 @@ class Bench:
         out: float = self._call("bench", "sum-f32-list", data)
         return out
 
-    def text_len(self, data: str) -> int:
+    def text_len(self, data: Text) -> int:
         """The UTF-8 length of `data`: the cost of moving a string and nothing else."""
         out: int = self._call("bench", "text-len", data)
         return out
@@ -505,7 +509,7 @@ class Attune:
         out: list[AttuneAxis] = self._call("attune", "axes")
         return out
 
-    def get_axis(self, name: str) -> AttuneAxis:
+    def get_axis(self, name: Text) -> AttuneAxis:
         """One axis by name; `not-found` for an unknown name."""
         out: AttuneAxis = self._call_ok("attune", "get-axis", name)
         return out
@@ -529,7 +533,7 @@ class Attune:
         out: list[AttunePromptContext] = self._call_ok("attune", "translate-batch", snapshots, thresholds)
         return out
 
-    def translate_batch_json(self, snapshots: str, thresholds: AttuneThresholds | None) -> str:
+    def translate_batch_json(self, snapshots: Text, thresholds: AttuneThresholds | None) -> str:
         """`translate-batch` with JSON text in and out: one string each way instead of
         about fifty component values per snapshot, which is what the Python host uses
         (see the package comment). `snapshots` is a JSON array of
@@ -547,17 +551,17 @@ class Attune:
         out: AttuneSnapshot = self._call_ok("attune", "upsert-state", snapshot)
         return out
 
-    def get_state(self, user_id: str) -> AttuneSnapshot:
+    def get_state(self, user_id: Text) -> AttuneSnapshot:
         """A user's stored state; `not-found` when there is none."""
         out: AttuneSnapshot = self._call_ok("attune", "get-state", user_id)
         return out
 
-    def delete_state(self, user_id: str) -> bool:
+    def delete_state(self, user_id: Text) -> bool:
         """Removes a user's state; true when there was one."""
         out: bool = self._call_ok("attune", "delete-state", user_id)
         return out
 
-    def get_context(self, user_id: str, thresholds: AttuneThresholds | None) -> AttunePromptContext:
+    def get_context(self, user_id: Text, thresholds: AttuneThresholds | None) -> AttunePromptContext:
         """Translates a user's stored state; `not-found` when there is none."""
         out: AttunePromptContext = self._call_ok("attune", "get-context", user_id, thresholds)
         return out
@@ -636,7 +640,7 @@ class Memory:
         self._call = rt.call
         self._call_ok = rt.call_ok
 
-    def open(self, name: str, options: MemoryStoreOptions) -> int:
+    def open(self, name: Text, options: MemoryStoreOptions) -> int:
         """Opens store `name` (1..=128 bytes of `[A-Za-z0-9_.-]`), creating it when absent,
         and loads it. Returns a handle valid for this instance. Opening an open store
         returns its handle. Errors: `invalid-argument` for bad options or options that
@@ -653,7 +657,7 @@ class Memory:
         """Deletes the store's persisted data and forgets it."""
         self._call_ok("memory", "destroy", handle)
 
-    def put(self, handle: int, entries_json: str, embeddings: Sequence[str]) -> int:
+    def put(self, handle: int, entries_json: Text, embeddings: Sequence[Text]) -> int:
         """Stores entries, all or none. `entries-json` is a JSON array of
         `{"key": str, "metadata": object, "diff_ops": array|null}`, or the same as columns,
         `{"keys": [str], "metadata": [object|null]?, "diff_ops": [array|null]?}` (cheaper
@@ -670,7 +674,7 @@ class Memory:
         out: int = self._call_ok("memory", "put", handle, entries_json, embeddings)
         return out
 
-    def check_entries(self, entries_json: Sequence[str]) -> int:
+    def check_entries(self, entries_json: Sequence[Text]) -> int:
         """Checks the entries of several `put` calls (each an `entries-json` as `put` takes)
         as one batch, as `put` would (keys, duplicates across all of them, metadata, diff
         ops), and stores nothing; returns the number of entries. An error names an entry
@@ -681,12 +685,12 @@ class Memory:
         out: int = self._call_ok("memory", "check-entries", entries_json)
         return out
 
-    def get(self, handle: int, key: str) -> MemoryEntry | None:
+    def get(self, handle: int, key: Text) -> MemoryEntry | None:
         """The entry under `key`, if any."""
         out: MemoryEntry | None = self._call_ok("memory", "get", handle, key)
         return out
 
-    def delete(self, handle: int, keys: Sequence[str]) -> int:
+    def delete(self, handle: int, keys: Sequence[Text]) -> int:
         """Removes `keys` (all in one write); returns how many existed."""
         out: int = self._call_ok("memory", "delete", handle, keys)
         return out
@@ -701,20 +705,20 @@ class Memory:
         out: str = self._call_ok("memory", "keys-json", handle)
         return out
 
-    def search(self, handle: int, query: str, options: MemorySearchOptions) -> str:
+    def search(self, handle: int, query: Text, options: MemorySearchOptions) -> str:
         """Top entries by cosine similarity to `query` (hex f32), best first; ties by key.
         JSON array of `[key, similarity, metadata]`.
         """
         out: str = self._call_ok("memory", "search", handle, query, options)
         return out
 
-    def resonance(self, a: str, b: str) -> float:
+    def resonance(self, a: Text, b: Text) -> float:
         """Resonance r(a, b) = clamp(c * (1 + 0.1 * sin(pi * c)), 0, 1), c = cosine(a, b)."""
         out: float = self._call_ok("memory", "resonance", a, b)
         return out
 
     def query_by_resonance(
-        self, handle: int, min_resonance: float, max_results: int | None, query: str | None
+        self, handle: int, min_resonance: float, max_results: int | None, query: Text | None
     ) -> str:
         """Entries whose resonance with `query` (hex f32), or, without one, with the mean
         direction of the store (the normalised sum of its normalised embeddings), is
@@ -792,36 +796,36 @@ class Principles:
         out: str = self._call("principles", "default-registry")
         return out
 
-    def normalize_registry(self, registry_json: str) -> str:
+    def normalize_registry(self, registry_json: Text) -> str:
         """Checks a registry: ids unique and non-empty, references known. Returns it
         normalised (sorted by id). Errors name the field, e.g. `principles[2].related`.
         """
         out: str = self._call_ok("principles", "normalize-registry", registry_json)
         return out
 
-    def validate(self, registry_json: str, axiom_id: str, context: Sequence[str]) -> PrinciplesCheck:
+    def validate(self, registry_json: Text, axiom_id: Text, context: Sequence[Text]) -> PrinciplesCheck:
         """Checks `axiom-id` against `context`. `not-found` for an unknown id."""
         out: PrinciplesCheck = self._call_ok("principles", "validate", registry_json, axiom_id, context)
         return out
 
     def validate_batch(
-        self, registry_json: str, ids: Sequence[str], context: Sequence[str]
+        self, registry_json: Text, ids: Sequence[Text], context: Sequence[Text]
     ) -> PrinciplesBatchCheck:
         """Checks each of `ids` against `context` (see `batch-check`)."""
         out: PrinciplesBatchCheck = self._call_ok("principles", "validate-batch", registry_json, ids, context)
         return out
 
-    def resonance(self, registry_json: str, ids: Sequence[str]) -> float:
+    def resonance(self, registry_json: Text, ids: Sequence[Text]) -> float:
         """Mean pairwise relatedness of `ids`."""
         out: float = self._call_ok("principles", "resonance", registry_json, ids)
         return out
 
-    def tension(self, registry_json: str, proposed: Sequence[str], context: Sequence[str]) -> float:
+    def tension(self, registry_json: Text, proposed: Sequence[Text], context: Sequence[Text]) -> float:
         """Share of conflicting pairs (see the interface comment)."""
         out: float = self._call_ok("principles", "tension", registry_json, proposed, context)
         return out
 
-    def recommend(self, registry_json: str, text: str, limit: int) -> list[tuple[str, float]]:
+    def recommend(self, registry_json: Text, text: Text, limit: int) -> list[tuple[str, float]]:
         """Principle ids ranked by lexical match of `text` against their title and
         statement: score = matched distinct query words / distinct query words (stop
         words and words under 3 letters dropped, simple suffix stemming); ties by id;
@@ -842,19 +846,19 @@ class CodeAnalysis:
         self._call = rt.call
         self._call_ok = rt.call_ok
 
-    def analyze(self, path: str, text: str) -> CodeAnalysisFileMetrics:
+    def analyze(self, path: Text, text: Text) -> CodeAnalysisFileMetrics:
         """Measures `text` as the contents of `path`."""
         out: CodeAnalysisFileMetrics = self._call("code-analysis", "analyze", path, text)
         return out
 
-    def analyze_batch(self, files_json: str) -> str:
+    def analyze_batch(self, files_json: Text) -> str:
         """Measures many files at once: `files-json` is a JSON array of `[path, text]`;
         returns a JSON array of metric objects (snake_case keys), in order.
         """
         out: str = self._call_ok("code-analysis", "analyze-batch", files_json)
         return out
 
-    def lexical_embedding(self, text: str, dimension: int) -> str:
+    def lexical_embedding(self, text: Text, dimension: int) -> str:
         """A deterministic lexical embedding of `text` (hex f32, L2-normalised, `dimension`
         long): lower-cased identifier tokens and token bigrams, each hashed (FNV-1a) to
         a signed bucket, weighted 1 + ln(count). It reflects shared vocabulary, not
@@ -863,7 +867,7 @@ class CodeAnalysis:
         out: str = self._call_ok("code-analysis", "lexical-embedding", text, dimension)
         return out
 
-    def lexical_embeddings(self, texts_json: str, dimension: int) -> str:
+    def lexical_embeddings(self, texts_json: Text, dimension: int) -> str:
         """`lexical-embedding` of many texts (JSON array of strings): one hex blob of
         `n * dimension` f32, ready for `memory.put`.
         """

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._default import runtime
+from ._twins import async_twin
 from ._wasm import Runtime
 from .errors import InvalidArgumentError
 
@@ -25,12 +26,12 @@ class Probe:
 
 def counter_add(name: str, delta: int = 1, rt: Runtime | None = None) -> int:
     """Adds `delta` to the persistent counter `name`; returns the new value."""
-    return int((rt or runtime()).call_ok("diagnostics", "counter-add", name, delta))
+    return int((rt or runtime()).exports.diagnostics.counter_add(name, delta))
 
 
 def counter_get(name: str, rt: Runtime | None = None) -> int:
     """The value of counter `name` (0 if never set)."""
-    return int((rt or runtime()).call_ok("diagnostics", "counter-get", name))
+    return int((rt or runtime()).exports.diagnostics.counter_get(name))
 
 
 def _timeout_ms(timeout: float) -> int:
@@ -42,11 +43,8 @@ def _timeout_ms(timeout: float) -> int:
 def probe_url(url: str, timeout: float = 5.0, rt: Runtime | None = None) -> Probe:
     """``GET url`` through the runtime's HTTP policy. Raises `HttpDeniedError` (nothing
     sent) when the allow-list refuses it, `HttpTimeoutError`, or `HttpError`."""
-    raw = (rt or runtime()).call_ok("diagnostics", "probe-url", url, _timeout_ms(timeout))
+    raw = (rt or runtime()).exports.diagnostics.probe_url(url, _timeout_ms(timeout))
     return Probe(**raw)
 
 
-async def probe_url_async(url: str, timeout: float = 5.0, rt: Runtime | None = None) -> Probe:
-    """`probe_url` without blocking the event loop."""
-    raw = await (rt or runtime()).call_ok_async("diagnostics", "probe-url", url, _timeout_ms(timeout))
-    return Probe(**raw)
+probe_url_async = async_twin(probe_url)

@@ -26,7 +26,7 @@ class BuildInfo:
 
 def get_version(rt: Runtime | None = None) -> str:
     """The package version, e.g. ``"0.1.0"``."""
-    return str((rt or runtime()).call("meta", "version"))
+    return str((rt or runtime()).exports.meta.version())
 
 
 def version(rt: Runtime | None = None) -> str:
@@ -36,18 +36,18 @@ def version(rt: Runtime | None = None) -> str:
 
 def get_rust_version(rt: Runtime | None = None) -> str:
     """``"agentcell-component 0.1.0 (rustc 1.95.0 ...)"``: the core and the rustc that built it."""
-    return str((rt or runtime()).call("meta", "rust-version"))
+    return str((rt or runtime()).exports.meta.rust_version())
 
 
 def health_check(rt: Runtime | None = None) -> bool:
     """True when the core is loaded and its self-checks pass."""
-    return bool((rt or runtime()).call("meta", "health-check"))
+    return bool((rt or runtime()).exports.meta.health_check())
 
 
 def build_info(rt: Runtime | None = None) -> BuildInfo:
     """How the running component was built, with the SHA-256 of its `.wasm`."""
     rt = rt or runtime()
-    raw = rt.call("meta", "describe-build")
+    raw = rt.exports.meta.describe_build()
     return BuildInfo(
         version=raw["version"],
         rustc=raw["rustc"],

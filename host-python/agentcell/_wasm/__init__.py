@@ -1,6 +1,15 @@
 """Everything that touches wasmtime lives in this package."""
 
-from .runtime import DEFAULT_WASM, LoadedComponent, Runtime, interface_name, load_component
+from .runtime import DEFAULT_WASM, LoadedComponent, Runtime, interface_name, load_component, send_request
 from .values import Err, Ok
 
-__all__ = ["DEFAULT_WASM", "Err", "LoadedComponent", "Ok", "Runtime", "interface_name", "load_component"]
+__all__ = [
+    "DEFAULT_WASM",
+    "Err",
+    "LoadedComponent",
+    "Ok",
+    "Runtime",
+    "interface_name",
+    "load_component",
+    "send_request",
+]

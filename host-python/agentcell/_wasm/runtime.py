@@ -12,26 +12,29 @@ from collections.abc import Callable
 from ctypes import byref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime.component import Component, FuncType, Linker
 
-from ..errors import ComponentLoadError, ComponentTrap, StorageError, error_from_wit
+from .._twins import async_twin
+from .._wit import WIT_NAMESPACE, WIT_VERSION
+from ..errors import AgentcellError, ComponentLoadError, ComponentTrap, StorageError, error_from_wit
 from ..http import HttpFailure, HttpPolicy
 from ..storage import SQLiteStorage, StorageFailure
 from . import cache
 from .values import HEX, TEXT, UTF8, Err, Lower, Ok, Val, lift, lowerer, val_delete
 
-WIT_PACKAGE = "agentcell:core"
-WIT_VERSION = "0.1.0"
+if TYPE_CHECKING:
+    from .._wit import Exports
+
 DEFAULT_WASM = Path(__file__).resolve().parent.parent / "agentcell.wasm"
 
 
 def interface_name(interface: str) -> str:
     """`meta` -> `agentcell:core/meta@0.1.0`."""
-    return f"{WIT_PACKAGE}/{interface}@{WIT_VERSION}"
+    return f"{WIT_NAMESPACE}/{interface}@{WIT_VERSION}"
 
 
 def default_storage_path() -> Path:
@@ -229,19 +232,21 @@ def _storage_imports(get_storage: Callable[[], SQLiteStorage]) -> dict[str, Host
     }
 
 
-def _http_imports(policy: HttpPolicy) -> dict[str, HostHandler]:
-    def send(req: dict[str, Any]) -> Any:
-        try:
-            r = policy.send(
-                req["method"], req["url"], [tuple(h) for h in req["headers"]], req["body"], req["timeout_ms"]
-            )
-        except HttpFailure as e:
-            return Err((e.kind, e.message))
-        return Ok(
-            {"status": r.status, "headers": r.headers, "body": r.body, "body_encoding": r.body_encoding}
+def send_request(policy: HttpPolicy, req: dict[str, Any]) -> Ok | Err:
+    """Sends a WIT `http-client.request` through `policy`; the answer as the WIT
+    `result<response, http-error>`. The `http-client` import and the Attuned clients
+    both send through here."""
+    try:
+        r = policy.send(
+            req["method"], req["url"], [tuple(h) for h in req["headers"]], req["body"], req["timeout_ms"]
         )
+    except HttpFailure as e:
+        return Err((e.kind, e.message))
+    return Ok({"status": r.status, "headers": r.headers, "body": r.body, "body_encoding": r.body_encoding})
 
-    return {"send": send}
+
+def _http_imports(policy: HttpPolicy) -> dict[str, HostHandler]:
+    return {"send": lambda req: send_request(policy, req)}
 
 
 # --- the runtime --------------------------------------------------------------------
@@ -323,6 +328,7 @@ class Runtime:
         self.loaded = load_component(Path(wasm) if wasm is not None else None, use_cache=use_cache)
         self.http = http or HttpPolicy()
         self._storage: SQLiteStorage | None = None
+        self._owns_storage = not isinstance(storage, SQLiteStorage)
         if isinstance(storage, SQLiteStorage):
             self._storage = storage
         elif storage is not None:
@@ -336,7 +342,29 @@ class Runtime:
         self._context_addr: int | None = None
         self._exports: dict[tuple[str, str], _Export] = {}
         self.instantiations = 0
+        self._facade: Exports | None = None
+        self._closed = False
         self._instantiate()
+
+    @property
+    def exports(self) -> Exports:
+        """The component's exports as typed methods generated from the WIT
+        (`rt.exports.memory.count(handle)`); each one is a `call` or `call_ok`."""
+        if self._facade is None:
+            from .._wit import Exports
+
+            self._facade = Exports(self)
+        return self._facade
+
+    def close(self) -> None:
+        """Drops the instance and closes the storage this runtime opened. Later calls
+        raise `AgentcellError`; closing twice is harmless."""
+        with self._lock:
+            self._closed = True
+            self._exports.clear()
+            self._instance = self._store = self._context = None
+            if self._storage is not None and self._owns_storage:
+                self._storage.close()
 
     @property
     def lock(self) -> threading.RLock:
@@ -380,6 +408,8 @@ class Runtime:
         self.instantiations += 1
 
     def _bind(self, interface: str, name: str) -> _Export:
+        if self._closed:
+            raise AgentcellError(f"this runtime is closed; {interface}.{name} cannot be called")
         assert self._store is not None
         iface = self._instance.get_export_index(self._store, interface_name(interface))
         index = iface and self._instance.get_export_index(self._store, name, iface)
@@ -449,18 +479,8 @@ class Runtime:
             raise error_from_wit(out.value)
         return out.value if isinstance(out, Ok) else out
 
-    async def call_async(self, interface: str, name: str, *args: Any) -> Any:
-        """`call` run in a worker thread, so the event loop keeps running while the
-        component works (or waits on the network through an import)."""
-        import asyncio  # ~40 ms to import: only for async callers
-
-        return await asyncio.to_thread(self.call, interface, name, *args)
-
-    async def call_ok_async(self, interface: str, name: str, *args: Any) -> Any:
-        """`call_ok` run in a worker thread."""
-        import asyncio
-
-        return await asyncio.to_thread(self.call_ok, interface, name, *args)
+    call_async = async_twin(call)
+    call_ok_async = async_twin(call_ok)
 
     def _trapped(self, name: str, error: wasmtime.WasmtimeError) -> ComponentTrap:
         host_exc = getattr(_HOST_ERROR, "exc", None)

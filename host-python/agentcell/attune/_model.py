@@ -10,6 +10,7 @@ from typing import Any
 
 from .._default import runtime
 from .._wasm import Runtime
+from .._wit import AttuneAxis, AttunePromptContext, AttuneSnapshot, AttuneThresholds
 
 __all__ = [
     "BASE_GUIDELINES",
@@ -92,7 +93,7 @@ class AxisDefinition:
     deprecated: Deprecation | None
 
     @classmethod
-    def _from_wit(cls, raw: dict[str, Any]) -> AxisDefinition:
+    def _from_wit(cls, raw: AttuneAxis) -> AxisDefinition:
         dep = raw["deprecated"]
         return cls(
             name=raw["name"],
@@ -127,7 +128,7 @@ class StateSnapshot:
         """The value of axis `name`, or `default` when the snapshot does not give it."""
         return self.axes.get(name, default)
 
-    def _to_wit(self) -> dict[str, Any]:
+    def _to_wit(self) -> AttuneSnapshot:
         return {
             "user_id": self.user_id,
             "updated_at_unix_ms": self.updated_at_unix_ms,
@@ -146,7 +147,7 @@ class StateSnapshot:
         }
 
     @classmethod
-    def _from_wit(cls, raw: dict[str, Any]) -> StateSnapshot:
+    def _from_wit(cls, raw: AttuneSnapshot) -> StateSnapshot:
         return cls(
             user_id=raw["user_id"],
             updated_at_unix_ms=raw["updated_at_unix_ms"],
@@ -202,7 +203,7 @@ class StateSnapshotBuilder:
         draft = StateSnapshot(
             self._user_id, self._updated_at, self._source, self._confidence, dict(self._axes)
         )
-        raw = (self._runtime or runtime()).call_ok("attune", "validate", draft._to_wit())
+        raw = (self._runtime or runtime()).exports.attune.validate(draft._to_wit())
         return StateSnapshot._from_wit(raw)
 
 
@@ -216,7 +217,7 @@ class PromptContext:
     flags: tuple[str, ...]
 
     @classmethod
-    def _from_wit(cls, raw: dict[str, Any]) -> PromptContext:
+    def _from_wit(cls, raw: AttunePromptContext) -> PromptContext:
         return cls(
             guidelines=tuple(raw["guidelines"]),
             tone=raw["tone"],
@@ -234,7 +235,7 @@ class RuleTranslator:
         self.lo = lo
         self._rt = rt
 
-    def _thresholds(self) -> dict[str, float]:
+    def _thresholds(self) -> AttuneThresholds:
         return {"hi": self.hi, "lo": self.lo}
 
     def to_prompt_context(self, snapshot: StateSnapshot) -> PromptContext:
@@ -247,7 +248,7 @@ class RuleTranslator:
         import json
 
         text = json.dumps([s._to_json() for s in snapshots])
-        out = (self._rt or runtime()).call_ok("attune", "translate-batch-json", text, self._thresholds())
+        out = (self._rt or runtime()).exports.attune.translate_batch_json(text, self._thresholds())
         return [PromptContext._from_wit(c) for c in json.loads(out)]
 
 
@@ -264,18 +265,18 @@ class StateStore:
 
     def upsert_state(self, snapshot: StateSnapshot) -> StateSnapshot:
         """Stores `snapshot`; returns the state as stored after merging."""
-        return StateSnapshot._from_wit(self._runtime.call_ok("attune", "upsert-state", snapshot._to_wit()))
+        return StateSnapshot._from_wit(self._runtime.exports.attune.upsert_state(snapshot._to_wit()))
 
     def get_state(self, user_id: str) -> StateSnapshot:
         """Raises `NotFoundError` (a `KeyError`) when the user has no state."""
-        return StateSnapshot._from_wit(self._runtime.call_ok("attune", "get-state", user_id))
+        return StateSnapshot._from_wit(self._runtime.exports.attune.get_state(user_id))
 
     def delete_state(self, user_id: str) -> bool:
-        return bool(self._runtime.call_ok("attune", "delete-state", user_id))
+        return bool(self._runtime.exports.attune.delete_state(user_id))
 
     def get_context(self, user_id: str, translator: RuleTranslator | None = None) -> PromptContext:
         t = translator or RuleTranslator()
-        raw = self._runtime.call_ok("attune", "get-context", user_id, t._thresholds())
+        raw = self._runtime.exports.attune.get_context(user_id, t._thresholds())
         return PromptContext._from_wit(raw)
 
 
@@ -286,7 +287,7 @@ def get_all_axes() -> tuple[AxisDefinition, ...]:
     """The 23 canonical axes, in category order."""
     global _axes_cache
     if _axes_cache is None:
-        _axes_cache = tuple(AxisDefinition._from_wit(a) for a in runtime().call("attune", "axes"))
+        _axes_cache = tuple(AxisDefinition._from_wit(a) for a in runtime().exports.attune.axes())
     return _axes_cache
 
 
@@ -295,5 +296,4 @@ def get_axis(name: str) -> AxisDefinition:
     for axis in get_all_axes():
         if axis.name == name:
             return axis
-    return AxisDefinition._from_wit(runtime().call_ok("attune", "get-axis", name))
-
+    return AxisDefinition._from_wit(runtime().exports.attune.get_axis(name))

@@ -26,9 +26,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .._wasm import Err, Ok, Runtime
+from .._wasm import Err, Ok, Runtime, send_request
+from .._wit import AttuneClientClientConfig
 from ..errors import InvalidArgumentError
-from ..http import HttpFailure, HttpPolicy
+from ..http import HttpPolicy
 from ._model import PromptContext, StateSnapshot
 
 __all__ = ["AttunedClient", "SyncAttunedClient"]
@@ -63,40 +64,33 @@ class _Exchange:
             )
         # The client talks to the one service it was given, and nowhere else.
         self.policy = HttpPolicy(allow=[parts.netloc], timeout=timeout)
+        self.owns_runtime = runtime is None
         self.runtime = runtime or Runtime(":memory:", self.policy)
-        self.config = {
+        self.config: AttuneClientClientConfig = {
             "base_url": base_url,
             "api_key": api_key,
             "max_retries": max_retries,
             "timeout_ms": max(1, int(timeout * 1000)),
         }
 
+    def close(self) -> None:
+        if self.owns_runtime:
+            self.runtime.close()
+
     def steps(self, op: Any) -> Generator[_Step, Any, Any]:
-        request = self.runtime.call_ok("attune-client", "prepare", self.config, op)
+        request = self.runtime.exports.attune_client.prepare(self.config, op)
         attempt = 0
         while True:
             answer = yield ("send", request)
-            case, value = self.runtime.call_ok("attune-client", "interpret", self.config, op, attempt, answer)
-            if case == "done":
-                return value
-            yield ("sleep", value / 1000)
+            outcome = self.runtime.exports.attune_client.interpret(self.config, op, attempt, answer)
+            if outcome[0] == "done":
+                return outcome[1]
+            yield ("sleep", outcome[1] / 1000)
             attempt += 1
 
     def send(self, request: dict[str, Any]) -> Ok | Err:
         """Blocking HTTP through the policy; the answer in the form `interpret` takes."""
-        try:
-            r = self.policy.send(
-                request["method"],
-                request["url"],
-                [tuple(h) for h in request["headers"]],
-                request["body"],
-                request["timeout_ms"],
-            )
-        except HttpFailure as e:
-            return Err((e.kind, e.message))
-        return Ok(
-            {"status": r.status, "headers": r.headers, "body": r.body, "body_encoding": r.body_encoding}
-        )
+        return send_request(self.policy, request)
 
 
 def _op_upsert(snapshot: StateSnapshot) -> tuple[str, Any]:
@@ -159,7 +153,9 @@ class AttunedClient:
         return str((await self._run(("health", None)))[1])
 
     async def aclose(self) -> None:
+        """Stops the client's threads and closes the runtime it made (not one it was given)."""
         self._pool.shutdown(wait=False)
+        self._exchange.close()
 
     async def __aenter__(self) -> AttunedClient:
         return self
@@ -214,7 +210,8 @@ class SyncAttunedClient:
         return str(self._run(("health", None))[1])
 
     def close(self) -> None:
-        pass
+        """Closes the runtime the client made (not one it was given)."""
+        self._exchange.close()
 
     def __enter__(self) -> SyncAttunedClient:
         return self

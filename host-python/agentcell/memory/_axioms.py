@@ -21,14 +21,17 @@ and claims 67, so the ids differ. Add your own with `register`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from .._default import runtime as default_runtime
 from .._wasm import Runtime
 from ..errors import AgentcellError, InvalidArgumentError, NotFoundError
 from .exceptions import InvalidRegistryError, UnknownAxiomError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 __all__ = ["MAX_TENSION", "MIN_RESONANCE", "AxiomValidator", "Principle"]
 
@@ -84,20 +87,21 @@ class AxiomValidator:
     ) -> None:
         self._runtime = runtime or default_runtime()
         base: list[dict[str, Any]] = (
-            json.loads(self._runtime.call("principles", "default-registry")) if include_defaults else []
+            json.loads(self._runtime.exports.principles.default_registry()) if include_defaults else []
         )
         self._set_registry(base + [asdict(p) for p in principles])
 
     def _set_registry(self, entries: list[dict[str, Any]]) -> None:
         for e in entries:
             e["related"], e["conflicts"] = list(e.get("related", ())), list(e.get("conflicts", ()))
-        normalised = self._call("normalize-registry", json.dumps(entries))
+        normalised = self._call(self._runtime.exports.principles.normalize_registry, json.dumps(entries))
         self._registry = str(normalised)
         self._principles = {p["id"]: Principle.from_dict(p) for p in json.loads(self._registry)}
 
-    def _call(self, name: str, *args: Any) -> Any:
+    def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn` (a `principles` export), its errors as the validator's own."""
         try:
-            return self._runtime.call_ok("principles", name, *args)
+            return fn(*args, **kwargs)
         except AgentcellError as e:
             raise _axiom_error(e) from e
 
@@ -126,27 +130,39 @@ class AxiomValidator:
     def validate_axiom(self, axiom_id: str, context_axioms: Sequence[str] | None = None) -> dict[str, Any]:
         """``{axiom_id, is_valid, resonance_score, ethical_tension, reasons}``.
         Raises `UnknownAxiomError` (an `AxiomError`) for an unknown id."""
-        check: dict[str, Any] = self._call("validate", self._registry, axiom_id, list(context_axioms or ()))
-        return check
+        check = self._call(
+            self._runtime.exports.principles.validate, self._registry, axiom_id, list(context_axioms or ())
+        )
+        return dict(check)
 
     def validate_batch(
         self, axiom_ids: Sequence[str], context_axioms: Sequence[str] | None = None
     ) -> dict[str, Any]:
         """``{results, batch_valid, overall_resonance, overall_tension}``."""
-        batch: dict[str, Any] = self._call(
-            "validate-batch", self._registry, list(axiom_ids), list(context_axioms or ())
+        batch = self._call(
+            self._runtime.exports.principles.validate_batch,
+            self._registry,
+            list(axiom_ids),
+            list(context_axioms or ()),
         )
-        return batch
+        return {**batch, "results": [dict(r) for r in batch["results"]]}
 
     def calculate_resonance(self, axioms: Sequence[str]) -> float:
         """Mean pairwise relatedness."""
-        return float(self._call("resonance", self._registry, list(axioms)))
+        return float(self._call(self._runtime.exports.principles.resonance, self._registry, list(axioms)))
 
     def calculate_tension(
         self, proposed_axioms: Sequence[str], context_axioms: Sequence[str] | None = None
     ) -> float:
         """Share of conflicting pairs."""
-        return float(self._call("tension", self._registry, list(proposed_axioms), list(context_axioms or ())))
+        return float(
+            self._call(
+                self._runtime.exports.principles.tension,
+                self._registry,
+                list(proposed_axioms),
+                list(context_axioms or ()),
+            )
+        )
 
     def recommend_axioms(self, context: str, limit: int = 5) -> list[str]:
         """Principle ids whose wording best matches `context`, best first."""
@@ -154,4 +170,7 @@ class AxiomValidator:
 
     def recommend_with_scores(self, context: str, limit: int = 5) -> list[tuple[str, float]]:
         """Like `recommend_axioms`, with each score (matched share of the words)."""
-        return [(str(i), float(s)) for i, s in self._call("recommend", self._registry, context, limit)]
+        return [
+            (str(i), float(s))
+            for i, s in self._call(self._runtime.exports.principles.recommend, self._registry, context, limit)
+        ]

@@ -15,7 +15,6 @@ against the file name.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import json
 import os
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._twins import async_twin
 from ..errors import AgentcellError
 from ._htm import HTMCore
 from ._vectors import as_matrix, from_hex
@@ -143,7 +143,7 @@ class CodeBaseCrawler:
 
     def _analyze(self, batch: list[tuple[str, str]]) -> list[dict[str, Any]]:
         try:
-            out = self.htm.runtime.call_ok("code-analysis", "analyze-batch", json.dumps(batch))
+            out = self.htm.runtime.exports.code_analysis.analyze_batch(json.dumps(batch))
         except AgentcellError as e:
             raise CrawlerError(f"analysis failed: {e}") from e
         metrics: list[dict[str, Any]] = json.loads(out)
@@ -199,23 +199,7 @@ class CodeBaseCrawler:
                     progress_callback(done, len(files), rel)
         return results
 
-    async def crawl_directory_async(
-        self,
-        path: str | os.PathLike[str],
-        include_patterns: Sequence[str] | None = None,
-        exclude_patterns: Sequence[str] | None = None,
-        extract_embeddings: bool = True,
-        progress_callback: ProgressCallback | None = None,
-    ) -> list[dict[str, Any]]:
-        """`crawl_directory` in a worker thread (the callback runs in that thread)."""
-        return await asyncio.to_thread(
-            self.crawl_directory,
-            path,
-            include_patterns,
-            exclude_patterns,
-            extract_embeddings,
-            progress_callback,
-        )
+    crawl_directory_async = async_twin(crawl_directory)
 
     def analyze_file(self, file_path: str | os.PathLike[str]) -> dict[str, Any]:
         """The measures of one file (nothing is stored)."""

@@ -27,7 +27,6 @@ Definitions (checkable by hand):
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import threading
@@ -37,13 +36,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from .._alloc import keep_heap_warm
+from .._twins import async_twin
 from .._wasm import Runtime
+from .._wit import Memory, MemorySearchOptions, MemoryStoreOptions
 from ..errors import AgentcellError, InvalidArgumentError, StorageError
 from ..storage import SQLiteStorage
 from ._vectors import ArrayLike, as_matrix, as_vector, from_hex, to_hex, to_hex_pieces
@@ -65,6 +66,7 @@ LAYOUT_NAMESPACE = "agentcell.memory-layout"
 MAX_RESULTS = 10_000
 
 T = TypeVar("T")
+P = ParamSpec("P")
 _ENTRY_INDEX = re.compile(r"entries\[(\d+)\]")
 
 IndexKind = Literal["flat", "ivf"]
@@ -129,7 +131,7 @@ class _Partition:
     """One component instance holding a share of a store: its runtime (and storage),
     the store's handle there, and reopening after a trap."""
 
-    def __init__(self, runtime: Runtime, name: str, options: dict[str, Any], times: _HostTimes) -> None:
+    def __init__(self, runtime: Runtime, name: str, options: MemoryStoreOptions, times: _HostTimes) -> None:
         self.runtime = runtime
         self.name = name
         self.options = options
@@ -140,15 +142,16 @@ class _Partition:
 
     def open(self) -> None:
         try:
-            self.handle = self.runtime.call_ok("memory", "open", self.name, self.options)
+            self.handle = self.runtime.exports.memory.open(self.name, self.options)
         except AgentcellError as e:
             raise _memory_error(e) from e
         self.generation = self.runtime.instantiations
         if self.times.enabled:
-            self.runtime.call_ok("memory", "set-profiling", self.handle, True)
+            self.runtime.exports.memory.set_profiling(self.handle, True)
 
-    def call(self, name: str, *args: Any) -> Any:
-        """Calls `memory.<name>(handle, *args)`. After a trap the runtime has a new
+    def call(self, fn: Callable[Concatenate[Memory, int, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Calls `fn` (a `memory` export of the facade, e.g. `Memory.count`) on this
+        partition's store: `fn(memory, handle, *args)`. After a trap the runtime has a new
         instance; the store is reopened from storage first (nothing acknowledged is lost)."""
         started = time.perf_counter()
         with self.runtime.lock:
@@ -157,17 +160,17 @@ class _Partition:
             if self.generation != self.runtime.instantiations:
                 self.open()
             try:
-                out = self.runtime.call_ok("memory", name, self.handle, *args)
+                out = fn(self.runtime.exports.memory, self.handle, *args, **kwargs)
             except AgentcellError as e:
                 raise _memory_error(e) from e
         if self.times.enabled:
-            self.times.record(name, time.perf_counter() - started)
+            self.times.record(fn.__name__.replace("_", "-"), time.perf_counter() - started)
         return out
 
     def close(self) -> None:
         with self.runtime.lock:
             if not self.closed and self.handle and self.generation == self.runtime.instantiations:
-                self.runtime.call_ok("memory", "close", self.handle)
+                self.runtime.exports.memory.close(self.handle)
             self.closed = True
 
 
@@ -222,7 +225,7 @@ class HTMCore:
         # them on every call (see `agentcell._alloc`; AGENTCELL_TUNE_ALLOCATOR=0: off).
         keep_heap_warm()
         self._times = _HostTimes()
-        options = {"dimension": dimension, "shard-count": shard_count, "index": index}
+        options: MemoryStoreOptions = {"dimension": dimension, "shard_count": shard_count, "index": index}
         first = _Partition(runtime or Runtime(self._storage_at(storage_path, 0)), name, options, self._times)
         with first.runtime.lock:
             first.open()
@@ -268,7 +271,7 @@ class HTMCore:
         if recorded is not None:
             count = int(json.loads(recorded)["partitions"])
         else:
-            existing = int(first.call("count")) > 0
+            existing = int(first.call(Memory.count)) > 0
             count = 1 if existing else (requested or DEFAULT_PARTITIONS)
             storage.set(LAYOUT_NAMESPACE, self.name, json.dumps({"partitions": count}))
         if requested is not None and requested != count:
@@ -391,7 +394,7 @@ class HTMCore:
                     chunk = chunks[i][j]
                     block = matrix[chunk.start : chunk.stop] if isinstance(chunk, range) else matrix[chunk]
                     call = self._workers[i].submit(
-                        part.call, "put", entries_jsons[i][j], to_hex_pieces(block)
+                        part.call, Memory.put, entries_jsons[i][j], to_hex_pieces(block)
                     )
                     pending[i].append(call)
         except BaseException:
@@ -412,7 +415,7 @@ class HTMCore:
         """Checks every call's entries as one batch (`memory.check-entries`); an error
         names the entry by its row in the caller's batch."""
         try:
-            self.runtime.call_ok("memory", "check-entries", entries_jsons)
+            self.runtime.exports.memory.check_entries(entries_jsons)
         except AgentcellError as e:
             err = _memory_error(e)
             order = [row for chunk in chunks for row in chunk]  # place in the calls -> row
@@ -484,7 +487,7 @@ class HTMCore:
 
         def delete(part: _Partition) -> int:
             mine = by_part[self._parts.index(part)]
-            return int(part.call("delete", mine)) if mine or count == 1 else 0
+            return int(part.call(Memory.delete, mine)) if mine or count == 1 else 0
 
         return sum(self._each(delete))
 
@@ -495,7 +498,7 @@ class HTMCore:
         or None."""
         if not isinstance(key, str):
             raise ValidationError(f"key: must be a string, got {key!r}", field="key")
-        entry = self._part_of(key).call("get", key)
+        entry = self._part_of(key).call(Memory.get, key)
         if entry is None:
             return None
         diff = entry["diff_ops_json"]
@@ -522,20 +525,20 @@ class HTMCore:
         `filter` keeps entries whose metadata has these exact field values. `exact`
         defaults to the store's index: False uses the IVF index when there is one."""
         query = to_hex(as_vector(query_embedding, "query_embedding"))
-        options = {
+        options: MemorySearchOptions = {
             "limit": limit,
-            "min-similarity": float(min_similarity),
-            "filter-json": json.dumps(dict(filter)) if filter is not None else None,
+            "min_similarity": float(min_similarity),
+            "filter_json": json.dumps(dict(filter)) if filter is not None else None,
             "exact": self.index == "flat" if exact is None else bool(exact),
             "probes": probes,
         }
-        return _merge_hits(self._each(lambda p: _hits(p.call("search", query, options))), limit)
+        return _merge_hits(self._each(lambda p: _hits(p.call(Memory.search, query, options))), limit)
 
     def calculate_resonance(self, embedding1: ArrayLike, embedding2: ArrayLike) -> float:
         """``clamp(c * (1 + 0.1 * sin(pi * c)), 0, 1)``, c = cosine(embedding1, embedding2)."""
         a, b = as_vector(embedding1, "embedding1"), as_vector(embedding2, "embedding2")
         try:
-            return float(self.runtime.call_ok("memory", "resonance", to_hex(a), to_hex(b)))
+            return float(self.runtime.exports.memory.resonance(to_hex(a), to_hex(b)))
         except AgentcellError as e:
             raise _memory_error(e) from e
 
@@ -547,24 +550,24 @@ class HTMCore:
         q = to_hex(as_vector(query, "query")) if query is not None else None
         if q is None and len(self._parts) > 1:
             # The mean direction of the whole store: the partitions' sums added up.
-            sums = [from_hex(h) for h in self._each(lambda p: p.call("direction-sum")) if h is not None]
+            sums = [from_hex(h) for h in self._each(lambda p: p.call(Memory.direction_sum)) if h is not None]
             total = np.sum(sums, axis=0, dtype=np.float64) if sums else None
             if total is None or not total.any():
                 return []
             q = to_hex(np.asarray(total, dtype=np.float32))
         args = (float(min_resonance), max_results, q)
-        hits = self._each(lambda p: _hits(p.call("query-by-resonance", *args)))
+        hits = self._each(lambda p: _hits(p.call(Memory.query_by_resonance, *args)))
         return _merge_hits(hits, max_results if max_results is not None else MAX_RESULTS)
 
     def keys(self) -> list[str]:
         """Every key: partition by partition, each in insertion order."""
-        return [k for keys in self._each(lambda p: json.loads(p.call("keys-json"))) for k in keys]
+        return [k for keys in self._each(lambda p: json.loads(p.call(Memory.keys_json))) for k in keys]
 
     def __len__(self) -> int:
-        return sum(int(n) for n in self._each(lambda p: p.call("count")))
+        return sum(int(n) for n in self._each(lambda p: p.call(Memory.count)))
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._part_of(key).call("get", key) is not None
+        return isinstance(key, str) and self._part_of(key).call(Memory.get, key) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
@@ -575,13 +578,13 @@ class HTMCore:
         """Trains the IVF index now rather than on the first approximate search; `lists`
         in all (shared out between the partitions)."""
         share = None if lists is None else max(1, -(-lists // len(self._parts)))
-        self._each(lambda p: p.call("build-index", share))
+        self._each(lambda p: p.call(Memory.build_index, share))
 
     def get_memory_stats(self) -> dict[str, Any]:
         """entries, dimension, used_bytes, vector_bytes, raw_vector_bytes, index_bytes,
         metadata_bytes, cache_entries, index_kind, index_trained, segments, partitions,
         ...: counts and sizes summed over the partitions."""
-        parts: list[dict[str, Any]] = self._each(lambda p: json.loads(p.call("stats-json")))
+        parts: list[dict[str, Any]] = self._each(lambda p: json.loads(p.call(Memory.stats_json)))
         stats = dict(parts[0])
         for other in parts[1:]:
             for field, value in other.items():
@@ -596,25 +599,25 @@ class HTMCore:
         """Compacts the persisted segments (and, `aggressive`, frees caches and spare
         memory); returns segments_before, segments_after, bytes_reclaimed."""
         reports: list[dict[str, int]] = self._each(
-            lambda p: json.loads(p.call("garbage-collect", aggressive))
+            lambda p: json.loads(p.call(Memory.garbage_collect, aggressive))
         )
         return {field: sum(r[field] for r in reports) for field in reports[0]}
 
     def clear_cache(self) -> None:
         """Drops the IVF index; it is rebuilt when next needed."""
-        self._each(lambda p: p.call("clear-cache"))
+        self._each(lambda p: p.call(Memory.clear_cache))
 
     def enable_profiling(self, enabled: bool = True) -> None:
         """Counts operations and their durations (in the core and as seen from Python)."""
         self._times.enabled = enabled
-        self._each(lambda p: p.call("set-profiling", enabled))
+        self._each(lambda p: p.call(Memory.set_profiling, enabled))
 
     def get_profiling_data(self) -> dict[str, dict[str, float]]:
         """``{operation: {count, total_ms, avg_duration_ms}}`` measured in the core (over
         all partitions), plus ``call:<function>`` entries per component call measured
         from Python (boundary included)."""
         data: dict[str, dict[str, float]] = {}
-        for part in self._each(lambda p: json.loads(p.call("profiling-json"))):
+        for part in self._each(lambda p: json.loads(p.call(Memory.profiling_json))):
             for op, figures in part.items():
                 mine = data.setdefault(op, {"count": 0, "total_ms": 0.0})
                 mine["count"] += figures["count"]
@@ -669,7 +672,7 @@ class HTMCore:
 
     def destroy(self) -> None:
         """Deletes the store's persisted data and closes it."""
-        self._each(lambda p: p.call("destroy"))
+        self._each(lambda p: p.call(Memory.destroy))
         self._parts[0].runtime.storage.delete(LAYOUT_NAMESPACE, self.name)
         for part in self._parts:
             part.closed = True
@@ -690,39 +693,10 @@ class HTMCore:
             f" partitions={len(self._parts)})"
         )
 
-    # --- async twins ---------------------------------------------------------------
+    # --- async twins: the sync methods run in a worker thread ------------------------
 
-    async def store_embedding_async(
-        self,
-        key: str,
-        embedding: ArrayLike,
-        metadata: Mapping[str, Any] | None = None,
-        diff_ops: Sequence[Mapping[str, Any]] | None = None,
-    ) -> None:
-        """`store_embedding` in a worker thread."""
-        await asyncio.to_thread(self.store_embedding, key, embedding, metadata, diff_ops)
-
-    async def store_embeddings_async(
-        self,
-        keys: Sequence[str],
-        embeddings: ArrayLike,
-        metadatas: Sequence[Mapping[str, Any] | None] | None = None,
-    ) -> int:
-        """`store_embeddings` in a worker thread."""
-        return await asyncio.to_thread(self.store_embeddings, keys, embeddings, metadatas)
-
-    async def get_embedding_async(self, key: str) -> dict[str, Any] | None:
-        """`get_embedding` in a worker thread."""
-        return await asyncio.to_thread(self.get_embedding, key)
-
-    async def search_similar_async(
-        self, query_embedding: ArrayLike, limit: int = 10, min_similarity: float = 0.5
-    ) -> list[SearchHit]:
-        """`search_similar` in a worker thread."""
-        return await asyncio.to_thread(self.search_similar, query_embedding, limit, min_similarity)
-
-    async def query_by_resonance_async(
-        self, min_resonance: float, max_results: int | None = None
-    ) -> list[SearchHit]:
-        """`query_by_resonance` in a worker thread."""
-        return await asyncio.to_thread(self.query_by_resonance, min_resonance, max_results)
+    store_embedding_async = async_twin(store_embedding)
+    store_embeddings_async = async_twin(store_embeddings)
+    get_embedding_async = async_twin(get_embedding)
+    search_similar_async = async_twin(search_similar)
+    query_by_resonance_async = async_twin(query_by_resonance)

@@ -20,6 +20,7 @@ from ._rules import MAX_LIST_LIMIT, StorageFailure, check_key
 
 __all__ = ["SQLiteStorage"]
 
+
 class SQLiteStorage:
     """A namespaced key-value store in one SQLite file."""
 

@@ -1,0 +1,56 @@
+"""The typed facade (`agentcell._wit`, generated from `wit/`) against the component."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import agentcell
+from agentcell import _wit
+from agentcell._wasm import load_component
+
+
+def _component_exports() -> dict[str, dict[str, list[str]]]:
+    """interface -> function -> parameter names, read from the compiled component."""
+    loaded = load_component()
+    out: dict[str, dict[str, list[str]]] = {}
+    for name, item in loaded.component.type.exports(loaded.engine).items():
+        iface = name.split("/", 1)[1].split("@", 1)[0]
+        funcs = item.ty.exports(loaded.engine)
+        out[iface] = {
+            fname: [p for p, _ in f.ty.params] for fname, f in funcs.items() if hasattr(f.ty, "params")
+        }
+    return out
+
+
+def test_every_export_of_the_component_has_a_typed_method_with_its_parameters() -> None:
+    exports = _component_exports()
+    facade = agentcell.Runtime(":memory:").exports
+    assert sorted(facade.__slots__) == sorted(i.replace("-", "_") for i in exports)
+    for iface, funcs in exports.items():
+        cls = type(getattr(facade, iface.replace("-", "_")))
+        methods = {n for n, _ in inspect.getmembers(cls, inspect.isfunction) if not n.startswith("_")}
+        assert methods == {f.replace("-", "_") for f in funcs}, iface
+        for fname, params in funcs.items():
+            sig = inspect.signature(getattr(cls, fname.replace("-", "_")))
+            assert list(sig.parameters)[1:] == [p.replace("-", "_") for p in params], f"{iface}.{fname}"
+
+
+def test_the_facade_names_the_package_the_component_implements() -> None:
+    assert agentcell.build_info().wit_package == _wit.WIT_PACKAGE
+
+
+def test_a_result_export_returns_its_value_and_raises_its_error() -> None:
+    rt = agentcell.Runtime(":memory:")
+    assert rt.exports.diagnostics.counter_add("jobs", 2) == 2
+    with pytest.raises(agentcell.InvalidArgumentError):
+        rt.exports.diagnostics.counter_add("", 1)
+    assert rt.exports.meta.health_check() is True
+
+
+def test_a_closed_runtime_says_so() -> None:
+    rt = agentcell.Runtime(":memory:")
+    rt.close()
+    with pytest.raises(agentcell.AgentcellError, match="closed"):
+        rt.exports.meta.version()
