@@ -149,3 +149,17 @@ def test_a_failing_host_import_traps_cleanly_and_names_the_cause(
     assert isinstance(info.value.__cause__, RuntimeError)
     monkeypatch.undo()
     assert agentcell.counter_get("kept", rt) == 2
+
+
+def test_an_unsupported_wasmtime_py_is_named_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from agentcell._wasm import _capi
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda _name: "49.0.0")
+    with pytest.raises(agentcell.ComponentLoadError, match=r"needs wasmtime-py 50\.x, found 49\.0\.0"):
+        _capi._check()
+    monkeypatch.setattr(importlib.metadata, "version", lambda _name: "50.0.1")
+    monkeypatch.delattr(_capi.wasmtime.Store, "_context")
+    with pytest.raises(agentcell.ComponentLoadError, match=r"Store\._context"):
+        _capi._check()

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from wasmtime import Engine
-from wasmtime import _ffi as ffi
 from wasmtime.component import Component
+
+from ._capi import ffi
 
 ENGINE_SETTINGS = "default"
 _DIGEST = 32

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
-from wasmtime import _ffi as ffi
-from wasmtime.component import Component, FuncType, Linker
+from wasmtime.component import Component, Linker
 
 from .._twins import async_twin
 from .._wit import WIT_NAMESPACE, WIT_VERSION
@@ -24,6 +23,7 @@ from ..errors import AgentcellError, ComponentLoadError, ComponentTrap, StorageE
 from ..http import HttpFailure, HttpPolicy
 from ..storage import SQLiteStorage, StorageFailure
 from . import cache
+from ._capi import consume_error, error_from_ptr, ffi, func_ptr, functype_from_ptr, store_context
 from .values import HEX, TEXT, UTF8, Err, Lower, Ok, Val, lift, lowerer, val_delete
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def _host_trampoline(
     try:
         host = _HOST_FUNCS[env or 0]
         if not host.typed:
-            fty = FuncType._from_ptr(ty_raw, owner=object())
+            fty = functype_from_ptr(ty_raw)
             result_ty = fty.result
             host.has_result = result_ty is not None
             host.lower_result = lowerer(result_ty) if result_ty is not None else None
@@ -160,7 +160,7 @@ def _host_trampoline(
     except BaseException as e:
         _HOST_ERROR.exc = e
         err = wasmtime.WasmtimeError(f"host function failed: {type(e).__name__}: {e}")
-        return ctypes.cast(err._consume(), ctypes.c_void_p).value or 0
+        return consume_error(err)
 
 
 _TRAMPOLINE = ffi.wasmtime_component_func_callback_t(_host_trampoline)
@@ -182,7 +182,7 @@ def _define(linker_instance: Any, name: str, handler: HostHandler, strings: int 
         linker_instance.ptr(), ctypes.create_string_buffer(raw), len(raw), _TRAMPOLINE, idx, _host_finalize
     )
     if err:
-        raise wasmtime.WasmtimeError._from_ptr(err)
+        raise error_from_ptr(err)
 
 
 def _storage_call(fn: Callable[..., Any]) -> HostHandler:
@@ -402,7 +402,7 @@ class Runtime:
         store.set_wasi(wasi)
         self._instance = self._linker.instantiate(store, self.loaded.component)
         self._store = store
-        self._context = store._context()
+        self._context = store_context(store)
         self._context_addr = ctypes.cast(self._context, ctypes.c_void_p).value
         self._exports.clear()
         self.instantiations += 1
@@ -419,7 +419,7 @@ class Runtime:
         fty = func.type(self._store)
         assert self._context_addr is not None
         export = _Export(
-            func._func,
+            func_ptr(func),
             [lowerer(t) for _, t in fty.params],
             fty.result is not None,
             f"{interface}.{name}",
@@ -460,7 +460,7 @@ class Runtime:
                     val_delete(byref(params[i]))
                     params[i].kind = 0
             if err:
-                error = wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, _ERROR_PTR))
+                error = error_from_ptr(ctypes.cast(err, _ERROR_PTR))
                 raise self._trapped(export.name, error)
             result = export.result
             if result is None:

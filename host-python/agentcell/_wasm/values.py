@@ -23,8 +23,7 @@ from ctypes import POINTER, byref, c_char_p, c_size_t, sizeof
 from dataclasses import dataclass
 from typing import Any
 
-from wasmtime import _ffi as ffi
-from wasmtime.component import _types as wt
+from ._capi import ffi, wt
 
 Val = ffi.wasmtime_component_val_t
 Lower = Callable[[Any, Any], None]
