@@ -1,44 +1,11 @@
 //! The Redis backend against a real redis-server started on a free loopback port.
 
+mod common;
+
 use agentcell_host::bindings::agentcell::core::storage::StorageError;
 use agentcell_host::{RedisStorage, Runtime, StorageBackend};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use common::redis_server;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-struct RedisServer {
-    child: Child,
-    url: String,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_server() -> Option<RedisServer> {
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(c) => c,
-        Err(_) if std::env::var_os("CI").is_none() => return None, // not installed here
-        Err(e) => panic!("redis-server is required in CI: {e}"),
-    };
-    let url = format!("redis://127.0.0.1:{port}/0");
-    let server = RedisServer { child, url };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while RedisStorage::open(&server.url).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(server)
-}
 
 fn s(v: &str) -> String {
     v.to_string()
