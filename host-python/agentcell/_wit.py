@@ -348,6 +348,17 @@ AttuneClientClientResult = (
 # The next step.
 AttuneClientClientOutcome = tuple[Literal["done"], AttuneClientClientResult] | tuple[Literal["retry"], int]
 
+# Why a host refused a request before `handle`; the payload is what the message
+# names.
+AttuneServiceRefusal = (
+    tuple[Literal["missing-key"], None]
+    | tuple[Literal["unknown-key"], None]
+    | tuple[Literal["rate-limited"], int]
+    | tuple[Literal["payload-too-large"], int]
+    | tuple[Literal["not-utf8"], None]
+    | tuple[Literal["internal"], str]
+)
+
 # Why no response came back.
 HttpClientHttpError = (
     tuple[Literal["denied"], str]
@@ -570,7 +581,9 @@ class Attune:
 class AttuneService:
     """The Attuned HTTP API (upstream's routes and error shapes), routed and answered by
     the component so every host serves identical behaviour. The host does transport,
-    authentication, rate limiting and body limits, and passes the rest here.
+    authentication, rate limiting and body limits, and passes the rest here. What the
+    host must know of the routes (which need no key, which write whose state) and the
+    shape of its own refusals come from here too, so no host parses a route.
 
     Routes: `POST /v1/state` (204), `GET`/`DELETE /v1/state/{user_id}`,
     `GET /v1/context/{user_id}`, `POST /v1/translate`, `GET /health`, `GET /ready`,
@@ -588,6 +601,28 @@ class AttuneService:
     def handle(self, req: AttuneServiceServiceRequest) -> AttuneServiceServiceResponse:
         """Answers one request."""
         out: AttuneServiceServiceResponse = self._call("attune-service", "handle", req)
+        return out
+
+    def public_paths(self) -> list[str]:
+        """The paths answered without an API key (health, readiness, the OpenAPI document)."""
+        out: list[str] = self._call("attune-service", "public-paths")
+        return out
+
+    def writer(self, req: AttuneServiceServiceRequest) -> str | None:
+        """The user whose stored state `req` writes (`POST /v1/state` names it in its body,
+        `DELETE /v1/state/{id}` in its path), `none` for a request that writes no state.
+        Hosts that order writes per user key them by it. A write whose user cannot be
+        read (a body that is not JSON) is keyed by the empty string.
+        """
+        out: str | None = self._call("attune-service", "writer", req)
+        return out
+
+    def refuse(self, reason: AttuneServiceRefusal) -> AttuneServiceServiceResponse:
+        """The response a host sends for a request it refused, in this API's error shape
+        (`401 UNAUTHORIZED`, `429 RATE_LIMITED`, `413 PAYLOAD_TOO_LARGE`, `400
+        VALIDATION_ERROR`, `500 INTERNAL_ERROR`). The host adds `Retry-After` to a 429.
+        """
+        out: AttuneServiceServiceResponse = self._call("attune-service", "refuse", reason)
         return out
 
 

@@ -4,11 +4,12 @@ answered by the component, exercised over real HTTP."""
 from __future__ import annotations
 
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .conftest import AGENTCELL, Server
+from .conftest import AGENTCELL, KEY, Server
 
 
 def test_health_ready_and_openapi_are_public(server: Server) -> None:
@@ -21,7 +22,26 @@ def test_health_ready_and_openapi_are_public(server: Server) -> None:
 def test_api_keys_are_enforced(server: Server) -> None:
     status, body, _ = server.request("GET", "/v1/context/ana", key=None)
     assert (status, body["error"]["code"]) == (401, "UNAUTHORIZED")
-    assert server.request("GET", "/v1/context/ana", key="wrong")[0] == 401
+    status, body, _ = server.request("GET", "/v1/context/ana", key="wrong")
+    assert (status, body["error"]["message"]) == (401, "unknown API key")  # worded by the component
+    # The scheme is case-insensitive (RFC 7235).
+    req = urllib.request.Request(server.base + "/v1/translate", data=b'{"axes": {}}', method="POST")
+    req.add_header("authorization", f"bearer {KEY}")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+
+
+def test_refusals_and_writes_are_the_components_word(server: Server) -> None:
+    status, body, _ = server.request("POST", "/v1/state", raw=b"\xff\xfe")
+    assert (status, body["error"]["code"], body["error"]["message"]) == (
+        400,
+        "VALIDATION_ERROR",
+        "body: must be UTF-8 JSON",
+    )
+    # A write routed to its user's lane and a delete of a percent-encoded id.
+    assert server.request("POST", "/v1/state", {"user_id": "a b", "axes": {"warmth": 0.2}})[0] == 204
+    assert server.request("DELETE", "/v1/state/a%20b")[0] == 204
+    assert server.request("GET", "/v1/state/a%20b")[0] == 404
 
 
 def test_state_context_and_errors(server: Server) -> None:

@@ -364,6 +364,34 @@ impl Runtime {
         Ok((r.status, r.body))
     }
 
+    /// The paths the service answers without an API key (`attune-service.public-paths`).
+    pub fn service_public_paths(&self) -> Result<Vec<String>, Error> {
+        self.call_named("attune-service.public-paths", |l| {
+            l.bindings.agentcell_core_attune_service().call_public_paths(&mut l.store)
+        })
+    }
+
+    /// The user whose state a request writes, if it writes one (`attune-service.writer`).
+    pub fn service_writer(&self, method: &str, path: &str, body: &str) -> Result<Option<String>, Error> {
+        use crate::bindings::exports::agentcell::core::attune_service::ServiceRequest;
+        let req = ServiceRequest { method: method.into(), path: path.into(), body: body.into() };
+        self.call_named("attune-service.writer", |l| {
+            l.bindings.agentcell_core_attune_service().call_writer(&mut l.store, &req)
+        })
+    }
+
+    /// The response for a request the host refused, in the API's error shape
+    /// (`attune-service.refuse`).
+    pub fn service_refuse(
+        &self,
+        reason: &crate::bindings::exports::agentcell::core::attune_service::Refusal,
+    ) -> Result<(u16, String), Error> {
+        let r = self.call_named("attune-service.refuse", |l| {
+            l.bindings.agentcell_core_attune_service().call_refuse(&mut l.store, reason)
+        })?;
+        Ok((r.status, r.body))
+    }
+
     /// Calls any export by name with dynamic values (used by the conformance runner).
     pub fn call_dynamic(&self, interface: &str, name: &str, args: &[Val]) -> Result<Option<Val>, Error> {
         self.call_named(&format!("{interface}.{name}"), |l| {

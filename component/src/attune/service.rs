@@ -174,6 +174,55 @@ pub fn handle(
     result.unwrap_or_else(|(e, user)| from_error(e, user.as_deref()))
 }
 
+/// The paths answered without an API key.
+pub const PUBLIC_PATHS: [&str; 3] = ["/health", "/ready", "/openapi.json"];
+
+/// The user whose stored state a request writes, `None` when it writes none. A write
+/// whose user cannot be read is keyed by the empty string (it is refused by `handle`).
+pub fn writer(method: &str, path: &str, body: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Target {
+        user_id: Option<String>,
+    }
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    match (method, segments.as_slice()) {
+        ("POST", ["v1", "state"]) => {
+            Some(serde_json::from_str::<Target>(body).ok().and_then(|t| t.user_id).unwrap_or_default())
+        }
+        ("DELETE", ["v1", "state", id]) => Some(percent_decode(id).unwrap_or_default()),
+        _ => None,
+    }
+}
+
+/// Why a host refused a request before [`handle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    MissingKey,
+    UnknownKey,
+    /// The limit per minute.
+    RateLimited(u32),
+    /// The body limit in bytes.
+    PayloadTooLarge(u32),
+    NotUtf8,
+    Internal(String),
+}
+
+/// The response for a refused request, in this API's error shape.
+pub fn refuse(reason: &Refusal) -> Response {
+    match reason {
+        Refusal::MissingKey => error_body(401, "UNAUTHORIZED", "missing Authorization: Bearer <API key>"),
+        Refusal::UnknownKey => error_body(401, "UNAUTHORIZED", "unknown API key"),
+        Refusal::RateLimited(n) => {
+            error_body(429, "RATE_LIMITED", &format!("more than {n} requests per minute"))
+        }
+        Refusal::PayloadTooLarge(n) => {
+            error_body(413, "PAYLOAD_TOO_LARGE", &format!("bodies are limited to {n} bytes"))
+        }
+        Refusal::NotUtf8 => error_body(400, "VALIDATION_ERROR", "body: must be UTF-8 JSON"),
+        Refusal::Internal(m) => error_body(500, "INTERNAL_ERROR", m),
+    }
+}
+
 /// The body of a response as JSON, for tests.
 #[cfg(test)]
 fn body(r: &Response) -> Value {
@@ -264,5 +313,26 @@ mod tests {
         assert_eq!(call(&s, "GET", "/ready", "").0, 200);
         let spec = body(&call(&s, "GET", "/openapi.json", ""));
         assert!(spec["paths"]["/v1/context/{user_id}"].is_object());
+    }
+
+    #[test]
+    fn writes_are_keyed_by_the_user_they_write() {
+        assert_eq!(writer("POST", "/v1/state", r#"{"axes":{},"user_id":"ana"}"#).as_deref(), Some("ana"));
+        assert_eq!(writer("POST", "/v1/state/", r#"{"user_id":"ana"}"#).as_deref(), Some("ana"));
+        assert_eq!(writer("POST", "/v1/state", "{").as_deref(), Some(""));
+        assert_eq!(writer("DELETE", "/v1/state/bob", "").as_deref(), Some("bob"));
+        assert_eq!(writer("DELETE", "/v1/state/a%20b", "").as_deref(), Some("a b"));
+        assert_eq!(writer("GET", "/v1/state/bob", ""), None);
+        assert_eq!(writer("POST", "/v1/translate", r#"{"user_id":"ana"}"#), None);
+    }
+
+    #[test]
+    fn refusals_have_the_api_error_shape() {
+        let r = refuse(&Refusal::RateLimited(60));
+        assert_eq!((r.0, body(&r)["error"]["code"].as_str()), (429, Some("RATE_LIMITED")));
+        assert!(body(&r)["error"]["message"].as_str().unwrap().contains("60 requests per minute"));
+        assert_eq!(refuse(&Refusal::PayloadTooLarge(1024)).0, 413);
+        assert_eq!(refuse(&Refusal::UnknownKey).0, 401);
+        assert_eq!(refuse(&Refusal::NotUtf8).0, 400);
     }
 }

@@ -155,13 +155,34 @@ impl w::Guest for Component {
     }
 }
 
-impl crate::wit::exports::agentcell::core::attune_service::Guest for Component {
-    fn handle(
-        req: crate::wit::exports::agentcell::core::attune_service::ServiceRequest,
-    ) -> crate::wit::exports::agentcell::core::attune_service::ServiceResponse {
-        let (status, body) =
-            crate::attune::service::handle(&HostStorage, &req.method, &req.path, &req.body, now_ms);
-        crate::wit::exports::agentcell::core::attune_service::ServiceResponse { status, body }
+mod service_glue {
+    use super::*;
+    use crate::attune::service::{self, Refusal};
+    use crate::wit::exports::agentcell::core::attune_service as s;
+
+    impl s::Guest for Component {
+        fn handle(req: s::ServiceRequest) -> s::ServiceResponse {
+            let (status, body) = service::handle(&HostStorage, &req.method, &req.path, &req.body, now_ms);
+            s::ServiceResponse { status, body }
+        }
+        fn public_paths() -> Vec<String> {
+            service::PUBLIC_PATHS.iter().map(|p| p.to_string()).collect()
+        }
+        fn writer(req: s::ServiceRequest) -> Option<String> {
+            service::writer(&req.method, &req.path, &req.body)
+        }
+        fn refuse(reason: s::Refusal) -> s::ServiceResponse {
+            let reason = match reason {
+                s::Refusal::MissingKey => Refusal::MissingKey,
+                s::Refusal::UnknownKey => Refusal::UnknownKey,
+                s::Refusal::RateLimited(n) => Refusal::RateLimited(n),
+                s::Refusal::PayloadTooLarge(n) => Refusal::PayloadTooLarge(n),
+                s::Refusal::NotUtf8 => Refusal::NotUtf8,
+                s::Refusal::Internal(m) => Refusal::Internal(m),
+            };
+            let (status, body) = service::refuse(&reason);
+            s::ServiceResponse { status, body }
+        }
     }
 }
 

@@ -1,8 +1,7 @@
 //! Who may call: API keys and a rate limit per key.
 
-use super::routes::error;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::Response;
+use crate::bindings::exports::agentcell::core::attune_service::Refusal;
+use axum::http::{header, HeaderMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -17,6 +16,14 @@ use std::time::Instant;
 pub(super) struct KeyLimit {
     key: String,
     tat: AtomicU64,
+}
+
+/// A request the gate refused: why (the component words the response) and, for a rate
+/// limit, the seconds to wait.
+#[derive(Debug)]
+pub(super) struct Refused {
+    pub(super) reason: Refusal,
+    pub(super) retry_after: Option<u64>,
 }
 
 /// What every worker shares: the keys and their rate limits.
@@ -53,21 +60,20 @@ impl Gate {
 
     /// The limit of an authorised request's key (the shared anonymous one when no keys
     /// are configured), `Err` with the response to send otherwise.
-    pub(super) fn authorise(&self, headers: &HeaderMap) -> Result<&KeyLimit, Box<Response>> {
+    pub(super) fn authorise(&self, headers: &HeaderMap) -> Result<&KeyLimit, Refused> {
         if self.keys.is_empty() {
             return Ok(&self.anonymous);
         }
+        // The scheme is case-insensitive (RFC 7235): `bearer KEY` is `Bearer KEY`.
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim());
         match given {
-            Some(key) => match self.find_key(key) {
-                Some(limit) => Ok(limit),
-                None => Err(Box::new(error(401, "UNAUTHORIZED", "unknown API key"))),
-            },
-            None => Err(Box::new(error(401, "UNAUTHORIZED", "missing Authorization: Bearer <API key>"))),
+            Some(key) => self.find_key(key).ok_or(Refused { reason: Refusal::UnknownKey, retry_after: None }),
+            None => Err(Refused { reason: Refusal::MissingKey, retry_after: None }),
         }
     }
 
@@ -85,9 +91,9 @@ impl Gate {
         found
     }
 
-    /// Admits a request of `limit`'s key, or answers 429 with `Retry-After` (seconds
-    /// until the next request would be admitted, at least 1).
-    pub(super) fn admit(&self, limit: &KeyLimit) -> Result<(), Box<Response>> {
+    /// Admits a request of `limit`'s key, or refuses it with the seconds until the next
+    /// request would be admitted (at least 1), for `Retry-After`.
+    pub(super) fn admit(&self, limit: &KeyLimit) -> Result<(), Refused> {
         if self.interval == 0 {
             return Ok(());
         }
@@ -95,16 +101,16 @@ impl Gate {
     }
 
     /// `admit` at `now` ticks after the gate opened.
-    fn admit_at(&self, limit: &KeyLimit, now: u64) -> Result<(), Box<Response>> {
+    fn admit_at(&self, limit: &KeyLimit, now: u64) -> Result<(), Refused> {
         let mut tat = limit.tat.load(Ordering::Relaxed);
         loop {
             let start = tat.max(now);
             if start - now > self.burst {
                 let wait = (start - now - self.burst).div_ceil(TICKS_PER_SECOND).max(1);
-                let message = format!("more than {} requests per minute", self.per_minute);
-                let mut r = error(429, "RATE_LIMITED", &message);
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
-                return Err(Box::new(r));
+                return Err(Refused {
+                    reason: Refusal::RateLimited(self.per_minute),
+                    retry_after: Some(wait),
+                });
             }
             match limit.tat.compare_exchange_weak(
                 tat,
@@ -122,14 +128,13 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::BODY_LIMIT;
-    use axum::body::to_bytes;
+    use axum::http::HeaderValue;
     use std::sync::Arc;
 
     const SECOND: u64 = TICKS_PER_SECOND;
 
-    fn retry_after(r: &Response) -> u64 {
-        r.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap()
+    fn retry_after(r: &Refused) -> u64 {
+        r.retry_after.unwrap()
     }
 
     #[test]
@@ -140,7 +145,7 @@ mod tests {
             assert!(gate.admit_at(a, 0).is_ok());
         }
         let refused = gate.admit_at(a, 0).unwrap_err();
-        assert_eq!(refused.status(), 429);
+        assert!(matches!(refused.reason, Refusal::RateLimited(3)));
         assert_eq!(retry_after(&refused), 20, "one request per 20 s at 3 a minute");
         assert!(gate.admit_at(b, 0).is_ok(), "each key has its own bucket");
         assert!(gate.admit_at(a, 19 * SECOND).is_err());
@@ -161,20 +166,10 @@ mod tests {
         let full: usize = (0..7_000_001).filter(|_| gate.admit_at(a, 0).is_ok()).count();
         assert_eq!(full, 7_000_000);
         let refused = gate.admit_at(a, 0).unwrap_err();
-        let body = body_text(*refused);
-        assert!(body.contains("more than 7000000 requests per minute"), "{body}");
+        assert!(matches!(refused.reason, Refusal::RateLimited(7_000_000)));
         // One second later: 116,666.7 more.
         let refill = (0..200_000).filter(|_| gate.admit_at(a, SECOND).is_ok()).count();
         assert!((116_666..=116_667).contains(&refill), "{refill}");
-    }
-
-    fn body_text(r: Response) -> String {
-        let bytes = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(to_bytes(r.into_body(), BODY_LIMIT))
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     #[test]
@@ -206,9 +201,13 @@ mod tests {
     fn keys_are_checked_and_no_keys_means_one_shared_limit() {
         let gate = Gate::new(vec!["k1".into()], 0);
         let mut headers = HeaderMap::new();
-        assert_eq!(gate.authorise(&headers).unwrap_err().status(), 401);
+        assert!(matches!(gate.authorise(&headers).unwrap_err().reason, Refusal::MissingKey));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer nope"));
-        assert_eq!(gate.authorise(&headers).unwrap_err().status(), 401);
+        assert!(matches!(gate.authorise(&headers).unwrap_err().reason, Refusal::UnknownKey));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer  k1 "));
+        assert_eq!(gate.authorise(&headers).unwrap().key, "k1", "the scheme is case-insensitive");
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic k1"));
+        assert!(matches!(gate.authorise(&headers).unwrap_err().reason, Refusal::MissingKey));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer k1"));
         assert_eq!(gate.authorise(&headers).unwrap().key, "k1");
         let open = Gate::new(vec![], 1);

@@ -44,27 +44,6 @@ impl WriteLanes {
         Ok(WriteLanes { lanes })
     }
 
-    /// The user a request writes the state of: `POST /v1/state` names it in its body,
-    /// `DELETE /v1/state/{id}` in its path. `None` for every other request.
-    pub(super) fn writer_of<'a>(
-        method: &str,
-        path: &'a str,
-        body: &'a str,
-    ) -> Option<std::borrow::Cow<'a, str>> {
-        #[derive(serde::Deserialize)]
-        struct Target<'a> {
-            #[serde(borrow)]
-            user_id: Option<std::borrow::Cow<'a, str>>,
-        }
-        match method {
-            "POST" if path.trim_end_matches('/') == "/v1/state" => {
-                Some(serde_json::from_str::<Target>(body).ok().and_then(|t| t.user_id).unwrap_or_default())
-            }
-            "DELETE" => path.strip_prefix("/v1/state/").map(std::borrow::Cow::Borrowed),
-            _ => None,
-        }
-    }
-
     pub(super) async fn handle(
         &self,
         user: &str,
@@ -79,22 +58,5 @@ impl WriteLanes {
         let stopped = || Error::Call("the write lane stopped".into());
         self.lanes[lane].send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn writes_are_laned_by_the_user_they_write() {
-        let of = |m: &str, p: &str, b: &str| WriteLanes::writer_of(m, p, b).map(|u| u.into_owned());
-        assert_eq!(of("POST", "/v1/state", r#"{"axes":{},"user_id":"ana"}"#).as_deref(), Some("ana"));
-        assert_eq!(of("POST", "/v1/state/", r#"{"user_id":"ana"}"#).as_deref(), Some("ana"));
-        // Not JSON, or no user: still a write (the component answers 400), on one lane.
-        assert_eq!(of("POST", "/v1/state", "{").as_deref(), Some(""));
-        assert_eq!(of("DELETE", "/v1/state/bob", "").as_deref(), Some("bob"));
-        assert_eq!(of("GET", "/v1/state/bob", ""), None);
-        assert_eq!(of("POST", "/v1/translate", r#"{"user_id":"ana"}"#), None);
     }
 }

@@ -57,10 +57,15 @@ pub fn serve(
         false => None,
     };
     let mut workers = Vec::new();
+    let mut public_paths: Option<Arc<Vec<String>>> = None;
     for n in 0..config.workers.max(1) {
         // Instances are made here, so a component that fails to load fails `serve`.
         let runtime = Runtime::builder().storage(config.storage.clone()).build()?;
-        let app = Arc::new(App { gate: gate.clone(), runtime, lanes: lanes.clone() });
+        let public = match &public_paths {
+            Some(p) => p.clone(),
+            None => public_paths.insert(Arc::new(runtime.service_public_paths()?)).clone(),
+        };
+        let app = Arc::new(App { gate: gate.clone(), public_paths: public, runtime, lanes: lanes.clone() });
         let listener = listener.try_clone().map_err(|e| io("listener", e))?;
         let mut stopped = stopped.clone();
         let worker = std::thread::Builder::new()
