@@ -233,6 +233,65 @@ class MemoryEntry(TypedDict):
     stored_at_ms: int
 
 
+class MemoryStoreStats(TypedDict):
+    """Counts and sizes of one open store."""
+
+    # The store's name.
+    name: str
+    # Entries held.
+    entries: int
+    # Length of every embedding.
+    dimension: int
+    # Persistence shards.
+    shard_count: int
+    # The index kept.
+    index_kind: MemoryIndexKind
+    # True once the IVF index is trained.
+    index_trained: bool
+    # IVF lists (0 untrained).
+    index_lists: int
+    # Entries written since the index was trained, not yet in a list.
+    pending: int
+    # Bytes of linear memory the store's data takes (vectors, records, index).
+    used_bytes: int
+    # Bytes the vectors take as held (normalised f32).
+    vector_bytes: int
+    # `entries * dimension * 4`: the vectors as given.
+    raw_vector_bytes: int
+    # Bytes of keys, metadata and diff ops.
+    metadata_bytes: int
+    # Bytes of the IVF index.
+    index_bytes: int
+    # Entries the IVF index holds.
+    cache_entries: int
+    # Persisted segments.
+    segments: int
+    # The component instance's whole linear memory (shared by every store in it).
+    linear_memory_bytes: int
+
+
+class MemoryGcReport(TypedDict):
+    """What a garbage collection did."""
+
+    # Persisted segments before.
+    segments_before: int
+    # Persisted segments after.
+    segments_after: int
+    # Bytes of linear memory given back.
+    bytes_reclaimed: int
+
+
+class MemoryOpProfile(TypedDict):
+    """The counters of one operation while profiling was on."""
+
+    # The operation (`put`, `search`, `garbage_collect`, ...).
+    op: str
+    # Times it ran.
+    count: int
+    # Total time spent in it, in nanoseconds.
+    total_ns: int
+
+
 class MetaBuildInfo(TypedDict):
     """How this component was built."""
 
@@ -776,20 +835,16 @@ class Memory:
         """
         self._call_ok("memory", "build-index", handle, lists)
 
-    def stats_json(self, handle: int) -> str:
-        """Statistics as a JSON object: entries, dimension, shard_count, index_kind,
-        index_trained, index_lists, pending, used_bytes, vector_bytes, index_bytes,
-        metadata_bytes, cache_entries, segments, linear_memory_bytes.
-        """
-        out: str = self._call_ok("memory", "stats-json", handle)
+    def stats(self, handle: int) -> MemoryStoreStats:
+        """The store's statistics."""
+        out: MemoryStoreStats = self._call_ok("memory", "stats", handle)
         return out
 
-    def garbage_collect(self, handle: int, aggressive: bool) -> str:
+    def garbage_collect(self, handle: int, aggressive: bool) -> MemoryGcReport:
         """Rewrites each shard's segments into compact ones without the replaced and
         deleted entries. `aggressive` also drops caches and releases spare memory.
-        Returns a JSON report: segments_before, segments_after, bytes_reclaimed.
         """
-        out: str = self._call_ok("memory", "garbage-collect", handle, aggressive)
+        out: MemoryGcReport = self._call_ok("memory", "garbage-collect", handle, aggressive)
         return out
 
     def clear_cache(self, handle: int) -> None:
@@ -800,9 +855,9 @@ class Memory:
         """Turns the per-operation counters on or off (off by default)."""
         self._call_ok("memory", "set-profiling", handle, enabled)
 
-    def profiling_json(self, handle: int) -> str:
-        """Per-operation counters as a JSON object: `{op: {count, total_ms, avg_duration_ms}}`."""
-        out: str = self._call_ok("memory", "profiling-json", handle)
+    def profiling(self, handle: int) -> list[MemoryOpProfile]:
+        """The per-operation counters kept while profiling is on, by operation name."""
+        out: list[MemoryOpProfile] = self._call_ok("memory", "profiling", handle)
         return out
 
 

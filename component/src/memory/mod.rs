@@ -451,7 +451,7 @@ impl MemoryStore {
     /// Rewrites every shard into compact segments of live entries, then deletes the
     /// old segments. Crash-safe: the new segments sort after the old ones and hold
     /// the same state, so a replay of both gives the same store.
-    pub fn garbage_collect(&mut self, storage: &dyn Storage, aggressive: bool) -> Result<String> {
+    pub fn garbage_collect(&mut self, storage: &dyn Storage, aggressive: bool) -> Result<GcReport> {
         let t = self.profile.start();
         let before = self.segment_keys.len();
         let used_before = self.used_bytes();
@@ -476,13 +476,13 @@ impl MemoryStore {
             self.ivf = None;
             self.entries.shrink();
         }
-        let report = serde_json::json!({
-            "segments_before": before,
-            "segments_after": self.segment_keys.len(),
-            "bytes_reclaimed": used_before.saturating_sub(self.used_bytes()),
-        });
+        let report = GcReport {
+            segments_before: before as u64,
+            segments_after: self.segment_keys.len() as u64,
+            bytes_reclaimed: used_before.saturating_sub(self.used_bytes()) as u64,
+        };
         self.profile.record("garbage_collect", t);
-        Ok(report.to_string())
+        Ok(report)
     }
 
     /// Writes `rows` of each shard as fresh put segments, in transactions of ~16 MB;
@@ -536,28 +536,56 @@ impl MemoryStore {
         self.entries.vector_bytes() + self.entries.record_bytes() + self.ivf.as_ref().map_or(0, Ivf::bytes)
     }
 
-    pub fn stats_json(&self) -> String {
+    pub fn stats(&self) -> StoreStats {
         let ivf = self.ivf.as_ref();
-        serde_json::json!({
-            "name": self.name,
-            "entries": self.entries.len(),
-            "dimension": self.entries.dim(),
-            "shard_count": self.config.shard_count,
-            "index_kind": self.index.as_str(),
-            "index_trained": ivf.is_some(),
-            "index_lists": ivf.map_or(0, Ivf::lists),
-            "pending": ivf.map_or(0, Ivf::pending),
-            "used_bytes": self.used_bytes(),
-            "vector_bytes": self.entries.vector_bytes(),
-            "raw_vector_bytes": self.entries.len() * self.entries.dim() * 4,
-            "metadata_bytes": self.entries.record_bytes(),
-            "index_bytes": ivf.map_or(0, Ivf::bytes),
-            "cache_entries": ivf.map_or(0, Ivf::indexed),
-            "segments": self.segment_keys.len(),
-            "linear_memory_bytes": linear_memory_bytes(),
-        })
-        .to_string()
+        StoreStats {
+            name: self.name.clone(),
+            entries: self.entries.len() as u64,
+            dimension: self.entries.dim() as u32,
+            shard_count: self.config.shard_count,
+            index_kind: self.index,
+            index_trained: ivf.is_some(),
+            index_lists: ivf.map_or(0, Ivf::lists) as u32,
+            pending: ivf.map_or(0, Ivf::pending) as u64,
+            used_bytes: self.used_bytes() as u64,
+            vector_bytes: self.entries.vector_bytes() as u64,
+            raw_vector_bytes: (self.entries.len() * self.entries.dim() * 4) as u64,
+            metadata_bytes: self.entries.record_bytes() as u64,
+            index_bytes: ivf.map_or(0, Ivf::bytes) as u64,
+            cache_entries: ivf.map_or(0, Ivf::indexed) as u64,
+            segments: self.segment_keys.len() as u64,
+            linear_memory_bytes: linear_memory_bytes() as u64,
+        }
     }
+}
+
+/// Counts and sizes of one store (WIT `store-stats`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreStats {
+    pub name: String,
+    pub entries: u64,
+    pub dimension: u32,
+    pub shard_count: u32,
+    pub index_kind: IndexKind,
+    pub index_trained: bool,
+    pub index_lists: u32,
+    pub pending: u64,
+    pub used_bytes: u64,
+    pub vector_bytes: u64,
+    pub raw_vector_bytes: u64,
+    pub metadata_bytes: u64,
+    pub index_bytes: u64,
+    pub cache_entries: u64,
+    pub segments: u64,
+    pub linear_memory_bytes: u64,
+}
+
+/// What a garbage collection did (WIT `gc-report`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcReport {
+    pub segments_before: u64,
+    pub segments_after: u64,
+    pub bytes_reclaimed: u64,
 }
 
 fn linear_memory_bytes() -> usize {

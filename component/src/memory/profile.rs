@@ -27,21 +27,9 @@ impl Profile {
         }
     }
 
-    /// `{op: {count, total_ms, avg_duration_ms}}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        let ops = self
-            .ops
-            .iter()
-            .map(|(op, (count, ns))| {
-                let total_ms = *ns as f64 / 1e6;
-                let value = serde_json::json!({
-                    "count": count,
-                    "total_ms": total_ms,
-                    "avg_duration_ms": total_ms / (*count).max(1) as f64,
-                });
-                (op.to_string(), value)
-            })
-            .collect();
-        serde_json::Value::Object(ops)
+    /// Each operation counted so far: its name, how many times it ran, and the total
+    /// nanoseconds it took, by name.
+    pub fn ops(&self) -> impl Iterator<Item = (&'static str, u64, u64)> + '_ {
+        self.ops.iter().map(|(op, (count, ns))| (*op, *count, u64::try_from(*ns).unwrap_or(u64::MAX)))
     }
 }

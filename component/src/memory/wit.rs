@@ -99,11 +99,38 @@ impl wm::Guest for Component {
             Ok(())
         })
     }
-    fn stats_json(handle: u32) -> Result<String, wit_types::Error> {
-        with_store(handle, |s| Ok(s.stats_json()))
+    fn stats(handle: u32) -> Result<wm::StoreStats, wit_types::Error> {
+        with_store(handle, |s| {
+            let st = s.stats();
+            Ok(wm::StoreStats {
+                name: st.name,
+                entries: st.entries,
+                dimension: st.dimension,
+                shard_count: st.shard_count,
+                index_kind: index_kind_to(st.index_kind),
+                index_trained: st.index_trained,
+                index_lists: st.index_lists,
+                pending: st.pending,
+                used_bytes: st.used_bytes,
+                vector_bytes: st.vector_bytes,
+                raw_vector_bytes: st.raw_vector_bytes,
+                metadata_bytes: st.metadata_bytes,
+                index_bytes: st.index_bytes,
+                cache_entries: st.cache_entries,
+                segments: st.segments,
+                linear_memory_bytes: st.linear_memory_bytes,
+            })
+        })
     }
-    fn garbage_collect(handle: u32, aggressive: bool) -> Result<String, wit_types::Error> {
-        with_store(handle, |s| s.garbage_collect(&HostStorage, aggressive))
+    fn garbage_collect(handle: u32, aggressive: bool) -> Result<wm::GcReport, wit_types::Error> {
+        with_store(handle, |s| {
+            let r = s.garbage_collect(&HostStorage, aggressive)?;
+            Ok(wm::GcReport {
+                segments_before: r.segments_before,
+                segments_after: r.segments_after,
+                bytes_reclaimed: r.bytes_reclaimed,
+            })
+        })
     }
     fn clear_cache(handle: u32) -> Result<(), wit_types::Error> {
         with_store(handle, |s| {
@@ -117,7 +144,19 @@ impl wm::Guest for Component {
             Ok(())
         })
     }
-    fn profiling_json(handle: u32) -> Result<String, wit_types::Error> {
-        with_store(handle, |s| Ok(s.profile().to_json().to_string()))
+    fn profiling(handle: u32) -> Result<Vec<wm::OpProfile>, wit_types::Error> {
+        with_store(handle, |s| {
+            Ok(s.profile()
+                .ops()
+                .map(|(op, count, total_ns)| wm::OpProfile { op: op.into(), count, total_ns })
+                .collect())
+        })
+    }
+}
+
+fn index_kind_to(k: crate::memory::IndexKind) -> wm::IndexKind {
+    match k {
+        crate::memory::IndexKind::Flat => wm::IndexKind::Flat,
+        crate::memory::IndexKind::Ivf => wm::IndexKind::Ivf,
     }
 }

@@ -103,6 +103,23 @@ def partition_of(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) % partitions
 
 
+# `memory.stats` fields that add up over the partitions (the others describe the store
+# and are the same in each, except `index_trained`).
+_SUMMED_STATS = (
+    "entries",
+    "pending",
+    "used_bytes",
+    "vector_bytes",
+    "raw_vector_bytes",
+    "metadata_bytes",
+    "index_bytes",
+    "cache_entries",
+    "segments",
+    "index_lists",
+    "linear_memory_bytes",  # each partition is an instance of its own
+)
+
+
 class _HostTimes:
     """Durations of component calls as seen from Python (boundary included)."""
 
@@ -584,24 +601,25 @@ class HTMCore:
         """entries, dimension, used_bytes, vector_bytes, raw_vector_bytes, index_bytes,
         metadata_bytes, cache_entries, index_kind, index_trained, segments, partitions,
         ...: counts and sizes summed over the partitions."""
-        parts: list[dict[str, Any]] = self._each(lambda p: json.loads(p.call(Memory.stats_json)))
-        stats = dict(parts[0])
-        for other in parts[1:]:
-            for field, value in other.items():
-                if isinstance(value, bool):
-                    stats[field] = stats[field] and value
-                elif isinstance(value, int) and field not in ("dimension", "shard_count"):
-                    stats[field] += value
+        parts = self._each(lambda p: p.call(Memory.stats))
+        # What describes the store is the same in every partition; counts and sizes add up;
+        # the index is trained only when every partition's is.
+        stats: dict[str, Any] = dict(parts[0])
+        for field in _SUMMED_STATS:
+            stats[field] = sum(p[field] for p in parts)  # type: ignore[literal-required]
+        stats["index_trained"] = all(p["index_trained"] for p in parts)
         stats["partitions"] = len(self._parts)
         return stats
 
     def garbage_collect(self, aggressive: bool = False) -> dict[str, int]:
         """Compacts the persisted segments (and, `aggressive`, frees caches and spare
         memory); returns segments_before, segments_after, bytes_reclaimed."""
-        reports: list[dict[str, int]] = self._each(
-            lambda p: json.loads(p.call(Memory.garbage_collect, aggressive))
-        )
-        return {field: sum(r[field] for r in reports) for field in reports[0]}
+        reports = self._each(lambda p: p.call(Memory.garbage_collect, aggressive))
+        return {
+            "segments_before": sum(r["segments_before"] for r in reports),
+            "segments_after": sum(r["segments_after"] for r in reports),
+            "bytes_reclaimed": sum(r["bytes_reclaimed"] for r in reports),
+        }
 
     def clear_cache(self) -> None:
         """Drops the IVF index; it is rebuilt when next needed."""
@@ -617,11 +635,11 @@ class HTMCore:
         all partitions), plus ``call:<function>`` entries per component call measured
         from Python (boundary included)."""
         data: dict[str, dict[str, float]] = {}
-        for part in self._each(lambda p: json.loads(p.call(Memory.profiling_json))):
-            for op, figures in part.items():
-                mine = data.setdefault(op, {"count": 0, "total_ms": 0.0})
-                mine["count"] += figures["count"]
-                mine["total_ms"] += figures["total_ms"]
+        for part in self._each(lambda p: p.call(Memory.profiling)):
+            for op in part:
+                mine = data.setdefault(op["op"], {"count": 0, "total_ms": 0.0})
+                mine["count"] += op["count"]
+                mine["total_ms"] += op["total_ns"] / 1e6
         for figures in data.values():
             figures["avg_duration_ms"] = figures["total_ms"] / figures["count"] if figures["count"] else 0.0
         data.update(self._times.summary())
