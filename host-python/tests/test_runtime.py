@@ -163,3 +163,12 @@ def test_an_unsupported_wasmtime_py_is_named_at_import(monkeypatch: pytest.Monke
     monkeypatch.delattr(_capi.wasmtime.Store, "_context")
     with pytest.raises(agentcell.ComponentLoadError, match=r"Store\._context"):
         _capi._check()
+
+
+def test_a_trap_reads_in_the_documented_format(rt: agentcell.Runtime) -> None:
+    with pytest.raises(agentcell.ComponentTrap) as e:
+        rt.exports.diagnostics.trap("boom")
+    assert str(e.value).startswith(
+        "the component trapped in diagnostics.trap: deliberate trap: boom (at component/src/"
+    )
+    assert e.value.__cause__ is not None  # wasmtime's own error is kept as the cause

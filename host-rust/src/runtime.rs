@@ -273,11 +273,11 @@ impl Runtime {
             // Nothing was entered (e.g. no such export): the instance is untouched.
             Err(e) if e.downcast_ref::<NotCalled>().is_some() => Err(Error::Call(format!("{e}"))),
             Err(e) => {
-                let panic = String::from_utf8_lossy(&live.stderr.contents()).trim().to_string();
+                let panic = panic_message(&String::from_utf8_lossy(&live.stderr.contents()));
                 // A failed call leaves the instance unusable ("cannot enter component
-                // instance"), whether it trapped or was refused: replace it.
+                // instance"), whether it trapped or was refused: it is replaced on the
+                // next call, so a failure to instantiate then never hides this trap.
                 *guard = None;
-                *guard = Some(self.instantiate()?);
                 if e.downcast_ref::<wasmtime::Trap>().is_some() {
                     let detail = if panic.is_empty() { format!("{e:#}") } else { panic };
                     Err(Error::Trap { function: function.to_string(), detail })
@@ -408,5 +408,34 @@ impl Runtime {
             let func = l.export_func(interface, name)?;
             Ok(func.ty(&l.store).params().map(|(_, t)| t).collect())
         })
+    }
+}
+
+/// The guest's panic output as one line, the same in every host:
+/// `thread '<unnamed>' panicked at src/x.rs:1:2:\nboom\nnote: ...` -> `boom (at src/x.rs:1:2)`.
+fn panic_message(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .trim()
+        .lines()
+        .filter(|l| !l.starts_with("note:") && !l.starts_with("stack backtrace:"))
+        .collect();
+    match lines.split_first() {
+        Some((first, rest)) if first.contains(" panicked at ") => {
+            let location = first.split_once(" panicked at ").map_or("", |(_, l)| l).trim_end_matches(':');
+            let message = rest.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ");
+            let message = if message.is_empty() { "panic".to_string() } else { message };
+            format!("{message} (at {location})")
+        }
+        _ => lines.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_reads_as_one_line_with_its_location() {
+        let stderr = "thread '<unnamed>' (1) panicked at component/src/x.rs:25:9:\ndeliberate trap: boom\nstack backtrace:\nnote: run with RUST_BACKTRACE=1\n";
+        assert_eq!(super::panic_message(stderr), "deliberate trap: boom (at component/src/x.rs:25:9)");
+        assert_eq!(super::panic_message(""), "");
     }
 }

@@ -151,7 +151,13 @@ fn trap_is_reported_and_the_runtime_recovers() {
     let rt = Runtime::builder().memory_storage().build().unwrap();
     rt.counter_add("kept", 41).unwrap();
     match rt.trap("boom") {
-        Err(Error::Trap { detail, .. }) => assert!(detail.contains("deliberate trap: boom"), "{detail}"),
+        // The documented format, the same as the Python host's (tests/README.md).
+        Err(e @ Error::Trap { .. }) => {
+            let text = e.to_string();
+            let expected =
+                "the component trapped in diagnostics.trap: deliberate trap: boom (at component/src/";
+            assert!(text.starts_with(expected), "{text}");
+        }
         other => panic!("expected a trap, got {other:?}"),
     }
     assert_eq!(rt.counter_add("kept", 1).unwrap(), 42);
