@@ -26,6 +26,15 @@ pub fn decode_f32(field: &str, text: &str) -> Result<Vec<f32>> {
     Ok(values)
 }
 
+/// Little-endian u32 values from a hex blob (a whole number of 4-byte values).
+pub fn decode_u32(field: &str, text: &str) -> Result<Vec<u32>> {
+    let bytes = decode(field, text)?;
+    if bytes.len() % 4 != 0 {
+        return Err(crate::error::Error::invalid(field, "must hold whole 4-byte little-endian u32 values"));
+    }
+    Ok(bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+}
+
 /// Little-endian f32 values from a hex blob sent in pieces (concatenated in order, each
 /// an even number of hex digits), decoded straight into `values` (replacing its
 /// contents, reusing its capacity).

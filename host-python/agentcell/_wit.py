@@ -768,15 +768,19 @@ class Memory:
         out: int = self._call_ok("memory", "put", handle, entries_json, embeddings)
         return out
 
-    def check_entries(self, entries_json: Sequence[Text]) -> int:
+    def check_entries(self, entries_json: Sequence[Text], rows: Text | None) -> int:
         """Checks the entries of several `put` calls (each an `entries-json` as `put` takes)
         as one batch, as `put` would (keys, duplicates across all of them, metadata, diff
         ops), and stores nothing; returns the number of entries. An error names an entry
         by its place in the concatenation. A host that splits one batch over several
         `put` calls (or instances) checks it whole first, so a bad entry late in the
         batch fails it before anything is written.
+        `rows`, when given, is the hex of one little-endian u32 per entry, in order: the
+        entry's row in the caller's own batch, by which errors then name it (a host
+        that reorders a batch over partitions passes where each entry came from).
+        `invalid-argument` on `rows` when it does not hold one row per entry.
         """
-        out: int = self._call_ok("memory", "check-entries", entries_json)
+        out: int = self._call_ok("memory", "check-entries", entries_json, rows)
         return out
 
     def get(self, handle: int, key: Text) -> MemoryEntry | None:

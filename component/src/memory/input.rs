@@ -92,23 +92,33 @@ impl<'a> Columns<'a> {
 /// Parses and checks the entries of a `put`: a JSON list of entry objects, or an
 /// object of columns `{"keys": [...], "metadata": [...]?, "diff_ops": [...]?}`.
 pub fn parse_entries(json: &str) -> Result<Vec<NewEntry>> {
-    parse_entries_from(json, 0, &mut HashSet::new())
+    parse_entries_from(json, 0, &|place| place, &mut HashSet::new())
 }
 
 /// Checks several `put`s' entries as one batch: keys unique across all of them, and an
 /// error names an entry by its place in the concatenation (`entries[4100].key`).
-pub fn check_batches(parts: &[impl AsRef<str>]) -> Result<u32> {
+pub fn check_batches(parts: &[impl AsRef<str>], rows: Option<&[u32]>) -> Result<u32> {
+    // An error names the entry by the caller's row when the caller says which it is.
+    let row = |place: usize| rows.and_then(|r| r.get(place)).map_or(place, |&r| r as usize);
     let mut seen = HashSet::new();
     let mut count = 0;
     for part in parts {
-        count += parse_entries_from(part.as_ref(), count, &mut seen)?.len();
+        count += parse_entries_from(part.as_ref(), count, &row, &mut seen)?.len();
+    }
+    if let Some(rows) = rows.filter(|r| r.len() != count) {
+        return Err(Error::invalid("rows", format_args!("has {} rows for {count} entries", rows.len())));
     }
     Ok(count as u32)
 }
 
-/// `parse_entries`, numbering entries from `first` and refusing keys in `seen` (which
-/// gains this batch's keys).
-fn parse_entries_from(json: &str, first: usize, seen: &mut HashSet<String>) -> Result<Vec<NewEntry>> {
+/// `parse_entries`, numbering entries from `first` (an error names entry `place` as
+/// `entries[row(place)]`) and refusing keys in `seen` (which gains this batch's keys).
+fn parse_entries_from(
+    json: &str,
+    first: usize,
+    row: &dyn Fn(usize) -> usize,
+    seen: &mut HashSet<String>,
+) -> Result<Vec<NewEntry>> {
     let malformed = |e: serde_json::Error| {
         Error::invalid("entries", format_args!("must be a JSON list of entries or an object of columns: {e}"))
     };
@@ -122,7 +132,7 @@ fn parse_entries_from(json: &str, first: usize, seen: &mut HashSet<String>) -> R
         .into_iter()
         .enumerate()
         .map(|(i, e)| {
-            let i = first + i;
+            let i = row(first + i);
             let field = |name: &str| format!("entries[{i}].{name}");
             let key = e.key.ok_or_else(|| Error::invalid(&field("key"), "is missing"))?;
             if key.is_empty() {
@@ -201,10 +211,17 @@ mod tests {
         assert_eq!(field(r#"{"keys":["a","b"],"metadata":[{}]}"#), "entries.metadata");
         assert_eq!(field(r#"{"keys":["a"],"diff_ops":[[{"op":"move"}]]}"#), "entries[0].diff_ops[0].op");
         // Several calls' entries as one batch: numbered across, keys unique across.
-        assert_eq!(check_batches(&[r#"{"keys":["a","b"]}"#, r#"{"keys":["c"]}"#]).unwrap(), 3);
-        let across = |parts: &[&str]| check_batches(parts).unwrap_err().field.unwrap();
+        assert_eq!(check_batches(&[r#"{"keys":["a","b"]}"#, r#"{"keys":["c"]}"#], None).unwrap(), 3);
+        let across = |parts: &[&str]| check_batches(parts, None).unwrap_err().field.unwrap();
         assert_eq!(across(&[r#"{"keys":["a","b"]}"#, r#"{"keys":["c","a"]}"#]), "entries[3].key");
         assert_eq!(across(&[r#"{"keys":["a"]}"#, r#"{"keys":["b"],"metadata":[3]}"#]), "entries[1].metadata");
+        // The caller's rows: place 3 is the caller's row 1, and the message says so too.
+        let e = check_batches(&[r#"{"keys":["a","b"]}"#, r#"{"keys":["c","a"]}"#], Some(&[0, 2, 3, 1]))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("entries[1].key"));
+        assert!(e.message.contains("entries[1].key"), "{}", e.message);
+        let wrong = check_batches(&[r#"{"keys":["a"]}"#], Some(&[0, 1])).unwrap_err();
+        assert_eq!(wrong.field.as_deref(), Some("rows"));
         assert!(parse_filter("[1]").is_err());
     }
 }

@@ -600,9 +600,11 @@ fn linear_memory_bytes() -> usize {
 }
 
 /// Checks the entries of several `put`s as one batch (see `input::check_batches`)
-/// without storing them; returns how many there are.
-pub fn check_entries(parts: &[impl AsRef<str>]) -> Result<u32> {
-    input::check_batches(parts)
+/// without storing them; returns how many there are. `rows_hex` (little-endian u32, one
+/// per entry in order) names each entry's row in the caller's own batch, for errors.
+pub fn check_entries(parts: &[impl AsRef<str>], rows_hex: Option<&str>) -> Result<u32> {
+    let rows = rows_hex.map(|h| crate::blob::decode_u32("rows", h)).transpose()?;
+    input::check_batches(parts, rows.as_deref())
 }
 
 /// Resonance of two embeddings given as hex f32 of equal length.

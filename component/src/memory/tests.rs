@@ -300,8 +300,8 @@ fn direction_sums_of_parts_add_up_to_the_whole() {
 
 #[test]
 fn entries_are_checked_without_storing() {
-    assert_eq!(check_entries(&[r#"[{"key":"a"},{"key":"b","metadata":{"x":1}}]"#]).unwrap(), 2);
-    let field = |json: &str| check_entries(&[json]).unwrap_err().field.unwrap();
+    assert_eq!(check_entries(&[r#"[{"key":"a"},{"key":"b","metadata":{"x":1}}]"#], None).unwrap(), 2);
+    let field = |json: &str| check_entries(&[json], None).unwrap_err().field.unwrap();
     assert_eq!(field(r#"[{"key":"a"},{"key":"a"}]"#), "entries[1].key");
     assert_eq!(field(r#"[{"key":"a"},{"key":"b","metadata":3}]"#), "entries[1].metadata");
 }

@@ -41,8 +41,8 @@ impl wm::Guest for Component {
     fn put(handle: u32, entries_json: String, embeddings: Vec<String>) -> Result<u32, wit_types::Error> {
         with_store(handle, |s| s.put(&HostStorage, &entries_json, &embeddings, now_ms()))
     }
-    fn check_entries(entries_json: Vec<String>) -> Result<u32, wit_types::Error> {
-        wit_result(crate::memory::check_entries(&entries_json))
+    fn check_entries(entries_json: Vec<String>, rows: Option<String>) -> Result<u32, wit_types::Error> {
+        wit_result(crate::memory::check_entries(&entries_json, rows.as_deref()))
     }
     fn get(handle: u32, key: String) -> Result<Option<wm::Entry>, wit_types::Error> {
         with_store(handle, |s| {

@@ -28,7 +28,6 @@ Definitions (checkable by hand):
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import zlib
@@ -67,7 +66,6 @@ MAX_RESULTS = 10_000
 
 T = TypeVar("T")
 P = ParamSpec("P")
-_ENTRY_INDEX = re.compile(r"entries\[(\d+)\]")
 
 IndexKind = Literal["flat", "ivf"]
 #: One search result: key, similarity (or resonance), metadata.
@@ -429,18 +427,13 @@ class HTMCore:
         return stored
 
     def _check_entries(self, entries_jsons: list[str], chunks: list[Sequence[int]]) -> None:
-        """Checks every call's entries as one batch (`memory.check-entries`); an error
-        names the entry by its row in the caller's batch."""
+        """Checks every call's entries as one batch (`memory.check-entries`); the core
+        names a bad entry by its row in the caller's batch, which it is told."""
+        rows = np.fromiter((row for chunk in chunks for row in chunk), dtype="<u4")
         try:
-            self.runtime.exports.memory.check_entries(entries_jsons)
+            self.runtime.exports.memory.check_entries(entries_jsons, rows.tobytes().hex())
         except AgentcellError as e:
-            err = _memory_error(e)
-            order = [row for chunk in chunks for row in chunk]  # place in the calls -> row
-
-            def renumber(text: str) -> str:
-                return _ENTRY_INDEX.sub(lambda m: f"entries[{order[int(m[1])]}]", text)
-
-            raise type(err)(renumber(err.message), field=err.field and renumber(err.field)) from e
+            raise _memory_error(e) from e
 
     def _rows_by_partition(self, keys: Sequence[str]) -> list[Sequence[int]]:
         """Each partition's rows of a batch, in batch order (one partition: all rows)."""
