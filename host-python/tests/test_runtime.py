@@ -172,3 +172,13 @@ def test_a_trap_reads_in_the_documented_format(rt: agentcell.Runtime) -> None:
         "the component trapped in diagnostics.trap: deliberate trap: boom (at component/src/"
     )
     assert e.value.__cause__ is not None  # wasmtime's own error is kept as the cause
+
+
+def test_results_are_lifted_by_their_wit_type(rt: agentcell.Runtime) -> None:
+    # An empty list<u8> is still bytes (read by its type, not by its first element).
+    assert rt.call("bench", "bytes-out", 0, 0) == b""
+    assert rt.call("bench", "bytes-out", 3, 1) == bytes([1, 32, 63])
+    assert rt.exports.bench.blob_in("0102") == (2, 3)
+    # A variant is (case, payload); a record's fields are snake_case.
+    build = rt.exports.meta.describe_build()
+    assert build["wit_package"] == agentcell.build_info().wit_package

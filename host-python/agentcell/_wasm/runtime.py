@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from ctypes import byref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from ..http import HttpFailure, HttpPolicy
 from ..storage import SQLiteStorage, StorageFailure
 from . import cache
 from ._capi import consume_error, error_from_ptr, ffi, func_ptr, functype_from_ptr, store_context
-from .values import HEX, TEXT, UTF8, Err, Lower, Ok, Val, lift, lowerer, val_delete
+from .values import HEX, TEXT, UTF8, Err, Lift, Lower, Ok, Val, lifter, lowerer, val_delete
 
 if TYPE_CHECKING:
     from .._wit import Exports
@@ -123,6 +123,7 @@ class _HostFunc:
     has_result: bool = False
     typed: bool = False
     strings: int = TEXT  # how string arguments are lifted (see `values.lift`)
+    lift_params: list[Lift] = field(default_factory=list)  # built from the type on first call
 
 
 _HOST_FUNCS: dict[int, _HostFunc] = {}
@@ -144,13 +145,14 @@ def _host_trampoline(
         host = _HOST_FUNCS[env or 0]
         if not host.typed:
             fty = functype_from_ptr(ty_raw)
+            host.lift_params = [lifter(pty, host.strings) for _, pty in fty.params]
             result_ty = fty.result
             host.has_result = result_ty is not None
             host.lower_result = lowerer(result_ty) if result_ty is not None else None
             host.typed = True
         pyargs = []
         for i in range(nargs):
-            pyargs.append(lift(args[i], host.strings))
+            pyargs.append(host.lift_params[i](args[i]))
             val_delete(byref(args[i]))
             args[i].kind = 0  # now an owned-nothing bool, whoever frees it next
         out = host.handler(*pyargs)
@@ -275,11 +277,15 @@ class _Export:
     """An exported function bound to one instance: lowerers, argument and result slots
     and addresses computed once, so a call is one FFI call plus the values' own work."""
 
-    __slots__ = ("args", "func", "lowerers", "name", "nparams", "params", "result")
+    __slots__ = ("args", "func", "lift_hex", "lift_text", "lowerers", "name", "nparams", "params", "result")
 
-    def __init__(self, func: Any, lowerers: list[Lower], has_result: bool, name: str, context: int) -> None:
+    def __init__(self, func: Any, lowerers: list[Lower], result_ty: Any, name: str, context: int) -> None:
         self.func = func  # keeps the wasmtime_component_func_t alive
         self.lowerers = lowerers
+        has_result = result_ty is not None
+        # The result's readers, built from its type once: strings as text, or as blobs.
+        self.lift_text = lifter(result_ty, TEXT) if has_result else None
+        self.lift_hex = lifter(result_ty, HEX) if has_result else None
         self.nparams = len(lowerers)
         self.params = (Val * self.nparams)()
         result = Val() if has_result else None
@@ -421,7 +427,7 @@ class Runtime:
         export = _Export(
             func_ptr(func),
             [lowerer(t) for _, t in fty.params],
-            fty.result is not None,
+            fty.result,
             f"{interface}.{name}",
             self._context_addr,
         )
@@ -466,7 +472,7 @@ class Runtime:
             if result is None:
                 return None
             try:
-                return lift(result, HEX if blobs else TEXT)
+                return (export.lift_hex if blobs else export.lift_text)(result)  # type: ignore[misc]
             finally:
                 val_delete(byref(result))
                 result.kind = 0

@@ -12,6 +12,8 @@ converts every value through generic Python objects. Here:
 
 Lifted forms: record -> dict (snake_case keys), tuple -> tuple, option -> value or
 None, result -> `Ok`/`Err`, enum -> str, variant -> (case, payload), list<u8> -> bytes.
+An export's result is read by a lifter built from its type once (`lifter`); `lift`,
+which reads a value by its own kind, serves where no type is at hand.
 """
 
 from __future__ import annotations
@@ -162,6 +164,104 @@ def lift(v: Any, strings: int = TEXT) -> Any:
         var = v.of.variant
         return (_name(var.discriminant), lift(var.val.contents) if var.val else None)
     raise TypeError(f"cannot lift component value of kind {k}")
+
+
+Lift = Callable[[Any], Any]
+
+
+def _lift_string(strings: int) -> Lift:
+    if strings == HEX:
+        return lambda v: _blob(v.of.string)
+    if strings == UTF8:
+        return lambda v: _string_at(v.of.string.data, v.of.string.size)
+    return lambda v: _string_at(v.of.string.data, v.of.string.size).decode() if v.of.string.size else ""
+
+
+_PRIM_LIFTS: dict[type, Lift] = {
+    wt.Bool: lambda v: bool(v.of.boolean),
+    wt.U8: lambda v: v.of.u8,
+    wt.U16: lambda v: v.of.u16,
+    wt.U32: lambda v: v.of.u32,
+    wt.U64: lambda v: v.of.u64,
+    wt.S8: lambda v: v.of.s8,
+    wt.S16: lambda v: v.of.s16,
+    wt.S32: lambda v: v.of.s32,
+    wt.S64: lambda v: v.of.s64,
+    wt.F32: lambda v: v.of.f32,
+    wt.F64: lambda v: v.of.f64,
+    wt.Char: lambda v: chr(v.of.character),
+}
+
+
+def lifter(ty: Any, strings: int = TEXT) -> Lift:
+    """Builds, once per type, a function that reads a C value of WIT type `ty` into
+    Python: the forms `lift` gives, decided by the type rather than by the value (an
+    empty `list<u8>` is `b""`, not `[]`). Does not free the value. `strings` applies as
+    in `lift`: to strings on the `ok` side, in options, tuples and lists; record fields,
+    errors and variant payloads are always `TEXT`."""
+    if isinstance(ty, wt.String):
+        return _lift_string(strings)
+    prim = _PRIM_LIFTS.get(type(ty))
+    if prim is not None:
+        return prim
+    if isinstance(ty, wt.ResultType):
+        ok = lifter(ty.ok, strings) if ty.ok is not None else None
+        err = lifter(ty.err) if ty.err is not None else None
+
+        def lift_result(v: Any) -> Any:
+            r = v.of.result
+            if r.is_ok:
+                return Ok(ok(r.val.contents) if ok is not None and r.val else None)
+            return Err(err(r.val.contents) if err is not None and r.val else None)
+
+        return lift_result
+    if isinstance(ty, wt.OptionType):
+        some = lifter(ty.payload, strings)
+        return lambda v: some(v.of.option.contents) if v.of.option else None
+    if isinstance(ty, wt.RecordType):
+        fields = [(_snake(name), lifter(fty)) for name, fty in ty.fields]
+
+        def lift_record(v: Any) -> dict[str, Any]:
+            data = v.of.record.data
+            return {name: lift(data[i].val) for i, (name, lift) in enumerate(fields)}
+
+        return lift_record
+    if isinstance(ty, wt.TupleType):
+        items = [lifter(e, strings) for e in ty.elements]
+
+        def lift_tuple(v: Any) -> tuple[Any, ...]:
+            data = v.of.tuple.data
+            return tuple(lift(data[i]) for i, lift in enumerate(items))
+
+        return lift_tuple
+    if isinstance(ty, wt.ListType):
+        if isinstance(ty.element, wt.U8):
+
+            def lift_bytes(v: Any) -> bytes:
+                lst = v.of.list
+                return bytes(lst.data[i].of.u8 for i in range(lst.size))
+
+            return lift_bytes
+        item = lifter(ty.element, strings)
+
+        def lift_list(v: Any) -> list[Any]:
+            lst = v.of.list
+            return [item(lst.data[i]) for i in range(lst.size)]
+
+        return lift_list
+    if isinstance(ty, wt.EnumType):
+        return lambda v: _name(v.of.enumeration)
+    if isinstance(ty, wt.VariantType):
+        cases = {name: lifter(cty) if cty is not None else None for name, cty in ty.cases}
+
+        def lift_variant(v: Any) -> tuple[str, Any]:
+            var = v.of.variant
+            case = _name(var.discriminant)
+            payload = cases[case]
+            return (case, payload(var.val.contents) if payload is not None and var.val else None)
+
+        return lift_variant
+    return lambda v: lift(v, strings)  # flags, resources: not in this package's WIT
 
 
 def _set_string(v: Any, data: bytes) -> None:
