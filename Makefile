@@ -8,6 +8,8 @@ SHELL := /bin/bash
 VENV   := .venv
 PY     := $(VENV)/bin/python
 WASM   := target/wasm32-wasip2/release/agentcell_component.wasm
+# The test build (world agentcell-test: + bench, testing), for tests and benchmarks only.
+TEST_WASM := target/agentcell-test.wasm
 CARGO  := cargo
 
 .PHONY: demo test setup setup-rust setup-python setup-js setup-system wasm build wheel \
@@ -56,7 +58,10 @@ wasm: setup-rust setup-python
 	$(PY) scripts/wit_facade.py
 	$(CARGO) build --release --target wasm32-wasip2 -p agentcell-component --config 'profile.release.lto=true'
 	cp $(WASM) host-python/agentcell/agentcell.wasm
-	echo "component: $(WASM) $$(stat -c %s $(WASM)) bytes"
+	$(CARGO) build --release --target wasm32-wasip2 -p agentcell-component --features test-exports \
+	    --target-dir target/test-build --config 'profile.release.lto=true'
+	cp target/test-build/wasm32-wasip2/release/agentcell_component.wasm $(TEST_WASM)
+	echo "component: $(WASM) $$(stat -c %s $(WASM)) bytes; test build: $(TEST_WASM)"
 
 build: wasm setup-js
 	$(CARGO) build --release -p agentcell-host
@@ -72,6 +77,8 @@ lint: setup-python
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --release -p agentcell-component --target wasm32-wasip2 -- -D warnings
+	$(CARGO) clippy --release -p agentcell-component --target wasm32-wasip2 --features test-exports \
+	    --target-dir target/test-build -- -D warnings
 	cd host-python && ../$(PY) -m ruff check . ../examples ../benches ../scripts
 	cd host-python && ../$(PY) -m ruff format --check . ../examples ../benches ../scripts
 	cd host-python && ../$(PY) -m mypy

@@ -45,11 +45,17 @@ def main() -> None:
     except agentcell.HttpDeniedError as e:
         print(f"denied as configured: {e}")
 
-    try:
-        rt.call("diagnostics", "trap", "demonstrating recovery")
-    except agentcell.ComponentTrap as e:
-        print(f"trap caught: {str(e).splitlines()[0]}")
-    print(f"after the trap the runtime still works: counter = {agentcell.counter_get('demo-runs', rt)}")
+    # The shipped component cannot trap on purpose; the test build (`make wasm` writes
+    # it beside the shipped one) can, over the same storage.
+    test_build = Path(__file__).resolve().parents[1] / "target" / "agentcell-test.wasm"
+    if test_build.exists():
+        trial = agentcell.Runtime(rt.storage, wasm=test_build)
+        try:
+            trial.exports.testing.trap("demonstrating recovery")
+        except agentcell.ComponentTrap as e:
+            print(f"trap caught: {str(e).splitlines()[0]}")
+        count = agentcell.counter_get("demo-runs", trial)
+        print(f"after the trap the runtime still works and nothing was lost: counter = {count}")
 
     snapshot = (
         agentcell.StateSnapshot.builder()

@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WIT = ROOT / "wit"
 OUT = ROOT / "host-python" / "agentcell" / "_wit.py"
+SHIPPED_WORLD = "agentcell"
+TEST_WORLD = "agentcell-test"
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Package:
     name: str
     interfaces: dict[str, Interface]
     exports: list[str]
+    test_only: list[str]
 
 
 _TOKEN = re.compile(r"///[^\n]*|//[^\n]*|->|[A-Za-z0-9_%@.-]+|[{}()<>,;:=*/]")
@@ -108,7 +111,7 @@ class _Parser:
 
 def parse(wit_dir: Path) -> Package:
     interfaces: dict[str, Interface] = {}
-    exports: list[str] = []
+    worlds: dict[str, list[str]] = {}
     package = ""
     for path in sorted(wit_dir.glob("*.wit")):
         p = _Parser(_tokens(path.read_text()))
@@ -130,17 +133,24 @@ def parse(wit_dir: Path) -> Package:
                 _parse_interface(p, iface)
                 interfaces[iface.name] = iface
             elif tok == "world":
-                p.name()
+                world = worlds.setdefault(p.name(), [])
                 p.take("{")
                 while p.peek() != "}":
                     kind, name = p.take(), p.name()
                     p.take(";")
                     if kind == "export":
-                        exports.append(name)
+                        world.append(name)
+                    elif kind == "include":
+                        world.extend(worlds[name])
                 p.take("}")
             else:
                 raise SyntaxError(f"{path.name}: unexpected {tok!r}")
-    return Package(package, interfaces, exports)
+    # The facade covers the test world, a superset of the shipped one: the test-only
+    # interfaces are marked, and exist only in the test build.
+    shipped = worlds[SHIPPED_WORLD]
+    return Package(
+        package, interfaces, worlds[TEST_WORLD], [i for i in worlds[TEST_WORLD] if i not in shipped]
+    )
 
 
 def _parse_interface(p: _Parser, iface: Interface) -> None:
@@ -367,7 +377,14 @@ def generate(pkg: Package) -> str:
     for iname in pkg.exports:
         iface = pkg.interfaces[iname]
         cls = _camel(iname)
-        lines = ["", "", f"class {cls}:", *_doc(iface.docs or [f"`{iname}`"], "    ")]
+        docs = iface.docs or [f"`{iname}`"]
+        if iname in pkg.test_only:
+            docs = [
+                *docs,
+                "",
+                "In the test build only (world `agentcell-test`); the shipped component lacks it.",
+            ]
+        lines = ["", "", f"class {cls}:", *_doc(docs, "    ")]
         lines += [
             "",
             '    __slots__ = ("_call", "_call_ok")',

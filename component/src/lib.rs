@@ -14,6 +14,7 @@ pub mod error;
 pub mod memory;
 pub mod meta;
 pub mod ports;
+pub mod testing;
 
 #[cfg(target_arch = "wasm32")]
 mod wit;

@@ -3,8 +3,16 @@
 //! WIT `error`, and the ports implemented with the host imports. Compiled for wasm32
 //! only. Each system maps its own WIT types in its own `wit.rs`.
 
+// The shipped component implements `agentcell`; the test build (feature `test-exports`)
+// implements `agentcell-test`, which adds the test-only `bench` and `testing`.
+#[cfg(not(feature = "test-exports"))]
 wit_bindgen::generate!({
     world: "agentcell",
+    path: "../wit",
+});
+#[cfg(feature = "test-exports")]
+wit_bindgen::generate!({
+    world: "agentcell-test",
     path: "../wit",
 });
 

@@ -1,21 +1,29 @@
-// Copies the built component next to this package and transpiles it with jco.
-// The `.wasm` is the one `make wasm` built: the same file the wheel and the Rust host carry.
+// Copies the built components next to this package and transpiles them with jco:
+// `gen/` from the shipped component (the very `.wasm` the wheel and the Rust host carry)
+// and `gen-test/` from the test build (world agentcell-test: + bench, testing), which
+// only the tests load.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(dirname(fileURLToPath(import.meta.url)));
-const built = join(here, '..', 'target', 'wasm32-wasip2', 'release', 'agentcell_component.wasm');
-if (!existsSync(built)) {
-  console.error(`missing ${built}: run \`make wasm\` first`);
-  process.exit(1);
+const target = join(here, '..', 'target');
+const builds = [
+  { wasm: join(target, 'wasm32-wasip2', 'release', 'agentcell_component.wasm'), copy: 'agentcell.wasm', out: 'gen' },
+  { wasm: join(target, 'agentcell-test.wasm'), copy: 'agentcell-test.wasm', out: 'gen-test' },
+];
+for (const { wasm, copy, out } of builds) {
+  if (!existsSync(wasm)) {
+    console.error(`missing ${wasm}: run \`make wasm\` first`);
+    process.exit(1);
+  }
+  copyFileSync(wasm, join(here, copy));
+  rmSync(join(here, out), { recursive: true, force: true });
+  execFileSync(
+    process.execPath,
+    [join(here, 'node_modules', '@bytecodealliance', 'jco', 'dist', 'jco.js'), 'transpile', copy,
+      '-o', out, '--instantiation', 'async', '--name', 'agentcell', '--quiet'],
+    { cwd: here, stdio: 'inherit' },
+  );
 }
-copyFileSync(built, join(here, 'agentcell.wasm'));
-rmSync(join(here, 'gen'), { recursive: true, force: true });
-execFileSync(
-  process.execPath,
-  [join(here, 'node_modules', '@bytecodealliance', 'jco', 'dist', 'jco.js'), 'transpile', 'agentcell.wasm',
-    '-o', 'gen', '--instantiation', 'async', '--name', 'agentcell', '--quiet'],
-  { cwd: here, stdio: 'inherit' },
-);

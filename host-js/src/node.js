@@ -1,7 +1,6 @@
 // Node entry point: loads the transpiled component from disk.
 import { readFile } from 'node:fs/promises';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
-import { instantiate } from '../gen/agentcell.js';
 import { Runtime } from './runtime.js';
 import { nodeTransport } from './node-http.js';
 
@@ -10,16 +9,29 @@ export { HttpPolicy } from './policy.js';
 export { MemoryStorage, KeyValueStorage } from './storage.js';
 export { Runtime } from './runtime.js';
 
+// One cache of compiled core modules per build: `gen/` (shipped) and `gen-test/`.
 const modules = new Map();
-async function getCoreModule(name) {
-  if (!modules.has(name)) {
-    modules.set(name, readFile(new URL(`../gen/${name}`, import.meta.url)).then((b) => WebAssembly.compile(b)));
-  }
-  return modules.get(name);
+function coreModules(dir) {
+  return (name) => {
+    const url = new URL(`../${dir}/${name}`, import.meta.url);
+    if (!modules.has(url.href)) modules.set(url.href, readFile(url).then((b) => WebAssembly.compile(b)));
+    return modules.get(url.href);
+  };
 }
 
-/** A runtime: `storage` defaults to memory, `http` to deny-everything. */
-export function createRuntime(options = {}) {
-  const env = { instantiate, getCoreModule, wasi: new WASIShim().getImportObject(), transport: nodeTransport };
+/**
+ * A runtime: `storage` defaults to memory, `http` to deny-everything. `testBuild: true`
+ * runs the test build (with the test-only `bench` and `testing` interfaces) instead of
+ * the shipped component; only tests and benchmarks want it.
+ */
+export async function createRuntime(options = {}) {
+  const dir = options.testBuild ? 'gen-test' : 'gen';
+  const { instantiate } = await import(new URL(`../${dir}/agentcell.js`, import.meta.url));
+  const env = {
+    instantiate,
+    getCoreModule: coreModules(dir),
+    wasi: new WASIShim().getImportObject(),
+    transport: nodeTransport,
+  };
   return Runtime.create(env, options);
 }

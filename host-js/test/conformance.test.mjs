@@ -47,7 +47,7 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
   const { cases } = JSON.parse(readFileSync(new URL(file, dir)));
   for (const c of cases) {
     test(`${file}: ${c.name}`, async () => {
-      const rt = await createRuntime();
+      const rt = await createRuntime({ testBuild: true });
       for (const step of c.steps) {
         const [iface, fn] = step.call.split('.');
         const expect = step.expect;

@@ -45,9 +45,9 @@ test('bad input is a typed error naming the field', async () => {
 });
 
 test('a trap is reported and the runtime recovers with storage intact', async () => {
-  const rt = await createRuntime();
+  const rt = await createRuntime({ testBuild: true });
   await rt.counterAdd('kept', 41);
-  await assert.rejects(rt.call('diagnostics', 'trap', 'boom'), ComponentTrap);
+  await assert.rejects(rt.call('testing', 'trap', 'boom'), ComponentTrap);
   assert.equal(await rt.counterAdd('kept', 1), 42);
   assert.equal(rt.instantiations, 2);
 });
@@ -93,4 +93,12 @@ test('the transpiled component is the very .wasm the other hosts run', () => {
   const here = new URL('../agentcell.wasm', import.meta.url);
   const built = new URL('../../target/wasm32-wasip2/release/agentcell_component.wasm', import.meta.url);
   assert.equal(sha(here), sha(built));
+});
+
+test('the shipped component has no test-only exports', async () => {
+  const shipped = await createRuntime();
+  assert.equal(shipped.exports.testing, undefined);
+  assert.equal(shipped.exports.bench, undefined);
+  const testBuild = await createRuntime({ testBuild: true });
+  assert.equal(typeof testBuild.exports.testing.trap, 'function');
 });

@@ -503,64 +503,6 @@ class Diagnostics:
         out: DiagnosticsProbe = self._call_ok("diagnostics", "probe-url", url, timeout_ms)
         return out
 
-    def trap(self, message: Text) -> None:
-        """Traps on purpose with `message` (a Rust panic). Hosts use it to test that a trap
-        gives a clear error and leaves the runtime usable.
-        """
-        self._call("diagnostics", "trap", message)
-
-
-class Bench:
-    """Calls that measure the cost of the boundary itself, used by the benchmarks and the
-    conformance vectors. The `blob`/`f32-blob` forms are the ones hosts use for bulk
-    data; the `list` forms are the component model's plain types, kept as the baseline.
-    """
-
-    __slots__ = ("_call", "_call_ok")
-
-    def __init__(self, rt: Runtime) -> None:
-        self._call = rt.call
-        self._call_ok = rt.call_ok
-
-    def noop(self) -> None:
-        """Does nothing: the fixed cost of a call."""
-        self._call("bench", "noop")
-
-    def blob_in(self, data: Text) -> tuple[int, int]:
-        """Decodes hex `data` and returns its length and the wrapping sum of its bytes."""
-        out: tuple[int, int] = self._call_ok("bench", "blob-in", data)
-        return out
-
-    def blob_out(self, len: int, seed: int) -> str:
-        """`len` bytes (byte i is `(i * 31 + seed) mod 256`) as hex."""
-        out: str = self._call("bench", "blob-out", len, seed)
-        return out
-
-    def bytes_in(self, data: bytes) -> tuple[int, int]:
-        """Same as `blob-in`, taking `list<u8>`."""
-        out: tuple[int, int] = self._call("bench", "bytes-in", data)
-        return out
-
-    def bytes_out(self, len: int, seed: int) -> bytes:
-        """Same as `blob-out`, returning `list<u8>`."""
-        out: bytes = self._call("bench", "bytes-out", len, seed)
-        return out
-
-    def sum_f32_blob(self, data: Text) -> float:
-        """Sum of little-endian f32 values given as a hex blob (an embedding's form)."""
-        out: float = self._call_ok("bench", "sum-f32-blob", data)
-        return out
-
-    def sum_f32_list(self, data: Sequence[float]) -> float:
-        """Sum of `data`, taking `list<f32>`."""
-        out: float = self._call("bench", "sum-f32-list", data)
-        return out
-
-    def text_len(self, data: Text) -> int:
-        """The UTF-8 length of `data`: the cost of moving a string and nothing else."""
-        out: int = self._call("bench", "text-len", data)
-        return out
-
 
 class Attune:
     """Attuned (seed 000): a user's state, scored 0..1 on named axes, becomes guidelines
@@ -969,6 +911,82 @@ class CodeAnalysis:
         return out
 
 
+class Bench:
+    """Test-only: calls that measure the cost of the boundary itself, used by the
+    benchmarks and the conformance vectors. Exported by the `agentcell-test` world only.
+    The `blob`/`f32-blob` forms are the ones hosts use for bulk data; the `list` forms
+    are the component model's plain types, kept as the baseline.
+
+    In the test build only (world `agentcell-test`); the shipped component lacks it.
+    """
+
+    __slots__ = ("_call", "_call_ok")
+
+    def __init__(self, rt: Runtime) -> None:
+        self._call = rt.call
+        self._call_ok = rt.call_ok
+
+    def noop(self) -> None:
+        """Does nothing: the fixed cost of a call."""
+        self._call("bench", "noop")
+
+    def blob_in(self, data: Text) -> tuple[int, int]:
+        """Decodes hex `data` and returns its length and the wrapping sum of its bytes."""
+        out: tuple[int, int] = self._call_ok("bench", "blob-in", data)
+        return out
+
+    def blob_out(self, len: int, seed: int) -> str:
+        """`len` bytes (byte i is `(i * 31 + seed) mod 256`) as hex."""
+        out: str = self._call("bench", "blob-out", len, seed)
+        return out
+
+    def bytes_in(self, data: bytes) -> tuple[int, int]:
+        """Same as `blob-in`, taking `list<u8>`."""
+        out: tuple[int, int] = self._call("bench", "bytes-in", data)
+        return out
+
+    def bytes_out(self, len: int, seed: int) -> bytes:
+        """Same as `blob-out`, returning `list<u8>`."""
+        out: bytes = self._call("bench", "bytes-out", len, seed)
+        return out
+
+    def sum_f32_blob(self, data: Text) -> float:
+        """Sum of little-endian f32 values given as a hex blob (an embedding's form)."""
+        out: float = self._call_ok("bench", "sum-f32-blob", data)
+        return out
+
+    def sum_f32_list(self, data: Sequence[float]) -> float:
+        """Sum of `data`, taking `list<f32>`."""
+        out: float = self._call("bench", "sum-f32-list", data)
+        return out
+
+    def text_len(self, data: Text) -> int:
+        """The UTF-8 length of `data`: the cost of moving a string and nothing else."""
+        out: int = self._call("bench", "text-len", data)
+        return out
+
+
+class Testing:
+    """Test-only: calls that make the component misbehave on purpose, so hosts can test
+    their recovery. Exported by the `agentcell-test` world only, never by the component
+    that ships.
+
+    In the test build only (world `agentcell-test`); the shipped component lacks it.
+    """
+
+    __slots__ = ("_call", "_call_ok")
+
+    def __init__(self, rt: Runtime) -> None:
+        self._call = rt.call
+        self._call_ok = rt.call_ok
+
+    def trap(self, message: Text) -> None:
+        """Traps on purpose with `message` (a Rust panic). Hosts use it to test that a trap
+        gives a clear error and leaves the runtime usable.
+        """
+        self._call("testing", "trap", message)
+
+
 class Exports:
     """Every exported interface of the component, bound to one runtime."""
 
@@ -982,6 +1000,7 @@ class Exports:
         "memory",
         "meta",
         "principles",
+        "testing",
         "types",
     )
 
@@ -989,10 +1008,11 @@ class Exports:
         self.types = Types(rt)
         self.meta = Meta(rt)
         self.diagnostics = Diagnostics(rt)
-        self.bench = Bench(rt)
         self.attune = Attune(rt)
         self.attune_service = AttuneService(rt)
         self.attune_client = AttuneClient(rt)
         self.memory = Memory(rt)
         self.principles = Principles(rt)
         self.code_analysis = CodeAnalysis(rt)
+        self.bench = Bench(rt)
+        self.testing = Testing(rt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -21,6 +22,10 @@ import agentcell
 
 REPO = Path(__file__).resolve().parents[2]
 WASM_BUILD = REPO / "target" / "wasm32-wasip2" / "release" / "agentcell_component.wasm"
+# The test build (world agentcell-test: the shipped exports plus bench and testing),
+# which every runtime in the tests loads, child processes included.
+TEST_WASM = REPO / "target" / "agentcell-test.wasm"
+os.environ["AGENTCELL_WASM"] = str(TEST_WASM)
 
 
 @pytest.fixture(autouse=True)

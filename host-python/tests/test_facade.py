@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 
 import agentcell
 from agentcell import _wit
-from agentcell._wasm import load_component
+from agentcell._wasm import DEFAULT_WASM, load_component
 
 
-def _component_exports() -> dict[str, dict[str, list[str]]]:
-    """interface -> function -> parameter names, read from the compiled component."""
-    loaded = load_component()
+def _component_exports(wasm: Path | None = None) -> dict[str, dict[str, list[str]]]:
+    """interface -> function -> parameter names, read from the compiled component (the
+    test build the suite loads, unless `wasm` names another)."""
+    loaded = load_component(wasm)
     out: dict[str, dict[str, list[str]]] = {}
     for name, item in loaded.component.type.exports(loaded.engine).items():
         iface = name.split("/", 1)[1].split("@", 1)[0]
@@ -54,3 +56,12 @@ def test_a_closed_runtime_says_so() -> None:
     rt.close()
     with pytest.raises(agentcell.AgentcellError, match="closed"):
         rt.exports.meta.version()
+
+
+def test_the_shipped_component_has_no_test_only_exports() -> None:
+    shipped, test_build = _component_exports(DEFAULT_WASM), _component_exports()
+    assert "bench" not in shipped and "testing" not in shipped
+    assert {"bench", "testing"} <= set(test_build)
+    assert {i: f for i, f in test_build.items() if i not in ("bench", "testing")} == shipped
+    with pytest.raises(AttributeError, match=r"exports no testing\.trap"):
+        agentcell.Runtime(":memory:", wasm=DEFAULT_WASM).exports.testing.trap("x")

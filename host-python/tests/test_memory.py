@@ -220,7 +220,7 @@ def test_trap_then_store_reopens_with_data_intact(
     vectors = unit(rng, 20)
     htm.store_embeddings([f"kept-{i}" for i in range(20)], vectors, [{"n": i} for i in range(20)])
     with pytest.raises(agentcell.ComponentTrap):
-        htm._parts[partition].runtime.call("diagnostics", "trap", "on purpose")
+        htm._parts[partition].runtime.call("testing", "trap", "on purpose")
     for i, v in enumerate(vectors):
         assert htm.search_similar(v, limit=1)[0][:2] == (f"kept-{i}", pytest.approx(1.0, abs=1e-5))
     htm.store_embedding("after", vectors[0], {})

@@ -31,7 +31,7 @@ def test_corrupt_wasm_names_the_path(tmp_path: Path) -> None:
 def test_trap_raises_clearly_and_runtime_recovers(rt: agentcell.Runtime) -> None:
     assert agentcell.counter_add("kept", 5, rt) == 5
     with pytest.raises(agentcell.ComponentTrap, match="deliberate trap: boom"):
-        rt.call("diagnostics", "trap", "boom")
+        rt.call("testing", "trap", "boom")
     assert agentcell.health_check(rt) is True
     assert agentcell.counter_get("kept", rt) == 5
     assert rt.instantiations == 2
@@ -72,7 +72,7 @@ def test_bound_export_survives_instance_replacement(rt: agentcell.Runtime) -> No
     version = rt.export("meta", "version")
     assert version() == agentcell.version()
     with pytest.raises(agentcell.ComponentTrap):
-        rt.call("diagnostics", "trap", "x")
+        rt.call("testing", "trap", "x")
     assert version() == agentcell.version()
 
 
@@ -131,7 +131,7 @@ def test_artifact_key_depends_on_the_component(tmp_path: Path) -> None:
 def test_load_component_reports_its_hash() -> None:
     import hashlib
 
-    loaded = load_component()
+    loaded = load_component(DEFAULT_WASM)
     assert loaded.sha256 == hashlib.sha256(DEFAULT_WASM.read_bytes()).hexdigest()
 
 
@@ -167,9 +167,9 @@ def test_an_unsupported_wasmtime_py_is_named_at_import(monkeypatch: pytest.Monke
 
 def test_a_trap_reads_in_the_documented_format(rt: agentcell.Runtime) -> None:
     with pytest.raises(agentcell.ComponentTrap) as e:
-        rt.exports.diagnostics.trap("boom")
+        rt.exports.testing.trap("boom")
     assert str(e.value).startswith(
-        "the component trapped in diagnostics.trap: deliberate trap: boom (at component/src/"
+        "the component trapped in testing.trap: deliberate trap: boom (at component/src/"
     )
     assert e.value.__cause__ is not None  # wasmtime's own error is kept as the cause
 

@@ -18,7 +18,7 @@ pub mod thread_slot;
 
 pub use error::Error;
 pub use http::HttpPolicy;
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{test_component_path, Runtime, RuntimeBuilder};
 pub use storage::{MemoryStorage, RedisStorage, SqliteStorage, StorageBackend};
 
 /// The component this host runs, embedded at build time (byte-identical to the one in

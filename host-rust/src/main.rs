@@ -57,8 +57,13 @@ enum Command {
         #[command(flatten)]
         storage: StorageArgs,
     },
-    /// Time calls into the component from this host (no-op, 1 MiB in and out)
-    Bench,
+    /// Time calls into the component from this host (no-op, 1 MiB in and out), on the
+    /// test build (the `bench` interface is not in the shipped component)
+    Bench {
+        /// The test build (`make wasm` writes it to target/agentcell-test.wasm)
+        #[arg(long, default_value_os_t = agentcell_host::test_component_path())]
+        wasm: std::path::PathBuf,
+    },
     /// Serve the Attuned HTTP API (state, context, translate; OpenAPI at /openapi.json)
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -125,7 +130,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             let value = if add == 0 { rt.counter_get(&name)? } else { rt.counter_add(&name, add)? };
             println!("{value}");
         }
-        Command::Bench => bench()?,
+        Command::Bench { wasm } => bench(&wasm)?,
         Command::Serve { addr, storage, mut api_keys, no_auth, rate_limit, workers } => {
             if let Ok(env) = std::env::var("AGENTCELL_API_KEYS") {
                 api_keys.extend(env.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string));
@@ -180,8 +185,8 @@ fn median_secs(runs: usize, mut f: impl FnMut()) -> f64 {
     samples[runs / 2]
 }
 
-fn bench() -> Result<(), agentcell_host::Error> {
-    let rt = runtime(None, HttpPolicy::default())?;
+fn bench(wasm: &std::path::Path) -> Result<(), agentcell_host::Error> {
+    let rt = Runtime::builder().memory_storage().component_file(wasm).build()?;
     let noop = median_secs(2001, || rt.noop().unwrap());
     let mib = 1u32 << 20;
     let blob = rt.blob_out(mib, 0)?;

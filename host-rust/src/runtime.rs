@@ -8,7 +8,8 @@ use crate::bindings::exports::agentcell::core::meta::BuildInfo;
 use crate::bindings::Agentcell;
 use crate::storage::{MemoryStorage, SqliteStorage, StorageBackend};
 use crate::{Error, HttpPolicy};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::component::types::Type;
 use wasmtime::component::{Component, Func, Instance, Linker, ResourceTable, Val};
@@ -92,28 +93,44 @@ struct Compiled {
     linker: Linker<HostState>,
 }
 
-fn compiled() -> Result<&'static Compiled, Error> {
-    static COMPILED: OnceLock<Result<Compiled, String>> = OnceLock::new();
-    COMPILED
-        .get_or_init(|| {
-            let mut config = wasmtime::Config::new();
-            // `AGENTCELL_PERFMAP=1`: name the component's compiled functions for `perf`.
-            if std::env::var_os("AGENTCELL_PERFMAP").is_some() {
-                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-            }
-            let engine = Engine::new(&config).map_err(|e| e.to_string())?;
-            let component = Component::new(&engine, crate::COMPONENT_WASM).map_err(|e| e.to_string())?;
-            let mut linker = Linker::new(&engine);
-            wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| e.to_string())?;
-            Agentcell::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-                &mut linker,
-                |s| s,
-            )
-            .map_err(|e| e.to_string())?;
-            Ok(Compiled { engine, component, linker })
-        })
-        .as_ref()
-        .map_err(|e| Error::Load(e.clone()))
+fn compile(wasm: &[u8]) -> Result<Compiled, String> {
+    let mut config = wasmtime::Config::new();
+    // `AGENTCELL_PERFMAP=1`: name the component's compiled functions for `perf`.
+    if std::env::var_os("AGENTCELL_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    let engine = Engine::new(&config).map_err(|e| e.to_string())?;
+    let component = Component::new(&engine, wasm).map_err(|e| e.to_string())?;
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| e.to_string())?;
+    Agentcell::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s)
+        .map_err(|e| e.to_string())?;
+    Ok(Compiled { engine, component, linker })
+}
+
+/// The embedded component, compiled once per process.
+fn compiled() -> Result<Arc<Compiled>, Error> {
+    static COMPILED: OnceLock<Result<Arc<Compiled>, String>> = OnceLock::new();
+    COMPILED.get_or_init(|| compile(crate::COMPONENT_WASM).map(Arc::new)).clone().map_err(Error::Load)
+}
+
+/// Another component file (the test build, say), compiled once per process and path.
+fn compiled_file(path: &Path) -> Result<Arc<Compiled>, Error> {
+    static FILES: OnceLock<Mutex<HashMap<PathBuf, Arc<Compiled>>>> = OnceLock::new();
+    let mut files = FILES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = files.get(path) {
+        return Ok(c.clone());
+    }
+    let wasm = std::fs::read(path).map_err(|e| Error::Load(format!("{}: {e}", path.display())))?;
+    let c = Arc::new(compile(&wasm).map_err(|e| Error::Load(format!("{}: {e}", path.display())))?);
+    files.insert(path.to_path_buf(), c.clone());
+    Ok(c)
+}
+
+/// Where `make wasm` writes the test build (world `agentcell-test`: the shipped
+/// exports plus the test-only `bench` and `testing`), relative to this crate's source.
+pub fn test_component_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/agentcell-test.wasm")
 }
 
 struct Live {
@@ -159,6 +176,7 @@ impl Live {
 pub struct RuntimeBuilder {
     storage: Option<Arc<dyn StorageBackend>>,
     http: HttpPolicy,
+    component: Option<PathBuf>,
 }
 
 impl RuntimeBuilder {
@@ -181,9 +199,20 @@ impl RuntimeBuilder {
         self.http = policy;
         self
     }
+    /// Run the component in the file at `path` instead of the embedded one: the test
+    /// build ([`test_component_path`]) for tests and benchmarks.
+    pub fn component_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.component = Some(path.into());
+        self
+    }
     pub fn build(self) -> Result<Runtime, Error> {
         let storage = self.storage.unwrap_or_else(|| Arc::new(MemoryStorage::default()));
+        let compiled = match &self.component {
+            Some(path) => compiled_file(path)?,
+            None => compiled()?,
+        };
         let rt = Runtime {
+            compiled,
             storage,
             http: Arc::new(self.http),
             live: Mutex::new(None),
@@ -196,6 +225,7 @@ impl RuntimeBuilder {
 
 /// One instance of the agentcell component. Calls are serialised by a lock.
 pub struct Runtime {
+    compiled: Arc<Compiled>,
     storage: Arc<dyn StorageBackend>,
     http: Arc<HttpPolicy>,
     live: Mutex<Option<Live>>,
@@ -213,7 +243,7 @@ impl Runtime {
     }
 
     fn instantiate(&self) -> Result<Live, Error> {
-        let c = compiled()?;
+        let c = &self.compiled;
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let wasi = wasmtime_wasi::WasiCtxBuilder::new().stderr(stderr.clone()).build();
         let state = HostState {
@@ -324,33 +354,41 @@ impl Runtime {
         })?
         .map_err(Error::from)
     }
-    /// Traps on purpose (for tests of recovery); always returns `Error::Trap`.
+    /// Test build only: traps on purpose (for tests of recovery); `Error::Trap`.
     pub fn trap(&self, message: &str) -> Result<(), Error> {
-        self.call_named("diagnostics.trap", |l| {
-            l.bindings.agentcell_core_diagnostics().call_trap(&mut l.store, message)
-        })
+        self.call_test_export("testing", "trap", (message,))
     }
+    /// Test build only: a call that does nothing (bench).
     pub fn noop(&self) -> Result<(), Error> {
-        self.call_named("bench.noop", |l| l.bindings.agentcell_core_bench().call_noop(&mut l.store))
+        self.call_test_export("bench", "noop", ())
+    }
+    /// Test build only: `len` pattern bytes as a hex blob (bench).
+    pub fn blob_out(&self, len: u32, seed: u32) -> Result<String, Error> {
+        self.call_test_export::<_, (String,)>("bench", "blob-out", (len, seed)).map(|(s,)| s)
+    }
+    /// Test build only: length and byte sum of a hex blob (bench).
+    pub fn blob_in(&self, data: &str) -> Result<(u32, u32), Error> {
+        type Out = (Result<(u32, u32), crate::bindings::exports::agentcell::core::types::Error>,);
+        self.call_test_export::<_, Out>("bench", "blob-in", (data,))?.0.map_err(Error::from)
+    }
+    /// Test build only: length of a string (bench: the cost of moving it and nothing else).
+    pub fn text_len(&self, data: &str) -> Result<u32, Error> {
+        self.call_test_export::<_, (u32,)>("bench", "text-len", (data,)).map(|(n,)| n)
     }
 
-    /// `len` pattern bytes as a hex blob (bench).
-    pub fn blob_out(&self, len: u32, seed: u32) -> Result<String, Error> {
-        self.call_named("bench.blob-out", |l| {
-            l.bindings.agentcell_core_bench().call_blob_out(&mut l.store, len, seed)
-        })
-    }
-    /// Length and byte sum of a hex blob (bench).
-    pub fn blob_in(&self, data: &str) -> Result<(u32, u32), Error> {
-        self.call_named("bench.blob-in", |l| {
-            l.bindings.agentcell_core_bench().call_blob_in(&mut l.store, data)
-        })?
-        .map_err(Error::from)
-    }
-    /// Length of a string (bench: the cost of moving it and nothing else).
-    pub fn text_len(&self, data: &str) -> Result<u32, Error> {
-        self.call_named("bench.text-len", |l| {
-            l.bindings.agentcell_core_bench().call_text_len(&mut l.store, data)
+    /// Calls a test-only export (`bench`, `testing`: the test build has them, the
+    /// embedded component does not) with typed parameters and results.
+    fn call_test_export<P, R>(&self, interface: &str, name: &str, params: P) -> Result<R, Error>
+    where
+        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
+        R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift + Send + Sync,
+    {
+        self.call_named(&format!("{interface}.{name}"), |l| {
+            let func = l.export_func(interface, name)?;
+            let typed = func
+                .typed::<P, R>(&l.store)
+                .map_err(|e| wasmtime::Error::new(NotCalled(format!("{interface}.{name}: {e}"))))?;
+            typed.call(&mut l.store, params)
         })
     }
 

@@ -70,7 +70,11 @@ fn conformance_vectors() {
         let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for case in file["cases"].as_array().unwrap() {
             cases += 1;
-            let rt = Runtime::builder().memory_storage().build().unwrap();
+            let rt = Runtime::builder()
+                .memory_storage()
+                .component_file(agentcell_host::test_component_path())
+                .build()
+                .unwrap();
             for step in case["steps"].as_array().unwrap() {
                 let (iface, name) = step["call"].as_str().unwrap().split_once('.').unwrap();
                 let types = rt.param_types(iface, name).unwrap();

@@ -1,7 +1,7 @@
 //! The Rust host end to end: storage persistence, HTTP policy against a real loopback
 //! server, trap recovery, and the embedded component's identity.
 
-use agentcell_host::{Error, HttpPolicy, Runtime};
+use agentcell_host::{test_component_path, Error, HttpPolicy, Runtime};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -148,14 +148,13 @@ fn bad_input_is_a_typed_error() {
 
 #[test]
 fn trap_is_reported_and_the_runtime_recovers() {
-    let rt = Runtime::builder().memory_storage().build().unwrap();
+    let rt = Runtime::builder().memory_storage().component_file(test_component_path()).build().unwrap();
     rt.counter_add("kept", 41).unwrap();
     match rt.trap("boom") {
         // The documented format, the same as the Python host's (tests/README.md).
         Err(e @ Error::Trap { .. }) => {
             let text = e.to_string();
-            let expected =
-                "the component trapped in diagnostics.trap: deliberate trap: boom (at component/src/";
+            let expected = "the component trapped in testing.trap: deliberate trap: boom (at component/src/";
             assert!(text.starts_with(expected), "{text}");
         }
         other => panic!("expected a trap, got {other:?}"),
@@ -223,4 +222,16 @@ fn embedded_component_is_byte_identical_to_the_one_in_the_python_package() {
         std::fs::read(&packaged).unwrap_or_else(|e| panic!("{}: {e} (run `make wasm`)", packaged.display()));
     assert_eq!(sha(agentcell_host::COMPONENT_WASM), sha(&shipped));
     assert_eq!(agentcell_host::component_sha256().len(), 64);
+}
+
+#[test]
+fn the_embedded_component_has_no_test_only_exports() {
+    let shipped = Runtime::builder().memory_storage().build().unwrap();
+    for err in [shipped.trap("x").unwrap_err(), shipped.noop().unwrap_err()] {
+        assert!(matches!(&err, Error::Call(m) if m.contains("exports no")), "{err:?}");
+    }
+    assert!(shipped.health_check().unwrap(), "a refused call leaves the instance usable");
+    let test_build =
+        Runtime::builder().memory_storage().component_file(test_component_path()).build().unwrap();
+    test_build.noop().unwrap();
 }

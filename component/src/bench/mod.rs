@@ -1,6 +1,6 @@
 //! The boundary-measuring calls of WIT `bench`: tiny, deterministic, checkable.
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "test-exports"))]
 mod wit;
 
 use crate::blob;

@@ -21,7 +21,4 @@ impl diagnostics::Guest for Component {
             body_bytes: p.body_bytes,
         })
     }
-    fn trap(message: String) {
-        panic!("deliberate trap: {message}");
-    }
 }

@@ -73,8 +73,11 @@ def _engine() -> wasmtime.Engine:
 
 
 def load_component(path: Path | None = None, *, use_cache: bool = True) -> LoadedComponent:
-    """Compiles (or takes from the on-disk cache) the component at `path`, once per process."""
-    path = (path or DEFAULT_WASM).resolve()
+    """Compiles (or takes from the on-disk cache) the component at `path`, once per process.
+    Without `path`: `$AGENTCELL_WASM` when set (the test suite points it at the test
+    build, `target/agentcell-test.wasm`), else the component shipped in the package."""
+    env = os.environ.get("AGENTCELL_WASM")
+    path = (path or (Path(env) if env else DEFAULT_WASM)).resolve()
     with _LOAD_LOCK:
         loaded = _LOADED.get((path, use_cache))
         if loaded is not None:
