@@ -1,0 +1,53 @@
+//! The service vectors (`tests/service-vectors/*.json`) in process: each request goes
+//! straight to the component's `attune-service.handle`, as `agentcell serve` routes it.
+//! Steps that only a server can answer (`served_only`: API keys) are run by the Python
+//! runner against a real `agentcell serve`.
+
+use agentcell_host::Runtime;
+use serde_json::Value;
+
+/// `expected` as a subset of `got`: objects by their listed keys, all else equal.
+fn subset(expected: &Value, got: &Value) -> bool {
+    match (expected, got) {
+        (Value::Object(e), Value::Object(g)) => e.iter().all(|(k, v)| g.get(k).is_some_and(|x| subset(v, x))),
+        _ => expected == got,
+    }
+}
+
+#[test]
+fn service_vectors_in_process() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/service-vectors");
+    let mut steps = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for case in file["cases"].as_array().unwrap() {
+            let rt = Runtime::builder().memory_storage().build().unwrap();
+            for step in case["steps"].as_array().unwrap() {
+                if step["served_only"].as_bool().unwrap_or(false) {
+                    continue;
+                }
+                let body = match (&step["raw"], &step["body"]) {
+                    (Value::String(raw), _) => raw.clone(),
+                    (_, Value::Null) => String::new(),
+                    (_, body) => body.to_string(),
+                };
+                let method = step["method"].as_str().unwrap();
+                let (status, text) =
+                    rt.service_handle(method, step["path"].as_str().unwrap(), &body).unwrap();
+                let context = format!("{} / {}: {step}", path.display(), case["name"]);
+                assert_eq!(
+                    u64::from(status),
+                    step["expect"]["status"].as_u64().unwrap(),
+                    "{context}: {text}"
+                );
+                if let Some(expected) = step["expect"].get("body") {
+                    let got: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    assert!(subset(expected, &got), "{context}: got {got}");
+                }
+                steps += 1;
+            }
+        }
+    }
+    assert!(steps >= 15, "only {steps} steps ran");
+}
