@@ -415,6 +415,13 @@ AttuneServiceRefusal = (
     | tuple[Literal["rate-limited"], int]
     | tuple[Literal["payload-too-large"], int]
     | tuple[Literal["not-utf8"], None]
+    | tuple[Literal["auth-throttled"], int]
+    | tuple[Literal["request-timeout"], int]
+    | tuple[Literal["uri-too-long"], int]
+    | tuple[Literal["headers-too-large"], int]
+    | tuple[Literal["malformed-request"], str]
+    | tuple[Literal["too-many-connections"], int]
+    | tuple[Literal["shutting-down"], None]
     | tuple[Literal["internal"], str]
 )
 
@@ -620,8 +627,11 @@ class AttuneService:
 
     def refuse(self, reason: AttuneServiceRefusal) -> AttuneServiceServiceResponse:
         """The response a host sends for a request it refused, in this API's error shape
-        (`401 UNAUTHORIZED`, `429 RATE_LIMITED`, `413 PAYLOAD_TOO_LARGE`, `400
-        VALIDATION_ERROR`, `500 INTERNAL_ERROR`). The host adds `Retry-After` to a 429.
+        (`401 UNAUTHORIZED`, `429 RATE_LIMITED`, `429 AUTH_THROTTLED`, `413
+        PAYLOAD_TOO_LARGE`, `408 REQUEST_TIMEOUT`, `414 URI_TOO_LONG`, `431
+        HEADERS_TOO_LARGE`, `400 MALFORMED_REQUEST`, `400 VALIDATION_ERROR`, `503
+        OVERLOADED`, `503 SHUTTING_DOWN`, `500 INTERNAL_ERROR`). The host adds
+        `Retry-After` to a 429 and a 503.
         """
         out: AttuneServiceServiceResponse = self._call("attune-service", "refuse", reason)
         return out

@@ -2,6 +2,7 @@
 
 use agentcell_host::{HttpPolicy, Runtime};
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -83,6 +84,8 @@ enum Command {
         /// more help write-heavy loads on SQLite, whose concurrent writes share a commit)
         #[arg(long)]
         workers: Option<usize>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// GET a URL through the component's HTTP import
     Probe {
@@ -93,6 +96,55 @@ enum Command {
         #[arg(long, default_value_t = 5000)]
         timeout_ms: u32,
     },
+}
+
+/// What `serve` puts up with from clients (defaults: `serve::Limits::default()`).
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Seconds a request's head may take to arrive, from its first byte (then 408)
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    header_timeout: f64,
+    /// Seconds a request's body may take to arrive, after its head (then 408)
+    #[arg(long, default_value_t = 30.0, value_parser = seconds)]
+    body_timeout: f64,
+    /// Seconds a connection may stay open with no request under way
+    #[arg(long, default_value_t = 60.0, value_parser = seconds)]
+    idle_timeout: f64,
+    /// Seconds requests in flight get to finish after SIGTERM or Ctrl-C
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
+    shutdown_timeout: f64,
+    /// Open connections at most; past it new ones are answered 503 and closed
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Requests with a wrong API key allowed per minute from one client address, then
+    /// 429 for every keyed request from it; 0 turns this off
+    #[arg(long, default_value_t = 20)]
+    auth_failures_per_minute: u32,
+    /// Count clients by the last X-Forwarded-For address: only behind a proxy that
+    /// appends the address it sees (otherwise clients choose their own address)
+    #[arg(long)]
+    trust_forwarded_for: bool,
+}
+
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds in (0, 86400]")),
+    }
+}
+
+impl LimitArgs {
+    fn limits(&self) -> agentcell_host::serve::Limits {
+        agentcell_host::serve::Limits {
+            header_timeout: Duration::from_secs_f64(self.header_timeout),
+            body_timeout: Duration::from_secs_f64(self.body_timeout),
+            idle_timeout: Duration::from_secs_f64(self.idle_timeout),
+            shutdown_timeout: Duration::from_secs_f64(self.shutdown_timeout),
+            max_connections: self.max_connections.max(1),
+            auth_failures_per_minute: self.auth_failures_per_minute,
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
 }
 
 fn runtime(storage: Option<&StorageArgs>, http: HttpPolicy) -> Result<Runtime, agentcell_host::Error> {
@@ -131,7 +183,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             println!("{value}");
         }
         Command::Bench { wasm } => bench(&wasm)?,
-        Command::Serve { addr, storage, mut api_keys, no_auth, rate_limit, workers } => {
+        Command::Serve { addr, storage, mut api_keys, no_auth, rate_limit, workers, limits } => {
             if let Ok(env) = std::env::var("AGENTCELL_API_KEYS") {
                 api_keys.extend(env.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string));
             }
@@ -148,17 +200,21 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             let listener = std::net::TcpListener::bind(addr)
                 .map_err(|e| agentcell_host::Error::Call(format!("cannot listen on {addr}: {e}")))?;
             let local = listener.local_addr().map_err(|e| agentcell_host::Error::Call(e.to_string()))?;
-            println!("agentcell serve: listening on http://{local}");
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
+            let announce = move || {
+                println!("agentcell serve: listening on http://{local}");
+                let _ = std::io::stdout().flush();
+            };
             let config = agentcell_host::serve::ServeConfig {
                 storage: backend,
                 api_keys,
                 rate_limit_per_minute: rate_limit,
                 workers,
+                limits: limits.limits(),
+                on_ready: Some(Box::new(announce)),
             };
             agentcell_host::serve::serve(listener, config, agentcell_host::serve::shutdown_signal())?;
-            println!("agentcell serve: stopped");
+            // stdout may be closed by now (a supervisor that read only the first line).
+            let _ = writeln!(std::io::stdout(), "agentcell serve: stopped");
         }
         Command::Probe { url, allow, timeout_ms } => {
             let rt = runtime(None, HttpPolicy::new(allow, Duration::from_millis(timeout_ms.into())))?;

@@ -204,6 +204,18 @@ pub enum Refusal {
     /// The body limit in bytes.
     PayloadTooLarge(u32),
     NotUtf8,
+    /// The failed authentications allowed per minute per client address.
+    AuthThrottled(u32),
+    /// The time limit in seconds.
+    RequestTimeout(u32),
+    /// The limit in bytes.
+    UriTooLong(u32),
+    /// The limit in bytes.
+    HeadersTooLarge(u32),
+    MalformedRequest(String),
+    /// The connection cap.
+    TooManyConnections(u32),
+    ShuttingDown,
     Internal(String),
 }
 
@@ -219,6 +231,27 @@ pub fn refuse(reason: &Refusal) -> Response {
             error_body(413, "PAYLOAD_TOO_LARGE", &format!("bodies are limited to {n} bytes"))
         }
         Refusal::NotUtf8 => error_body(400, "VALIDATION_ERROR", "body: must be UTF-8 JSON"),
+        Refusal::AuthThrottled(n) => error_body(
+            429,
+            "AUTH_THROTTLED",
+            &format!("more than {n} requests with a wrong API key per minute from this address"),
+        ),
+        Refusal::RequestTimeout(s) => {
+            error_body(408, "REQUEST_TIMEOUT", &format!("the request did not arrive within {s} s"))
+        }
+        Refusal::UriTooLong(n) => {
+            error_body(414, "URI_TOO_LONG", &format!("request targets are limited to {n} bytes"))
+        }
+        Refusal::HeadersTooLarge(n) => {
+            error_body(431, "HEADERS_TOO_LARGE", &format!("request headers are limited to {n} bytes"))
+        }
+        Refusal::MalformedRequest(m) => error_body(400, "MALFORMED_REQUEST", m),
+        Refusal::TooManyConnections(n) => error_body(
+            503,
+            "OVERLOADED",
+            &format!("the server holds its limit of {n} connections; retry shortly"),
+        ),
+        Refusal::ShuttingDown => error_body(503, "SHUTTING_DOWN", "the server is stopping; retry on another"),
         Refusal::Internal(m) => error_body(500, "INTERNAL_ERROR", m),
     }
 }
@@ -334,5 +367,19 @@ mod tests {
         assert_eq!(refuse(&Refusal::PayloadTooLarge(1024)).0, 413);
         assert_eq!(refuse(&Refusal::UnknownKey).0, 401);
         assert_eq!(refuse(&Refusal::NotUtf8).0, 400);
+        let statuses = [
+            (Refusal::AuthThrottled(20), 429, "AUTH_THROTTLED", "20 requests"),
+            (Refusal::RequestTimeout(10), 408, "REQUEST_TIMEOUT", "10 s"),
+            (Refusal::UriTooLong(8192), 414, "URI_TOO_LONG", "8192 bytes"),
+            (Refusal::HeadersTooLarge(16384), 431, "HEADERS_TOO_LARGE", "16384 bytes"),
+            (Refusal::MalformedRequest("invalid method".into()), 400, "MALFORMED_REQUEST", "invalid method"),
+            (Refusal::TooManyConnections(64), 503, "OVERLOADED", "64 connections"),
+            (Refusal::ShuttingDown, 503, "SHUTTING_DOWN", "stopping"),
+        ];
+        for (reason, status, code, names) in statuses {
+            let r = refuse(&reason);
+            assert_eq!((r.0, body(&r)["error"]["code"].as_str()), (status, Some(code)), "{reason:?}");
+            assert!(body(&r)["error"]["message"].as_str().unwrap().contains(names), "{reason:?}");
+        }
     }
 }

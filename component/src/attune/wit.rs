@@ -178,6 +178,13 @@ mod service_glue {
                 s::Refusal::RateLimited(n) => Refusal::RateLimited(n),
                 s::Refusal::PayloadTooLarge(n) => Refusal::PayloadTooLarge(n),
                 s::Refusal::NotUtf8 => Refusal::NotUtf8,
+                s::Refusal::AuthThrottled(n) => Refusal::AuthThrottled(n),
+                s::Refusal::RequestTimeout(n) => Refusal::RequestTimeout(n),
+                s::Refusal::UriTooLong(n) => Refusal::UriTooLong(n),
+                s::Refusal::HeadersTooLarge(n) => Refusal::HeadersTooLarge(n),
+                s::Refusal::MalformedRequest(m) => Refusal::MalformedRequest(m),
+                s::Refusal::TooManyConnections(n) => Refusal::TooManyConnections(n),
+                s::Refusal::ShuttingDown => Refusal::ShuttingDown,
                 s::Refusal::Internal(m) => Refusal::Internal(m),
             };
             let (status, body) = service::refuse(&reason);

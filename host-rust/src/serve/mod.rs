@@ -1,7 +1,8 @@
 //! `agentcell serve`: the HTTP APIs (today Attuned's). The component routes and answers every
 //! request (`attune-service.handle`); this module does transport and what only a
-//! server can do: API keys, per-key rate limits, the 1 MB body limit, one warm instance
-//! per worker thread, and graceful shutdown.
+//! server can do: API keys, per-key rate limits, failed-auth throttling, the size and
+//! time limits on what clients send, a cap on connections, one warm instance per worker
+//! thread, and graceful shutdown with a deadline.
 //!
 //! Thread per core: each worker thread runs its own single-threaded tokio runtime and
 //! its own component instance, and accepts from the shared listening socket. A request
@@ -11,23 +12,37 @@
 //! one acceptor measured no better than sharing the socket).
 
 //!
-//! Split by job: this module starts the listener and the workers and stops them; [`gate`]
-//! checks API keys and rate limits; [`routes`] turns a request into a call of the
+//! Split by job: this module starts the listener and the workers, accepts, and stops
+//! them; [`conn`] holds a connection to its time limits and puts the HTTP parser's own
+//! error answers in the API's shape; [`gate`] checks API keys and rate limits and
+//! [`throttle`] failed keys per address; [`routes`] turns a request into a call of the
 //! component's service handler; [`lanes`] runs writes that wait off the workers.
 
+mod conn;
 mod gate;
 mod lanes;
 mod routes;
+mod throttle;
 
-pub use routes::BODY_LIMIT;
+pub use routes::{BODY_LIMIT, HEAD_LIMIT, URI_LIMIT};
 
+use crate::bindings::exports::agentcell::core::attune_service::Refusal;
 use crate::storage::StorageBackend;
 use crate::{Error, Runtime};
+use conn::{closing_response, Activity, Guarded, ProtocolAnswers, Timeouts};
 use gate::Gate;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
 use lanes::{WriteLanes, WRITE_LANES};
 use routes::App;
-use std::net::SocketAddr;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// How to serve.
 pub struct ServeConfig {
@@ -38,11 +53,71 @@ pub struct ServeConfig {
     pub rate_limit_per_minute: u32,
     /// Worker threads, each with its own runtime and warm component instance.
     pub workers: usize,
+    pub limits: Limits,
+    /// Called once every worker's instance is loaded and requests are being accepted
+    /// (e.g. to say so on stdout: a supervisor may send requests from then on).
+    pub on_ready: Option<Box<dyn FnOnce()>>,
 }
 
-/// Serves until `shutdown` resolves; requests in flight finish first, and every write
-/// acknowledged before that is already committed by the storage backend. Blocks the
-/// calling thread, which waits for `shutdown` while the workers serve.
+/// What the server puts up with from its clients.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// From the first byte of a request's head to its end (`408` past it).
+    pub header_timeout: Duration,
+    /// From the end of a request's head to the end of its body (`408` past it).
+    pub body_timeout: Duration,
+    /// A connection with no request under way is closed after this.
+    pub idle_timeout: Duration,
+    /// After the signal to stop: in-flight requests get this long to finish.
+    pub shutdown_timeout: Duration,
+    /// Open connections at most, over all workers; past it a new one is answered `503`
+    /// and closed.
+    pub max_connections: usize,
+    /// Requests with a wrong API key accepted per minute from one client address before
+    /// it is throttled (`429`); 0 turns throttling off.
+    pub auth_failures_per_minute: u32,
+    /// Count clients by the last `X-Forwarded-For` address (behind a proxy that appends
+    /// it), not by the peer's address.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            shutdown_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            auth_failures_per_minute: 20,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// What every worker shares.
+struct Shared {
+    gate: Arc<Gate>,
+    limits: Limits,
+    /// Connections open now, over all workers.
+    open: AtomicUsize,
+}
+
+/// One open connection, counted in `Shared::open` while it lives.
+struct Counted(Arc<Shared>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves until `shutdown` resolves. Then no connection is accepted; idle connections
+/// and ones still sending a head are closed at once; requests in flight get
+/// `shutdown_timeout` to finish (a body still arriving is answered `503`), and what is
+/// left is then dropped. Every write acknowledged before that is already committed by
+/// the storage backend. Blocks the calling thread, which waits for `shutdown` while the
+/// workers serve.
 pub fn serve(
     listener: std::net::TcpListener,
     config: ServeConfig,
@@ -50,8 +125,10 @@ pub fn serve(
 ) -> Result<(), Error> {
     let io = |what: &str, e: std::io::Error| Error::Load(format!("{what}: {e}"));
     listener.set_nonblocking(true).map_err(|e| io("listener", e))?;
-    let gate = Arc::new(Gate::new(config.api_keys, config.rate_limit_per_minute));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let gate =
+        Gate::new(config.api_keys, config.rate_limit_per_minute, config.limits.auth_failures_per_minute);
+    let shared = Arc::new(Shared { gate: Arc::new(gate), limits: config.limits, open: AtomicUsize::new(0) });
+    let (stop, stopped) = watch::channel(false);
     let lanes = match config.storage.writes_wait() {
         true => Some(Arc::new(WriteLanes::start(&config.storage, WRITE_LANES)?)),
         false => None,
@@ -65,10 +142,19 @@ pub fn serve(
             Some(p) => p.clone(),
             None => public_paths.insert(Arc::new(runtime.service_public_paths()?)).clone(),
         };
-        let app = Arc::new(App { gate: gate.clone(), public_paths: public, runtime, lanes: lanes.clone() });
+        let answers = Arc::new(protocol_answers(&runtime, &shared.limits));
+        let overloaded = overloaded_answer(&runtime, shared.limits.max_connections);
+        let app = Arc::new(App {
+            gate: shared.gate.clone(),
+            public_paths: public,
+            runtime,
+            lanes: lanes.clone(),
+            limits: shared.limits.clone(),
+            stopping: stopped.clone(),
+        });
         let listener = listener.try_clone().map_err(|e| io("listener", e))?;
-        let mut stopped = stopped.clone();
-        let worker = std::thread::Builder::new()
+        let worker = Worker { app, shared: shared.clone(), answers, overloaded, stopped: stopped.clone() };
+        let thread = std::thread::Builder::new()
             .name(format!("agentcell-serve-{n}"))
             .spawn(move || -> Result<(), Error> {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -78,17 +164,15 @@ pub fn serve(
                 rt.block_on(async move {
                     let listener =
                         tokio::net::TcpListener::from_std(listener).map_err(|e| io("listener", e))?;
-                    let router = axum::Router::new().fallback(routes::handle).with_state(app);
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopped.wait_for(|s| *s).await;
-                        })
-                        .await
-                        .map_err(|e| io("server failed", e))
+                    worker.run(listener).await;
+                    Ok(())
                 })
             })
             .map_err(|e| io("worker thread", e))?;
-        workers.push(worker);
+        workers.push(thread);
+    }
+    if let Some(ready) = config.on_ready {
+        ready();
     }
     let waiter =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| io("tokio", e))?;
@@ -100,6 +184,131 @@ pub fn serve(
         result = result.and(outcome);
     }
     result
+}
+
+/// The answers a connection sends in place of the parser's bodyless ones.
+fn protocol_answers(runtime: &Runtime, limits: &Limits) -> ProtocolAnswers {
+    let answer = |reason: Refusal| {
+        let (status, body) = routes::word_refusal(runtime, &reason);
+        let phrase =
+            hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+        closing_response(status, phrase, "", &body)
+    };
+    ProtocolAnswers {
+        malformed: answer(Refusal::MalformedRequest("the request is not well-formed HTTP/1.1".into())),
+        uri_too_long: answer(Refusal::UriTooLong(URI_LIMIT as u32)),
+        headers_too_large: answer(Refusal::HeadersTooLarge(HEAD_LIMIT as u32)),
+        head_timeout: answer(Refusal::RequestTimeout(limits.header_timeout.as_secs().max(1) as u32)),
+    }
+}
+
+fn overloaded_answer(runtime: &Runtime, cap: usize) -> Arc<Vec<u8>> {
+    let (status, body) = routes::word_refusal(runtime, &Refusal::TooManyConnections(cap as u32));
+    Arc::new(closing_response(status, "Service Unavailable", "retry-after: 1\r\n", &body))
+}
+
+/// One worker thread's accept loop and its connections.
+struct Worker {
+    app: Arc<App>,
+    shared: Arc<Shared>,
+    answers: Arc<ProtocolAnswers>,
+    overloaded: Arc<Vec<u8>>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn run(self, listener: tokio::net::TcpListener) {
+        let mut connections = JoinSet::new();
+        let mut stopped = self.stopped.clone();
+        loop {
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => self.admit(&mut connections, stream, peer.ip()),
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // keep serving the connections there are.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                },
+            }
+        }
+        drop(listener);
+        let finish = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.shared.limits.shutdown_timeout, finish).await.is_err() {
+            connections.abort_all();
+            while connections.join_next().await.is_some() {}
+        }
+    }
+
+    fn admit(&self, connections: &mut JoinSet<()>, stream: tokio::net::TcpStream, peer: IpAddr) {
+        let open = self.shared.open.fetch_add(1, Ordering::Relaxed);
+        let counted = Counted(self.shared.clone());
+        if open >= self.shared.limits.max_connections {
+            connections.spawn(refuse_connection(stream, self.overloaded.clone(), counted));
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let timeouts =
+            Timeouts { idle: self.shared.limits.idle_timeout, head: self.shared.limits.header_timeout };
+        let activity = Arc::new(Activity::default());
+        let io = TokioIo::new(Guarded::new(stream, activity.clone(), self.answers.clone(), timeouts));
+        let app = self.app.clone();
+        let on_request = activity.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let (app, activity) = (app.clone(), on_request.clone());
+            async move {
+                let _busy = Busy::begin(activity);
+                Ok::<_, Infallible>(routes::handle(&app, peer, request).await)
+            }
+        });
+        let mut stopped = self.stopped.clone();
+        connections.spawn(async move {
+            let _counted = counted;
+            let connection = http1::Builder::new()
+                .max_buf_size(HEAD_LIMIT)
+                .max_header_size(HEAD_LIMIT)
+                .header_read_timeout(None)
+                .serve_connection(io, service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => return,
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+            activity.stop();
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        });
+    }
+}
+
+/// A request in flight on a connection, for the connection's time limits.
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn begin(activity: Arc<Activity>) -> Self {
+        activity.begin();
+        Busy(activity)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// Answers a connection past the cap with `503` and closes it, reading what the client
+/// sends for a moment first, so that closing does not reset the connection before the
+/// client has read the answer.
+async fn refuse_connection(mut stream: tokio::net::TcpStream, answer: Arc<Vec<u8>>, _counted: Counted) {
+    let linger = async {
+        stream.write_all(&answer).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), linger).await;
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

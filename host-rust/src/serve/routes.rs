@@ -1,17 +1,28 @@
-//! Routing: every request becomes one call of the component's service handler.
+//! Routing: every request becomes one call of the component's service handler, once the
+//! host's own checks (target length, key, rate limit, body size and arrival) pass.
 
-use super::gate::{Gate, Refused};
+use super::gate::{client_address, Gate, Refused};
 use super::lanes::WriteLanes;
+use super::Limits;
 use crate::bindings::exports::agentcell::core::attune_service::Refusal;
 use crate::Runtime;
-use axum::body::{to_bytes, Body};
-use axum::extract::State;
-use axum::http::{header, HeaderValue, Method, Request};
-use axum::response::Response;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response};
+use std::net::IpAddr;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// The largest request body accepted (413 past it).
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// The longest request target (path and query) accepted (414 past it).
+pub const URI_LIMIT: usize = 8 * 1024;
+/// The largest request head (request line and headers) accepted (431 past it; 414 when
+/// the request line alone is past it).
+pub const HEAD_LIMIT: usize = 32 * 1024;
+
 /// One worker's state: the shared gate, the worker's own instance, and the write lanes
 /// when writes wait (see `WriteLanes`).
 pub(super) struct App {
@@ -20,53 +31,105 @@ pub(super) struct App {
     pub(super) public_paths: Arc<Vec<String>>,
     pub(super) runtime: Runtime,
     pub(super) lanes: Option<Arc<WriteLanes>>,
+    pub(super) limits: Limits,
+    /// Turns true when the server begins to stop.
+    pub(super) stopping: watch::Receiver<bool>,
 }
 
-fn json_response(status: u16, body: String, extra: Option<(header::HeaderName, HeaderValue)>) -> Response {
+pub(super) type Answer = Response<Full<Bytes>>;
+
+fn json_response(status: u16, body: String, extra: &[(HeaderName, HeaderValue)]) -> Answer {
     let mut builder = Response::builder().status(status);
     if !body.is_empty() {
         builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    if let Some((k, v)) = extra {
+    for (k, v) in extra {
         builder = builder.header(k, v);
     }
-    builder.body(Body::from(body)).expect("valid response")
+    builder.body(Full::new(Bytes::from(body))).expect("valid response")
 }
 
-/// The component's response to a request the host refused. Should the component itself
+/// The component's wording of a refusal, as `(status, body)`. Should the component itself
 /// fail to answer, a last-resort body of the same shape says so.
-fn refused(runtime: &Runtime, refusal: Refused) -> Response {
-    let (status, body) = runtime.service_refuse(&refusal.reason).unwrap_or_else(|e| {
+pub(super) fn word_refusal(runtime: &Runtime, reason: &Refusal) -> (u16, String) {
+    runtime.service_refuse(reason).unwrap_or_else(|e| {
         let message = format!("the service failed to word a refusal: {e}");
         (500, serde_json::json!({"error": {"code": "INTERNAL_ERROR", "message": message}}).to_string())
-    });
-    let retry = refusal.retry_after.map(|s| (header::RETRY_AFTER, HeaderValue::from(s)));
-    json_response(status, body, retry)
+    })
 }
 
-pub(super) async fn handle(State(app): State<Arc<App>>, request: Request<Body>) -> Response {
+fn refused(runtime: &Runtime, refusal: Refused) -> Answer {
+    let (status, body) = word_refusal(runtime, &refusal.reason);
+    let mut extra = Vec::new();
+    if let Some(s) = refusal.retry_after {
+        extra.push((header::RETRY_AFTER, HeaderValue::from(s)));
+    }
+    json_response(status, body, &extra)
+}
+
+/// A refusal after which the connection is closed: its body was not read, so nothing
+/// else on it can be.
+fn refused_and_closed(runtime: &Runtime, reason: Refusal) -> Answer {
+    let (status, body) = word_refusal(runtime, &reason);
+    json_response(status, body, &[(header::CONNECTION, HeaderValue::from_static("close"))])
+}
+
+/// The length of the request target as the client sent it.
+fn target_len(uri: &hyper::Uri) -> usize {
+    let path = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    let authority = uri.authority().map_or(0, |a| a.as_str().len());
+    path + authority + uri.scheme_str().map_or(0, |s| s.len() + 3)
+}
+
+/// The body, within the size and time limits.
+async fn read_body(app: &App, body: Incoming) -> Result<Bytes, Refusal> {
+    let mut stopping = app.stopping.clone();
+    let collect = Limited::new(body, BODY_LIMIT).collect();
+    tokio::select! {
+        collected = tokio::time::timeout(app.limits.body_timeout, collect) => match collected {
+            Ok(Ok(c)) => Ok(c.to_bytes()),
+            Ok(Err(e)) if e.is::<LengthLimitError>() => Err(Refusal::PayloadTooLarge(BODY_LIMIT as u32)),
+            Ok(Err(e)) => Err(Refusal::MalformedRequest(format!("the body could not be read: {e}"))),
+            Err(_) => Err(Refusal::RequestTimeout(app.limits.body_timeout.as_secs().max(1) as u32)),
+        },
+        _ = stopping.wait_for(|s| *s) => Err(Refusal::ShuttingDown),
+    }
+}
+
+pub(super) async fn handle(app: &App, peer: IpAddr, request: Request<Incoming>) -> Answer {
     let (parts, body) = request.into_parts();
+    if target_len(&parts.uri) > URI_LIMIT {
+        return refused_and_closed(&app.runtime, Refusal::UriTooLong(URI_LIMIT as u32));
+    }
     let path = parts.uri.path();
-    let refuse = |reason: Refusal| refused(&app.runtime, Refused { reason, retry_after: None });
     if !app.public_paths.iter().any(|p| p == path) {
-        if let Err(r) = app.gate.authorise(&parts.headers).and_then(|limit| app.gate.admit(limit)) {
+        let client = client_address(peer, &parts.headers, app.limits.trust_forwarded_for);
+        if let Err(r) = app.gate.authorise(client, &parts.headers).and_then(|limit| app.gate.admit(limit)) {
             return refused(&app.runtime, r);
         }
     }
-    let bytes = match to_bytes(body, BODY_LIMIT).await {
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return refused_and_closed(&app.runtime, Refusal::PayloadTooLarge(BODY_LIMIT as u32));
+    }
+    let bytes = match read_body(app, body).await {
         Ok(b) => b,
-        Err(_) => return refuse(Refusal::PayloadTooLarge(BODY_LIMIT as u32)),
+        Err(reason) => return refused_and_closed(&app.runtime, reason),
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
-        return refuse(Refusal::NotUtf8);
+        return refused(&app.runtime, Refused { reason: Refusal::NotUtf8, retry_after: None });
     };
     let method = if parts.method == Method::HEAD { "GET" } else { parts.method.as_str() };
+    let internal = |e: crate::Error| {
+        refused(&app.runtime, Refused { reason: Refusal::Internal(e.to_string()), retry_after: None })
+    };
     // Only a request that can write is asked about (GET and HEAD never write), so reads
     // make one component call.
     let writer = match (&app.lanes, method) {
         (Some(lanes), m) if m != "GET" => match app.runtime.service_writer(method, path, text) {
             Ok(user) => user.map(|u| (lanes, u)),
-            Err(e) => return refuse(Refusal::Internal(e.to_string())),
+            Err(e) => return internal(e),
         },
         _ => None,
     };
@@ -75,7 +138,18 @@ pub(super) async fn handle(State(app): State<Arc<App>>, request: Request<Body>) 
         None => app.runtime.service_handle(method, path, text),
     };
     match answer {
-        Ok((status, body)) => json_response(status, body, None),
-        Err(e) => refuse(Refusal::Internal(e.to_string())),
+        Ok((status, body)) => json_response(status, body, &[]),
+        Err(e) => internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_length_counts_what_the_client_sent() {
+        assert_eq!(target_len(&"/v1/state/u?x=1".parse().unwrap()), 15);
+        assert_eq!(target_len(&"http://h:1/a".parse().unwrap()), 12);
     }
 }
