@@ -2,6 +2,8 @@
 `GET /v1/context/{id}` and `POST /v1/state`, with the in-memory and the SQLite backend.
 
     make bench            # or: .venv/bin/python benches/service.py (needs wrk)
+    .venv/bin/python benches/service.py --previous OTHER/target/release/agentcell
+                          # also measures another build in the same rounds (A/B)
 
 Anchor (issue 4): upstream Attuned's axum server, in-memory and without auth, answers
 GET /v1/context at ~90,000 requests/s, p99 1.5 ms, with wrk -t2 -c32 on this machine.
@@ -13,6 +15,7 @@ sandbox, the instance pool and API keys cost; absolute figures move with the mac
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -98,34 +101,35 @@ def best(runs: list[dict[str, tuple[float, str, str]]]) -> dict[str, tuple[float
     return {route: max((r[route] for r in runs), key=lambda m: m[0]) for route in runs[0]}
 
 
+def serve_args(binary: Path) -> list[str]:
+    return [str(binary), "serve", "--addr", "127.0.0.1:0", "--api-key", KEY, "--rate-limit", str(RATE_LIMIT)]
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--previous", type=Path, help="another agentcell binary, measured in the same rounds")
+    previous: Path | None = parser.parse_args().previous
     print(
         "agentcell serve under wrk -t2 -c32 -d5s, API keys and rate limiting on (the limit far above"
         " the load, so every request is counted and admitted); baseline: native axum, no auth"
     )
-    print(f"best of {ROUNDS} rounds, each round running all three servers in turn")
+    print(f"best of {ROUNDS} rounds, each round running all the servers in turn")
     print("targets: >= 90k/s in memory, >= 60k/s with SQLite, p99 < 2 ms")
-    serve = [
-        str(AGENTCELL),
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--api-key",
-        KEY,
-        "--rate-limit",
-        str(RATE_LIMIT),
-    ]
-    runs: dict[str, list[dict[str, tuple[float, str, str]]]] = {"baseline": [], "memory": [], "SQLite": []}
+    builds = {"this build": AGENTCELL, **({"previous": previous} if previous else {})}
+    runs: dict[tuple[str, str], list[dict[str, tuple[float, str, str]]]] = {}
+    baseline_runs: list[dict[str, tuple[float, str, str]]] = []
     for _ in range(ROUNDS):
-        runs["baseline"].append(measure([str(BASELINE), "127.0.0.1:0"]))
-        with tempfile.TemporaryDirectory() as data:
-            runs["memory"].append(measure([*serve, "--memory", "--data", data]))
-        with tempfile.TemporaryDirectory() as data:
-            runs["SQLite"].append(measure([*serve, "--data", data]))
-    baseline = best(runs["baseline"])
+        baseline_runs.append(measure([str(BASELINE), "127.0.0.1:0"]))
+        for build, binary in builds.items():
+            for label, storage in (("memory", ["--memory"]), ("SQLite", [])):
+                with tempfile.TemporaryDirectory() as data:
+                    runs.setdefault((build, label), []).append(
+                        measure([*serve_args(binary), *storage, "--data", data])
+                    )
+    baseline = best(baseline_runs)
     print(f"{'':40} {'agentcell':>12}  {'p50':>8}  {'p99':>8}  {'baseline':>12}  {'ratio':>6}")
     for label in ("memory", "SQLite"):
-        for route, (rps, p50, p99) in best(runs[label]).items():
+        for route, (rps, p50, p99) in best(runs[("this build", label)]).items():
             base_rps = baseline[route][0]
             print(
                 f"{route + ', ' + label:34} {rps:>10,.0f}/s  {p50:>8}  {p99:>8}"
@@ -133,6 +137,14 @@ def main() -> None:
             )
     for route, (rps, p50, p99) in baseline.items():
         print(f"{route + ', baseline':34} {rps:>10,.0f}/s  {p50:>8}  {p99:>8}")
+    if previous:
+        print(f"\nthis build against {previous}, same rounds")
+        print(f"{'':40} {'this build':>12}  {'previous':>12}  {'ratio':>6}")
+        for label in ("memory", "SQLite"):
+            now, before = best(runs[("this build", label)]), best(runs[("previous", label)])
+            for route in now:
+                rps, old = now[route][0], before[route][0]
+                print(f"{route + ', ' + label:40} {rps:>10,.0f}/s  {old:>10,.0f}/s  {rps / old:>5.2f}x")
 
 
 if __name__ == "__main__":

@@ -208,6 +208,24 @@ fn a_declared_body_over_the_limit_is_refused_before_it_is_read() {
 }
 
 #[test]
+fn a_client_that_sends_its_whole_oversized_body_first_still_reads_its_413() {
+    let server = Server::start(&[]);
+    for size in [1024 * 1024 + 10, 5_000_000] {
+        let mut s = server.connect();
+        let head = format!(
+            "POST /v1/state HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {KEY}\r\n\
+             Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        // The server answers at once and goes on reading for a while, so the rest of the
+        // body is not refused with a reset that would destroy the answer.
+        let _ = s.write_all(&vec![b' '; size]);
+        let answer = read_answer(&mut s);
+        assert_eq!((answer.status, answer.code()), (413, "PAYLOAD_TOO_LARGE"), "{size}: {answer:?}");
+    }
+}
+
+#[test]
 fn a_body_that_stops_arriving_is_answered_408() {
     let server = Server::start(&[]);
     let mut s = server.connect();
@@ -323,6 +341,8 @@ fn shutdown_has_a_deadline_and_keeps_acknowledged_writes() {
 #[test]
 fn a_slow_client_flood_leaves_no_descriptors_or_memory_behind() {
     let server = Server::start(&["--max-connections", "2000", "--header-timeout", "3"]);
+    assert_eq!(server.exchange(&get("/health", "")).status, 200);
+    std::thread::sleep(Duration::from_millis(300)); // the signal handlers are set up
     let (fds_before, rss_before) = server.fds_and_rss();
     let flood: Vec<TcpStream> = (0..400)
         .map(|_| {

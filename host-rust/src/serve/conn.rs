@@ -20,7 +20,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
@@ -33,6 +33,8 @@ pub(super) struct Activity {
     answered: AtomicU64,
     /// The server is stopping: idle and half-received heads are closed at once.
     stopping: AtomicBool,
+    /// An answer was sent before its request was read whole: linger on close.
+    linger: AtomicBool,
 }
 
 impl Activity {
@@ -46,7 +48,19 @@ impl Activity {
     pub(super) fn stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);
     }
+    /// The answer just given closes the connection with the request's body (or head)
+    /// perhaps still arriving.
+    pub(super) fn linger(&self) {
+        self.linger.store(true, Ordering::Relaxed);
+    }
 }
+
+/// How long a connection closed before its request was read whole goes on reading (and
+/// discarding) what the client still sends, and how much at most. Closing a socket with
+/// unread input resets the connection, and a client still sending its body would lose
+/// the answer (a 413, say) before reading it; lingering lets it finish and read.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// The time limits of one connection.
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +114,8 @@ pub(super) struct Guarded<S> {
     /// A replacement answer being written in place of the parser's, and how much of it
     /// has gone, and the length of the parser's write it stands for.
     replacing: Option<(Vec<u8>, usize, usize)>,
+    /// Once the write side is shut while lingering: bytes discarded so far.
+    lingered: Option<usize>,
 }
 
 impl<S> Guarded<S> {
@@ -121,6 +137,7 @@ impl<S> Guarded<S> {
             deadline: Box::pin(tokio::time::sleep_until(now + timeouts.idle)),
             unflushed: false,
             replacing: None,
+            lingered: None,
         }
     }
 
@@ -270,6 +287,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
             this.observe();
             if let Some(answer) = this.replacement_for(buf) {
                 this.replacing = Some((answer, 0, buf.len()));
+                this.activity.linger();
             }
         }
         if this.replacing.is_some() {
@@ -291,7 +309,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        if !this.activity.linger.load(Ordering::Relaxed) {
+            return Pin::new(&mut this.inner).poll_shutdown(cx);
+        }
+        if this.lingered.is_none() {
+            if let Err(e) = ready!(Pin::new(&mut this.inner).poll_shutdown(cx)) {
+                return Poll::Ready(Err(e));
+            }
+            this.lingered = Some(0);
+            this.deadline.as_mut().reset(Instant::now() + LINGER_TIME);
+        }
+        let mut sink = [0u8; 8192];
+        loop {
+            let mut buf = ReadBuf::new(&mut sink);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    let total = this.lingered.unwrap_or(0) + buf.filled().len();
+                    this.lingered = Some(total);
+                    if total > LINGER_BYTES {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                Poll::Ready(_) => return Poll::Ready(Ok(())), // end of input, or gone
+                // Stopping: nothing more is waited for; what had come is read.
+                Poll::Pending if this.activity.stopping.load(Ordering::Relaxed) => {
+                    return Poll::Ready(Ok(()))
+                }
+                Poll::Pending => {
+                    return match this.deadline.as_mut().poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Ok(())),
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -171,11 +171,11 @@ pub fn serve(
             .map_err(|e| io("worker thread", e))?;
         workers.push(thread);
     }
+    let waiter =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| io("tokio", e))?;
     if let Some(ready) = config.on_ready {
         ready();
     }
-    let waiter =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| io("tokio", e))?;
     waiter.block_on(shutdown);
     let _ = stop.send(true);
     let mut result = Ok(());
@@ -257,8 +257,12 @@ impl Worker {
         let service = hyper::service::service_fn(move |request| {
             let (app, activity) = (app.clone(), on_request.clone());
             async move {
-                let _busy = Busy::begin(activity);
-                Ok::<_, Infallible>(routes::handle(&app, peer, request).await)
+                let _busy = Busy::begin(activity.clone());
+                let answer = routes::handle(&app, peer, request).await;
+                if answer.headers().get(hyper::header::CONNECTION).is_some_and(|v| v == "close") {
+                    activity.linger();
+                }
+                Ok::<_, Infallible>(answer)
             }
         });
         let mut stopped = self.stopped.clone();
