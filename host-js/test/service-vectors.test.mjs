@@ -23,7 +23,9 @@ for (const name of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
       for (const step of c.steps) {
         if (step.served_only) continue;
         const body = 'raw' in step ? step.raw : step.body === undefined ? '' : JSON.stringify(step.body);
-        const r = await rt.call('attuneService', 'handle', { method: step.method, path: step.path, body });
+        // No `content_type`: JSON; `null`: no header.
+        const contentType = 'content_type' in step ? step.content_type : 'application/json';
+        const r = await rt.call('attuneService', 'handle', { method: step.method, path: step.path, contentType, body });
         const where = `${c.name}: ${JSON.stringify(step)} -> ${r.status} ${r.body}`;
         assert.equal(r.status, step.expect.status, where);
         if ('body' in step.expect) assert.ok(subset(step.expect.body, r.body ? JSON.parse(r.body) : null), where);

@@ -16,16 +16,22 @@ from ._alloc import tune_allocator
 from ._default import runtime, set_runtime
 from ._wasm import Runtime
 from .attune import (
+    Attuned,
     AttunedClient,
     AxisDefinition,
+    Presets,
     PromptContext,
     RuleTranslator,
     Source,
     StateSnapshot,
     StateStore,
     SyncAttunedClient,
+    Thresholds,
     Verbosity,
+    get_all_axes,
     get_axis,
+    get_axis_names,
+    is_valid_axis_name,
 )
 from .diagnostics import Probe, counter_add, counter_get, probe_url, probe_url_async
 from .errors import (
@@ -50,6 +56,7 @@ from .storage import SQLiteStorage
 __all__ = [
     "CANONICAL_AXES",
     "AgentcellError",
+    "Attuned",
     "AttunedClient",
     "AuthenticationError",
     "AxisDefinition",
@@ -63,6 +70,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
+    "Presets",
     "Probe",
     "PromptContext",
     "RateLimitedError",
@@ -75,15 +83,19 @@ __all__ = [
     "StateStore",
     "StorageError",
     "SyncAttunedClient",
+    "Thresholds",
     "Verbosity",
     "__version__",
     "build_info",
     "counter_add",
     "counter_get",
+    "get_all_axes",
     "get_axis",
+    "get_axis_names",
     "get_rust_version",
     "get_version",
     "health_check",
+    "is_valid_axis_name",
     "probe_url",
     "probe_url_async",
     "runtime",
@@ -103,7 +115,5 @@ def __getattr__(name: str) -> Any:
         globals()["__version__"] = value
         return value
     if name == "CANONICAL_AXES":
-        from .attune import get_all_axes
-
         return get_all_axes()
     raise AttributeError(f"module 'agentcell' has no attribute {name!r}")

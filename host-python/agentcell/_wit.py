@@ -45,6 +45,9 @@ class AttuneServiceServiceRequest(TypedDict):
 
     method: str
     path: str
+    # The `Content-Type` header as sent, if any: a body that is not
+    # `application/json` is refused with 415, as upstream does.
+    content_type: str | None
     # The body as UTF-8 text; empty when there is none.
     body: str
 
@@ -392,6 +395,7 @@ AttuneClientOperation = (
     | tuple[Literal["get-state"], str]
     | tuple[Literal["delete-state"], str]
     | tuple[Literal["get-context"], str]
+    | tuple[Literal["translate"], AttuneSnapshot]
     | tuple[Literal["health"], None]
 )
 
@@ -533,6 +537,14 @@ class Attune:
         out: AttuneAxis = self._call_ok("attune", "get-axis", name)
         return out
 
+    def is_valid_axis_name(self, name: Text) -> bool:
+        """Whether `name` is a well-formed axis name (1-64 of `a-z`, `0-9` and `_`, not
+        starting or ending with `_`): canonical axes, and custom ones, which snapshots
+        carry and stores keep but which have no governance entry and no rules.
+        """
+        out: bool = self._call("attune", "is-valid-axis-name", name)
+        return out
+
     def validate(self, snapshot: AttuneSnapshot) -> AttuneSnapshot:
         """Checks a snapshot (`invalid-argument` names the field and rule) and returns it
         normalised: axes sorted by name, timestamp filled in.
@@ -596,8 +608,10 @@ class AttuneService:
     Routes: `POST /v1/state` (204), `GET`/`DELETE /v1/state/{user_id}`,
     `GET /v1/context/{user_id}`, `POST /v1/translate`, `GET /health`, `GET /ready`,
     `GET /openapi.json`. Errors: `{"error": {"code", "message"}}` with codes
-    `VALIDATION_ERROR` (400), `USER_NOT_FOUND` (404), `NOT_FOUND` (404),
-    `METHOD_NOT_ALLOWED` (405), `STORE_ERROR` (500).
+    `INVALID_JSON` (400, not JSON), `VALIDATION_ERROR` (400, a rule broken),
+    `INVALID_BODY` (422, JSON of the wrong shape), `UNSUPPORTED_MEDIA_TYPE` (415),
+    `USER_NOT_FOUND` (404), `NOT_FOUND` (404), `METHOD_NOT_ALLOWED` (405),
+    `STORE_ERROR` (500).
     """
 
     __slots__ = ("_call", "_call_ok")

@@ -85,13 +85,20 @@ class Server:
         self.base = line.strip().rsplit(" ", 1)[-1]
 
     def request(
-        self, method: str, path: str, body: Any = None, key: str | None = KEY, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        key: str | None = KEY,
+        raw: bytes | None = None,
+        content_type: str | None = "application/json",
     ) -> tuple[int, Any, dict[str, str]]:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         req = urllib.request.Request(self.base + path, data=data, method=method)
         if key is not None:
             req.add_header("Authorization", f"Bearer {key}")
-        req.add_header("Content-Type", "application/json")
+        if content_type is not None:
+            req.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 status, text, headers = r.status, r.read(), dict(r.headers)

@@ -30,9 +30,12 @@ def test_async_client_as_in_the_seed(server: Server) -> None:
             context = await client.get_context("user_123")
             assert context.tone == "warm-casual" and "high_cognitive_load" in context.flags
             state = await client.get_state("user_123")
-            assert state.axes == {"cognitive_load": 0.9, "warmth": 0.9}
-            assert await client.health() == "ok"
-            await client.delete_state("user_123")
+            assert state is not None and state.axes == pytest.approx({"cognitive_load": 0.9, "warmth": 0.9})
+            translated = await client.translate(snapshot("anyone"))
+            assert translated == context, "the service translates as it serves contexts"
+            assert await client.health() is True
+            assert await client.delete_state("user_123") is True
+            assert await client.get_state("user_123") is None  # as upstream's client
             with pytest.raises(agentcell.NotFoundError):
                 await client.get_context("user_123")
 
@@ -43,8 +46,9 @@ def test_sync_twin_and_typed_errors(server: Server) -> None:
     with SyncAttunedClient(server.base, api_key=KEY) as client:
         client.upsert_state(snapshot("ana"))
         assert client.get_context("ana").tone == "warm-casual"
-        with pytest.raises(KeyError):
-            client.get_state("nobody")
+        assert client.get_state("nobody") is None
+        assert client.delete_state("nobody") is True  # the service answers 204 either way
+        assert client.translate(snapshot("x")).tone == "warm-casual"
     with SyncAttunedClient(server.base, api_key="wrong") as bad:
         with pytest.raises(agentcell.AuthenticationError) as info:
             bad.get_context("ana")
@@ -66,9 +70,11 @@ def test_rate_limited_carries_retry_after(tmp_path: Path) -> None:
         s.stop()
 
 
-def test_network_failure_is_typed() -> None:
-    with SyncAttunedClient("http://127.0.0.1:9", max_retries=0) as client, pytest.raises(agentcell.HttpError):
-        client.health()
+def test_network_failure_is_typed_and_health_is_false() -> None:
+    with SyncAttunedClient("http://127.0.0.1:9", max_retries=0) as client:
+        assert client.health() is False
+        with pytest.raises(agentcell.HttpError):
+            client.get_context("ana")
 
 
 CONTEXT = {

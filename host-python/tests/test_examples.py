@@ -39,7 +39,7 @@ def test_langchain_system_prompt_carries_the_context(server: Server) -> None:
 
     system = asyncio.run(main())
     assert system.startswith("You are a helpful assistant.")
-    assert "- Keep responses concise; avoid multi-step plans unless requested" in system
+    assert "- Be brief, and hold back multi-step plans unless the user asks for one" in system
     assert "Tone: warm-casual" in system and "Verbosity: medium" in system
 
 

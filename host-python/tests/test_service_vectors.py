@@ -34,6 +34,8 @@ def test_service_vector(file: str, case: dict[str, Any], tmp_path: Path) -> None
             key = step.get("key", True)
             raw = step["raw"].encode() if "raw" in step else None
             kwargs: dict[str, Any] = {"raw": raw, "body": step.get("body")}
+            # No `content_type`: JSON; `null`: no header (urllib then sends its form type).
+            kwargs["content_type"] = step.get("content_type", "application/json")
             if key is not True:
                 kwargs["key"] = key or None
             status, body, _ = server.request(step["method"], step["path"], **kwargs)

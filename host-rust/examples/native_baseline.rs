@@ -84,7 +84,9 @@ async fn handle(State(store): State<Arc<Shared>>, request: Request<Body>) -> Res
     let text = std::str::from_utf8(&bytes).unwrap_or("");
     let now =
         || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let (status, body) = service::handle(store.as_ref(), parts.method.as_str(), parts.uri.path(), text, now);
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let (method, path) = (parts.method.as_str(), parts.uri.path());
+    let (status, body) = service::handle(store.as_ref(), method, path, content_type, text, now);
     let mut builder = Response::builder().status(status);
     if !body.is_empty() {
         builder = builder.header(header::CONTENT_TYPE, "application/json");

@@ -393,9 +393,17 @@ impl Runtime {
     }
 
     /// Answers one Attuned API request (`attune-service.handle`): status and JSON body.
-    pub fn service_handle(&self, method: &str, path: &str, body: &str) -> Result<(u16, String), Error> {
+    pub fn service_handle(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Result<(u16, String), Error> {
         use crate::bindings::exports::agentcell::core::attune_service::ServiceRequest;
-        let req = ServiceRequest { method: method.into(), path: path.into(), body: body.into() };
+        let content_type = content_type.map(str::to_string);
+        let req =
+            ServiceRequest { method: method.into(), path: path.into(), content_type, body: body.into() };
         let r = self.call_named("attune-service.handle", |l| {
             l.bindings.agentcell_core_attune_service().call_handle(&mut l.store, &req)
         })?;
@@ -412,7 +420,12 @@ impl Runtime {
     /// The user whose state a request writes, if it writes one (`attune-service.writer`).
     pub fn service_writer(&self, method: &str, path: &str, body: &str) -> Result<Option<String>, Error> {
         use crate::bindings::exports::agentcell::core::attune_service::ServiceRequest;
-        let req = ServiceRequest { method: method.into(), path: path.into(), body: body.into() };
+        let req = ServiceRequest {
+            method: method.into(),
+            path: path.into(),
+            content_type: None,
+            body: body.into(),
+        };
         self.call_named("attune-service.writer", |l| {
             l.bindings.agentcell_core_attune_service().call_writer(&mut l.store, &req)
         })

@@ -275,6 +275,19 @@ fn the_bearer_scheme_is_case_insensitive() {
 }
 
 #[test]
+fn every_answer_carries_the_security_headers() {
+    let server = Server::start(&[]);
+    for request in
+        [get("/health", ""), get("/v1/state/nobody", &format!("Bearer {KEY}")), get("/x", "Bearer no")]
+    {
+        let answer = server.exchange(&request);
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{answer:?}");
+        assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{answer:?}");
+        assert!(answer.header("content-security-policy").is_some(), "{answer:?}");
+    }
+}
+
+#[test]
 fn every_protocol_error_has_the_json_error_shape() {
     let server = Server::start(&[]);
     let cases: Vec<(String, u16, &str)> = vec![
@@ -300,6 +313,7 @@ fn every_protocol_error_has_the_json_error_shape() {
         let answer = server.exchange(request.as_bytes());
         assert_eq!((answer.status, answer.code()), (status, code), "{answer:?}");
         assert_eq!(answer.header("content-type"), Some("application/json"));
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{answer:?}");
     }
     assert_eq!(server.exchange(&get("/health", "")).status, 200, "still serving");
 }

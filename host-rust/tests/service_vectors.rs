@@ -33,8 +33,13 @@ fn service_vectors_in_process() {
                     (_, body) => body.to_string(),
                 };
                 let method = step["method"].as_str().unwrap();
-                let (status, text) =
-                    rt.service_handle(method, step["path"].as_str().unwrap(), &body).unwrap();
+                // No `content_type`: JSON; `null`: no header.
+                let content_type = match step.get("content_type") {
+                    None => Some("application/json"),
+                    Some(v) => v.as_str(),
+                };
+                let path_of = step["path"].as_str().unwrap();
+                let (status, text) = rt.service_handle(method, path_of, content_type, &body).unwrap();
                 let context = format!("{} / {}: {step}", path.display(), case["name"]);
                 assert_eq!(
                     u64::from(status),

@@ -32,6 +32,7 @@ pub enum Operation {
     GetState(String),
     DeleteState(String),
     GetContext(String),
+    Translate(Snapshot),
     Health,
 }
 
@@ -85,14 +86,23 @@ pub fn prepare(config: &ClientConfig, op: &Operation) -> Result<HttpRequest> {
         check_user_id(user_id)?;
         Ok(format!("{url}{prefix}/{}", encode_segment(user_id)))
     };
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        user_id: &'a str,
+        source: &'static str,
+        confidence: f32,
+        axes: BTreeMap<&'a str, f32>,
+    }
+    // f32s written as f32s (`0.9`), as the service writes them.
+    let state_body = |s: &Snapshot| {
+        let axes = s.axes.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        let body =
+            Body { user_id: &s.user_id, source: source_name(s.source), confidence: s.confidence, axes };
+        Some(serde_json::to_string(&body).expect("a snapshot serialises"))
+    };
     let (method, url, body) = match op {
-        Operation::UpsertState(s) => {
-            let axes: BTreeMap<&str, f32> = s.axes.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-            let body = serde_json::json!({
-                "user_id": s.user_id, "source": source_name(s.source), "confidence": s.confidence, "axes": axes,
-            });
-            ("POST", format!("{url}/v1/state"), Some(body.to_string()))
-        }
+        Operation::UpsertState(s) => ("POST", format!("{url}/v1/state"), state_body(s)),
+        Operation::Translate(s) => ("POST", format!("{url}/v1/translate"), state_body(s)),
         Operation::GetState(u) => ("GET", user_path("/v1/state", u)?, None),
         Operation::DeleteState(u) => ("DELETE", user_path("/v1/state", u)?, None),
         Operation::GetContext(u) => ("GET", user_path("/v1/context", u)?, None),
@@ -172,7 +182,7 @@ fn done(op: &Operation, response: &HttpResponse) -> Result<ClientResult> {
                 axes: w.axes.into_iter().collect(),
             })
         }
-        Operation::GetContext(_) => {
+        Operation::GetContext(_) | Operation::Translate(_) => {
             let w: WireContext = parse(&response.body)?;
             let verbosity = match w.verbosity.as_str() {
                 "low" => Verbosity::Low,
@@ -258,8 +268,8 @@ mod tests {
 
     #[test]
     fn prepares_requests_with_auth_and_encoded_ids() {
-        let r = prepare(&config(0), &Operation::GetContext("a b/é".into())).unwrap();
-        assert_eq!(r.url, "http://127.0.0.1:8080/v1/context/a%20b%2F%C3%A9");
+        let r = prepare(&config(0), &Operation::GetContext("用户-é".into())).unwrap();
+        assert_eq!(r.url, "http://127.0.0.1:8080/v1/context/%E7%94%A8%E6%88%B7-%C3%A9");
         assert!(r.headers.contains(&("authorization".into(), "Bearer k".into())));
         assert_eq!(
             prepare(&config(0), &Operation::GetState(String::new())).unwrap_err().field.as_deref(),

@@ -38,16 +38,27 @@ fn source_name(s: Source) -> &'static str {
     }
 }
 
+/// A snapshot as the API sends it. Serialised from this struct, not through
+/// `serde_json::Value`, so that each f32 is written as the shortest decimal that reads
+/// back as the same f32 (`0.9`, not `0.8999999761581421`), as upstream writes it.
+#[derive(serde::Serialize)]
+struct WireSnapshot<'a> {
+    user_id: &'a str,
+    updated_at_unix_ms: i64,
+    source: &'static str,
+    confidence: f32,
+    axes: BTreeMap<&'a str, f32>,
+}
+
 fn snapshot_json(s: &Snapshot) -> String {
-    let axes: BTreeMap<&str, f32> = s.axes.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-    json!({
-        "user_id": s.user_id,
-        "updated_at_unix_ms": s.updated_at_unix_ms,
-        "source": source_name(s.source),
-        "confidence": s.confidence,
-        "axes": axes,
-    })
-    .to_string()
+    let wire = WireSnapshot {
+        user_id: &s.user_id,
+        updated_at_unix_ms: s.updated_at_unix_ms,
+        source: source_name(s.source),
+        confidence: s.confidence,
+        axes: s.axes.iter().map(|(n, v)| (n.as_str(), *v)).collect(),
+    };
+    serde_json::to_string(&wire).expect("a snapshot serialises")
 }
 
 fn context_json(c: &PromptContext) -> String {
@@ -59,17 +70,39 @@ fn context_json(c: &PromptContext) -> String {
     json!({"guidelines": c.guidelines, "tone": c.tone, "verbosity": verbosity, "flags": c.flags}).to_string()
 }
 
-/// The body of `POST /v1/state` and `POST /v1/translate` (user_id optional there).
+/// How a state body spells its source on the wire: snake_case only, as upstream.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum WireSource {
+    SelfReport,
+    Inferred,
+    Mixed,
+}
+
+impl From<WireSource> for Source {
+    fn from(s: WireSource) -> Self {
+        match s {
+            WireSource::SelfReport => Source::SelfReport,
+            WireSource::Inferred => Source::Inferred,
+            WireSource::Mixed => Source::Mixed,
+        }
+    }
+}
+
+fn default_wire_source() -> WireSource {
+    WireSource::SelfReport
+}
+
+/// The body of `POST /v1/state`: `user_id` and `axes` required, as upstream; fields it
+/// does not know (`updated_at_unix_ms` among them: the server stamps the time) are
+/// ignored, as upstream ignores them.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StateBody {
-    #[serde(default)]
-    user_id: Option<String>,
-    #[serde(default = "Snapshot::default_source")]
-    source: Source,
+    user_id: String,
+    #[serde(default = "default_wire_source")]
+    source: WireSource,
     #[serde(default = "Snapshot::default_confidence")]
     confidence: f32,
-    #[serde(default)]
     axes: BTreeMap<String, f32>,
     /// Free text from the user; accepted for upstream compatibility, not stored.
     #[serde(default)]
@@ -77,22 +110,53 @@ struct StateBody {
     message: Option<String>,
 }
 
-fn parse_body(body: &str, user_required: bool, now_ms: i64) -> Result<Snapshot, Error> {
-    let b: StateBody = serde_json::from_str(body)
-        .map_err(|e| Error::invalid("body", format_args!("must be a JSON state object ({e})")))?;
-    let user_id = match b.user_id {
-        Some(u) => u,
-        None if user_required => return Err(Error::invalid("user_id", "is required")),
-        None => "anonymous".to_string(),
-    };
+/// The body of `POST /v1/translate`: a state without a user.
+#[derive(Deserialize)]
+struct TranslateBody {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default = "default_wire_source")]
+    source: WireSource,
+    #[serde(default = "Snapshot::default_confidence")]
+    confidence: f32,
+    #[serde(default)]
+    axes: BTreeMap<String, f32>,
+}
+
+/// Whether a `Content-Type` names JSON (`application/json`, or a `+json` type).
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads a JSON body as upstream's extractor does: not JSON at all is 400, JSON of the
+/// wrong shape (a missing field, a wrong type, an unknown source) is 422, a request
+/// that does not say it is JSON is 415. The error body keeps this API's shape.
+fn read_json<T: serde::de::DeserializeOwned>(content_type: Option<&str>, body: &str) -> Result<T, Response> {
+    if !is_json(content_type) {
+        let message = "Content-Type must be application/json";
+        return Err(error_body(415, "UNSUPPORTED_MEDIA_TYPE", message));
+    }
+    serde_json::from_str(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => error_body(422, "INVALID_BODY", &format!("body: {e}")),
+        _ => error_body(400, "INVALID_JSON", &format!("body: not valid JSON ({e})")),
+    })
+}
+
+fn snapshot_of(
+    user_id: String,
+    source: WireSource,
+    confidence: f32,
+    axes: BTreeMap<String, f32>,
+) -> Snapshot {
     Snapshot {
         user_id,
         updated_at_unix_ms: 0,
-        source: b.source,
-        confidence: b.confidence,
-        axes: b.axes.into_iter().collect(),
+        source: source.into(),
+        confidence,
+        axes: axes.into_iter().collect(),
     }
-    .validated(now_ms)
 }
 
 /// Decodes `%XX` escapes of a path segment.
@@ -121,6 +185,7 @@ pub fn handle(
     storage: &dyn Storage,
     method: &str,
     path: &str,
+    content_type: Option<&str>,
     body: &str,
     now_ms: impl Fn() -> i64,
 ) -> Response {
@@ -136,7 +201,12 @@ pub fn handle(
         },
         ("GET", ["openapi.json"]) => Ok((200, OPENAPI.to_string())),
         ("POST", ["v1", "state"]) => {
-            let snapshot = parse_body(body, true, now_ms()).map_err(|e| (e, None))?;
+            let b: StateBody = match read_json(content_type, body) {
+                Ok(b) => b,
+                Err(refused) => return Ok(refused),
+            };
+            let snapshot = snapshot_of(b.user_id, b.source, b.confidence, b.axes);
+            let snapshot = snapshot.validated(now_ms()).map_err(|e| (e, None))?;
             store::upsert(storage, snapshot).map_err(|e| (e, None))?;
             Ok((204, String::new()))
         }
@@ -145,12 +215,11 @@ pub fn handle(
             let s = store::get(storage, &id).map_err(|e| (e, Some(id.clone())))?;
             Ok((200, snapshot_json(&s)))
         }
+        // As upstream: deleting a user with no state is not an error (204 either way).
         ("DELETE", ["v1", "state", id]) => {
             let id = user(id).map_err(|e| (e, None))?;
-            match store::delete(storage, &id).map_err(|e| (e, None))? {
-                true => Ok((204, String::new())),
-                false => Err((Error::new(ErrorCode::NotFound, "no state"), Some(id))),
-            }
+            store::delete(storage, &id).map_err(|e| (e, None))?;
+            Ok((204, String::new()))
         }
         ("GET", ["v1", "context", id]) => {
             let id = user(id).map_err(|e| (e, None))?;
@@ -162,7 +231,13 @@ pub fn handle(
             Ok((200, body))
         }
         ("POST", ["v1", "translate"]) => {
-            let snapshot = parse_body(body, false, now_ms()).map_err(|e| (e, None))?;
+            let b: TranslateBody = match read_json(content_type, body) {
+                Ok(b) => b,
+                Err(refused) => return Ok(refused),
+            };
+            let user_id = b.user_id.unwrap_or_else(|| "anonymous".to_string());
+            let snapshot = snapshot_of(user_id, b.source, b.confidence, b.axes);
+            let snapshot = snapshot.validated(now_ms()).map_err(|e| (e, None))?;
             Ok((200, context_json(&translate(&snapshot, Thresholds::default()))))
         }
         (_, ["health" | "ready" | "openapi.json"] | ["v1", "state"] | ["v1", "translate"])
@@ -268,7 +343,7 @@ mod tests {
     use crate::ports::MemoryStorage;
 
     fn call(s: &MemoryStorage, method: &str, path: &str, b: &str) -> Response {
-        handle(s, method, path, b, || 1_700_000_000_000)
+        handle(s, method, path, Some("application/json"), b, || 1_700_000_000_000)
     }
 
     #[test]
@@ -277,7 +352,7 @@ mod tests {
         assert_eq!(call(&s, "POST", "/v1/state", r#"{"user_id":"u","axes":{"warmth":0.9}}"#).0, 204);
         let no_clock = || -> i64 { panic!("a read asked for the time") };
         for path in ["/v1/context/u", "/v1/state/u", "/v1/context/nobody", "/health"] {
-            assert_ne!(handle(&s, "GET", path, "", no_clock).0, 500, "{path}");
+            assert_ne!(handle(&s, "GET", path, None, "", no_clock).0, 500, "{path}");
         }
     }
 
@@ -288,19 +363,19 @@ mod tests {
             &s,
             "POST",
             "/v1/state",
-            r#"{"user_id":"u 1","source":"self_report","axes":{"warmth":0.9,"cognitive_load":0.9}}"#,
+            r#"{"user_id":"ü-1","source":"self_report","axes":{"warmth":0.9,"cognitive_load":0.9}}"#,
         );
         assert_eq!(r, (204, String::new()));
-        let r = call(&s, "GET", "/v1/state/u%201", "");
+        let r = call(&s, "GET", "/v1/state/%C3%BC-1", "");
         assert_eq!(r.0, 200);
         assert_eq!(body(&r)["source"], "self_report");
-        assert_eq!(body(&r)["user_id"], "u 1");
-        let r = call(&s, "GET", "/v1/context/u%201", "");
+        assert_eq!(body(&r)["user_id"], "ü-1");
+        let r = call(&s, "GET", "/v1/context/%C3%BC-1", "");
         assert_eq!((r.0, body(&r)["tone"].as_str()), (200, Some("warm-casual")));
-        assert_eq!(call(&s, "DELETE", "/v1/state/u%201", "").0, 204);
-        let r = call(&s, "GET", "/v1/context/u%201", "");
+        assert_eq!(call(&s, "DELETE", "/v1/state/%C3%BC-1", "").0, 204);
+        let r = call(&s, "GET", "/v1/context/%C3%BC-1", "");
         assert_eq!((r.0, body(&r)["error"]["code"].as_str()), (404, Some("USER_NOT_FOUND")));
-        assert_eq!(call(&s, "DELETE", "/v1/state/u%201", "").0, 404);
+        assert_eq!(call(&s, "DELETE", "/v1/state/%C3%BC-1", "").0, 204, "as upstream: no error");
     }
 
     #[test]
@@ -327,11 +402,28 @@ mod tests {
     #[test]
     fn errors_have_upstream_shape() {
         let s = MemoryStorage::default();
-        let r = call(&s, "POST", "/v1/state", r#"{"user_id":"u","axes":{"mood":0.5}}"#);
+        let r = call(&s, "POST", "/v1/state", r#"{"user_id":"u","axes":{"Mood":0.5}}"#);
         assert_eq!((r.0, body(&r)["error"]["code"].as_str()), (400, Some("VALIDATION_ERROR")));
-        assert!(body(&r)["error"]["message"].as_str().unwrap().contains("axes.mood"));
-        assert_eq!(call(&s, "POST", "/v1/state", "not json").0, 400);
-        assert_eq!(call(&s, "POST", "/v1/state", r#"{"axes":{}}"#).0, 400);
+        assert!(body(&r)["error"]["message"].as_str().unwrap().contains("axes.Mood"));
+        let code = |r: Response| (r.0, body(&r)["error"]["code"].as_str().map(str::to_string));
+        let is = |status: u16, c: &str| (status, Some(c.to_string()));
+        assert_eq!(code(call(&s, "POST", "/v1/state", "not json")), is(400, "INVALID_JSON"));
+        assert_eq!(code(call(&s, "POST", "/v1/state", r#"{"axes":{}}"#)), is(422, "INVALID_BODY"));
+        assert_eq!(code(call(&s, "POST", "/v1/state", r#"{"user_id":"u"}"#)), is(422, "INVALID_BODY"));
+        let dashed = r#"{"user_id":"u","source":"self-report","axes":{}}"#;
+        assert_eq!(code(call(&s, "POST", "/v1/state", dashed)), is(422, "INVALID_BODY"));
+        let typed = r#"{"user_id":"u","axes":{"warmth":"high"}}"#;
+        assert_eq!(code(call(&s, "POST", "/v1/state", typed)), is(422, "INVALID_BODY"));
+        let no_type = handle(&s, "POST", "/v1/state", None, r#"{"user_id":"u","axes":{}}"#, || 1);
+        assert_eq!(code(no_type), is(415, "UNSUPPORTED_MEDIA_TYPE"));
+        let text = handle(&s, "POST", "/v1/state", Some("text/plain"), r#"{"user_id":"u","axes":{}}"#, || 1);
+        assert_eq!(text.0, 415);
+        let charset = Some("Application/JSON; charset=utf-8");
+        assert_eq!(handle(&s, "POST", "/v1/state", charset, r#"{"user_id":"u","axes":{}}"#, || 1).0, 204);
+        // Fields upstream does not know are ignored, the timestamp among them.
+        let extra = r#"{"user_id":"x","axes":{"warmth":0.9},"updated_at_unix_ms":5,"extra":[1]}"#;
+        assert_eq!(call(&s, "POST", "/v1/state", extra).0, 204);
+        assert_eq!(body(&call(&s, "GET", "/v1/state/x", ""))["updated_at_unix_ms"], 1_700_000_000_000i64);
         assert_eq!(call(&s, "GET", "/v2/nothing", "").0, 404);
         assert_eq!(call(&s, "PUT", "/v1/state", "").0, 405);
         assert_eq!(call(&s, "GET", "/v1/state/bad%zz", "").0, 400);

@@ -1,6 +1,6 @@
 //! A user's state at one moment, and the rules it must follow.
 
-use super::axes::get_axis;
+use super::axes::{is_valid_axis_name, MAX_AXIS_NAME_CHARS};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,14 @@ pub fn check_user_id(user_id: &str) -> Result<()> {
     }
     if user_id.len() > MAX_USER_ID_BYTES {
         return Err(Error::invalid("user_id", format_args!("must be at most {MAX_USER_ID_BYTES} bytes")));
+    }
+    // As upstream: letters and digits (any script), `_` and `-`; so no spaces, dots,
+    // slashes, `@`, control characters or emoji.
+    if let Some(c) = user_id.chars().find(|c| !(c.is_alphanumeric() || *c == '_' || *c == '-')) {
+        return Err(Error::invalid(
+            "user_id",
+            format_args!("may hold only letters, digits, '_' and '-', not {c:?}"),
+        ));
     }
     Ok(())
 }
@@ -67,7 +75,15 @@ impl Snapshot {
         }
         for (name, value) in &self.axes {
             let field = format!("axes.{name}");
-            get_axis(name).map_err(|_| Error::invalid(&field, "is not a canonical axis"))?;
+            if !is_valid_axis_name(name) {
+                return Err(Error::invalid(
+                    &field,
+                    format_args!(
+                        "is not a valid axis name (1-{MAX_AXIS_NAME_CHARS} of a-z, 0-9 and '_', \
+                         not starting or ending with '_')"
+                    ),
+                ));
+            }
             check_unit(&field, *value)?;
         }
         self.axes.sort_by(|a, b| a.0.cmp(&b.0));
@@ -109,8 +125,29 @@ mod tests {
     }
 
     #[test]
+    fn custom_axes_with_well_formed_names_are_kept() {
+        let s = snap(&[("mood", 0.4), ("warmth", 0.9)]).validated(1).unwrap();
+        assert_eq!(s.axis("mood"), Some(0.4));
+    }
+
+    #[test]
+    fn user_ids_are_letters_digits_underscores_and_dashes() {
+        for good in ["u1", "user_42-b", "Ünïcødé", "用户"] {
+            let mut s = snap(&[]);
+            s.user_id = good.into();
+            assert!(s.validated(1).is_ok(), "{good}");
+        }
+        for bad in ["a b", "a.b", "a/b", "a@b", "a\nb", "a😀"] {
+            let mut s = snap(&[]);
+            s.user_id = bad.into();
+            assert_eq!(field_of(s).as_deref(), Some("user_id"), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn each_rule_names_its_field() {
-        assert_eq!(field_of(snap(&[("mood", 0.5)])).as_deref(), Some("axes.mood"));
+        assert_eq!(field_of(snap(&[("Mood", 0.5)])).as_deref(), Some("axes.Mood"));
+        assert_eq!(field_of(snap(&[("_mood", 0.5)])).as_deref(), Some("axes._mood"));
         assert_eq!(field_of(snap(&[("warmth", 1.5)])).as_deref(), Some("axes.warmth"));
         assert_eq!(field_of(snap(&[("warmth", f32::NAN)])).as_deref(), Some("axes.warmth"));
         assert_eq!(field_of(snap(&[("warmth", 0.1), ("warmth", 0.2)])).as_deref(), Some("axes.warmth"));

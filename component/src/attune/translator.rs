@@ -53,11 +53,11 @@ impl Thresholds {
 /// A value for an axis the snapshot does not mention: the neutral middle.
 pub const NEUTRAL: f32 = 0.5;
 
-/// Always present, first, in this order.
+/// Always present, first, in this order (the first is the seed's own words).
 pub const BASE_GUIDELINES: [&str; 3] = [
     "Offer suggestions, not actions",
-    "Drafts require explicit user approval",
-    "Silence is acceptable if no action is required",
+    "Nothing drafted is sent or applied until the user approves it",
+    "When nothing needs doing, saying nothing is fine",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,72 +81,115 @@ pub const RULES: &[Rule] = &[
     Rule {
         axis: "cognitive_load",
         when: When::High,
-        guideline: "Keep responses concise; avoid multi-step plans unless requested",
+        guideline: "Be brief, and hold back multi-step plans unless the user asks for one",
         flag: Some("high_cognitive_load"),
         intent: "avoid multi-step plans unless asked",
     },
     Rule {
         axis: "decision_fatigue",
         when: When::High,
-        guideline: "Limit choices; present clear recommendations",
+        guideline: "Offer few options and say which one you recommend",
         flag: Some("high_decision_fatigue"),
         intent: "limit the number of options offered",
     },
     Rule {
         axis: "urgency_sensitivity",
         when: When::High,
-        guideline: "Prioritize speed; get to the point quickly",
+        guideline: "Lead with the answer; speed matters more than polish",
         flag: Some("high_urgency"),
         intent: "get to the point quickly",
     },
     Rule {
         axis: "anxiety_level",
         when: When::High,
-        guideline: "Provide reassurance; acknowledge concerns",
+        guideline: "Acknowledge the user's worries and reassure them calmly",
         flag: Some("high_anxiety"),
         intent: "offer reassurance",
     },
     Rule {
         axis: "boundary_strength",
         when: When::High,
-        guideline: "Maintain firm boundaries; do not over-accommodate",
+        guideline: "Hold to the limits that apply; do not bend them to please",
         flag: None,
         intent: "maintain firm boundaries",
     },
     Rule {
         axis: "ritual_need",
         when: When::Low,
-        guideline: "Avoid ceremonial gestures; keep interactions pragmatic",
+        guideline: "Skip pleasantries and formalities; stay practical",
         flag: None,
         intent: "include or omit ceremonial gestures",
     },
     Rule {
         axis: "suggestion_tolerance",
         when: When::Low,
-        guideline: "Only respond to explicit requests; no proactive suggestions",
+        guideline: "Answer only what is asked; volunteer no suggestions",
         flag: None,
         intent: "decide whether to make proactive suggestions",
     },
     Rule {
         axis: "interruption_tolerance",
         when: When::Low,
-        guideline: "Do not interrupt; wait for user to complete their thought",
+        guideline: "Let the user finish their thought before you respond",
         flag: None,
         intent: "decide when to interject",
     },
     Rule {
         axis: "stakes_awareness",
         when: When::High,
-        guideline: "High stakes context; be careful and thorough",
+        guideline: "The stakes are high: check carefully and be thorough",
         flag: Some("high_stakes"),
         intent: "be careful and thorough",
     },
     Rule {
         axis: "privacy_sensitivity",
         when: When::High,
-        guideline: "Minimize data collection; respect privacy",
+        guideline: "Ask for as little personal information as you can and handle it with care",
         flag: Some("high_privacy_sensitivity"),
         intent: "minimise data collection and repetition of personal details",
+    },
+    // Upstream's explicit style rules, after the others, in this order.
+    Rule {
+        axis: "warmth",
+        when: When::High,
+        guideline: "Be warm and friendly in manner",
+        flag: None,
+        intent: "choose the tone",
+    },
+    Rule {
+        axis: "warmth",
+        when: When::Low,
+        guideline: "Keep the manner neutral and matter-of-fact",
+        flag: None,
+        intent: "choose the tone",
+    },
+    Rule {
+        axis: "formality",
+        when: When::High,
+        guideline: "Write in a formal, professional register",
+        flag: None,
+        intent: "choose the register of language",
+    },
+    Rule {
+        axis: "formality",
+        when: When::Low,
+        guideline: "A relaxed, conversational register is fine",
+        flag: None,
+        intent: "choose the register of language",
+    },
+    Rule {
+        axis: "verbosity_preference",
+        when: When::High,
+        guideline: "Explain fully, with detail and examples",
+        flag: None,
+        intent: "set the response length",
+    },
+    Rule {
+        axis: "verbosity_preference",
+        when: When::Low,
+        guideline: "Answer in few words; leave out detail nobody asked for",
+        flag: None,
+        intent: "set the response length",
     },
 ];
 
@@ -216,7 +259,7 @@ mod tests {
         let c = translate(&snap(&[("warmth", 0.9), ("cognitive_load", 0.9)]), Thresholds::default());
         assert_eq!(c.tone, "warm-casual");
         assert!(c.flags.contains(&"high_cognitive_load".to_string()));
-        assert!(c.guidelines.iter().any(|g| g.contains("concise")));
+        assert!(c.guidelines.iter().any(|g| g.contains("multi-step plans")));
         assert_eq!(
             translate(&snap(&[("warmth", 0.9), ("formality", 0.8)]), Thresholds::default()).tone,
             "warm-formal"
@@ -235,7 +278,51 @@ mod tests {
         assert!(translate(&snap(&[("ritual_need", 0.1)]), Thresholds::default())
             .guidelines
             .iter()
-            .any(|g| g.contains("ceremonial")));
+            .any(|g| g.contains("pleasantries")));
+    }
+
+    #[test]
+    fn style_rules_follow_the_others_in_upstreams_order() {
+        let axes =
+            [("warmth", 0.9), ("formality", 0.1), ("verbosity_preference", 0.95), ("stakes_awareness", 0.9)];
+        let c = translate(&snap(&axes), Thresholds::default());
+        assert_eq!(
+            c.guidelines[3..],
+            [
+                "The stakes are high: check carefully and be thorough",
+                "Be warm and friendly in manner",
+                "A relaxed, conversational register is fine",
+                "Explain fully, with detail and examples",
+            ]
+        );
+        let c = translate(
+            &snap(&[("warmth", 0.1), ("formality", 0.9), ("verbosity_preference", 0.1)]),
+            Thresholds::default(),
+        );
+        assert_eq!(
+            c.guidelines[3..],
+            [
+                "Keep the manner neutral and matter-of-fact",
+                "Write in a formal, professional register",
+                "Answer in few words; leave out detail nobody asked for",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_one_ulp_above_a_threshold_is_past_it() {
+        let above = f32::from_bits(0.7f32.to_bits() + 1);
+        let below = f32::from_bits(0.3f32.to_bits() - 1);
+        assert_eq!(translate(&snap(&[("warmth", above)]), Thresholds::default()).tone, "warm-casual");
+        assert_eq!(translate(&snap(&[("warmth", 0.7)]), Thresholds::default()).tone, "calm-neutral");
+        let low = |v| translate(&snap(&[("verbosity_preference", v)]), Thresholds::default()).verbosity;
+        assert_eq!((low(below), low(0.3)), (Verbosity::Low, Verbosity::Medium));
+    }
+
+    #[test]
+    fn custom_axes_pass_through_without_rules() {
+        let c = translate(&snap(&[("mood", 0.99)]), Thresholds::default());
+        assert_eq!(c, translate(&snap(&[]), Thresholds::default()));
     }
 
     #[test]

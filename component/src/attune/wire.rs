@@ -90,12 +90,12 @@ mod tests {
         let e = translate_batch_json("{", Thresholds::default(), 1).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("snapshots"));
         let e = translate_batch_json(
-            r#"[{"user_id":"a"},{"user_id":"b","axes":{"mood":0.5}}]"#,
+            r#"[{"user_id":"a"},{"user_id":"b","axes":{"Mood":0.5}}]"#,
             Thresholds::default(),
             1,
         )
         .unwrap_err();
-        assert_eq!(e.field.as_deref(), Some("axes.mood"));
+        assert_eq!(e.field.as_deref(), Some("axes.Mood"));
         assert!(e.message.starts_with("snapshot 1: "), "{}", e.message);
         let e = translate_batch_json(r#"[{"user_id":"a","extra":1}]"#, Thresholds::default(), 1).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("snapshots"));

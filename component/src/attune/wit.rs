@@ -97,6 +97,9 @@ impl w::Guest for Component {
     fn get_axis(name: String) -> Result<w::Axis, wit_types::Error> {
         wit_result(crate::attune::get_axis(&name).map(wit_axis))
     }
+    fn is_valid_axis_name(name: String) -> bool {
+        crate::attune::axes::is_valid_axis_name(&name)
+    }
     fn validate(snapshot: w::Snapshot) -> Result<w::Snapshot, wit_types::Error> {
         wit_result(snapshot_from(snapshot).map(snapshot_to))
     }
@@ -162,7 +165,9 @@ mod service_glue {
 
     impl s::Guest for Component {
         fn handle(req: s::ServiceRequest) -> s::ServiceResponse {
-            let (status, body) = service::handle(&HostStorage, &req.method, &req.path, &req.body, now_ms);
+            let content_type = req.content_type.as_deref();
+            let (status, body) =
+                service::handle(&HostStorage, &req.method, &req.path, content_type, &req.body, now_ms);
             s::ServiceResponse { status, body }
         }
         fn public_paths() -> Vec<String> {
@@ -214,6 +219,7 @@ mod client_glue {
             c::Operation::GetState(u) => Operation::GetState(u),
             c::Operation::DeleteState(u) => Operation::DeleteState(u),
             c::Operation::GetContext(u) => Operation::GetContext(u),
+            c::Operation::Translate(s) => Operation::Translate(snapshot_from(s)?),
             c::Operation::Health => Operation::Health,
         })
     }

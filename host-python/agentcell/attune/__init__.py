@@ -17,6 +17,7 @@ from typing import Any
 
 from ._model import (
     BASE_GUIDELINES,
+    NEUTRAL,
     AxisDefinition,
     Category,
     Deprecation,
@@ -26,19 +27,26 @@ from ._model import (
     StateSnapshot,
     StateSnapshotBuilder,
     StateStore,
+    Thresholds,
     Verbosity,
     get_all_axes,
     get_axis,
+    get_axis_names,
+    is_valid_axis_name,
 )
+from ._presets import Attuned, Presets
 from .client import AttunedClient, SyncAttunedClient
 
 __all__ = [
     "BASE_GUIDELINES",
     "CANONICAL_AXES",
+    "NEUTRAL",
+    "Attuned",
     "AttunedClient",
     "AxisDefinition",
     "Category",
     "Deprecation",
+    "Presets",
     "PromptContext",
     "RuleTranslator",
     "Source",
@@ -46,9 +54,12 @@ __all__ = [
     "StateSnapshotBuilder",
     "StateStore",
     "SyncAttunedClient",
+    "Thresholds",
     "Verbosity",
     "get_all_axes",
     "get_axis",
+    "get_axis_names",
+    "is_valid_axis_name",
 ]
 
 CANONICAL_AXES: tuple[AxisDefinition, ...]  # provided by __getattr__ below

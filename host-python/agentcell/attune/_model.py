@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -11,9 +12,11 @@ from typing import Any
 from .._default import runtime
 from .._wasm import Runtime
 from .._wit import AttuneAxis, AttunePromptContext, AttuneSnapshot, AttuneThresholds
+from ..errors import InvalidArgumentError
 
 __all__ = [
     "BASE_GUIDELINES",
+    "NEUTRAL",
     "AxisDefinition",
     "Category",
     "Deprecation",
@@ -23,23 +26,23 @@ __all__ = [
     "StateSnapshot",
     "StateSnapshotBuilder",
     "StateStore",
+    "Thresholds",
     "Verbosity",
     "get_all_axes",
     "get_axis",
+    "get_axis_names",
+    "is_valid_axis_name",
 ]
 
-
-def _f32(value: float) -> float:
-    # Axis values cross as f32; show them as the decimal the user most likely wrote
-    # (0.9, not 0.8999999761581421). 7 significant digits round-trip any f32 in [0, 1].
-    return float(f"{value:.7g}")
+# The value of an axis a snapshot does not give: the neutral middle.
+NEUTRAL = 0.5
 
 
 # The three guidelines every context starts with, in this order (set by the component).
 BASE_GUIDELINES = (
     "Offer suggestions, not actions",
-    "Drafts require explicit user approval",
-    "Silence is acceptable if no action is required",
+    "Nothing drafted is sent or applied until the user approves it",
+    "When nothing needs doing, saying nothing is fine",
 )
 
 
@@ -49,6 +52,19 @@ class Source(str, enum.Enum):
     SELF_REPORT = "self-report"
     INFERRED = "inferred"
     MIXED = "mixed"
+
+    @property
+    def wire(self) -> str:
+        """The JSON spelling (upstream's): `self_report`, `inferred`, `mixed`."""
+        return self.value.replace("-", "_")
+
+    @classmethod
+    def from_wire(cls, text: str) -> Source:
+        """The source spelled `text` in JSON; the dashed spelling is not JSON's."""
+        for source in cls:
+            if source.wire == text:
+                return source
+        raise ValueError(f"source: {text!r} is not one of self_report, inferred, mixed")
 
 
 class Verbosity(str, enum.Enum):
@@ -92,6 +108,20 @@ class AxisDefinition:
     since: str
     deprecated: Deprecation | None
 
+    def format_summary(self) -> str:
+        """A few lines for a human reviewing a use of this axis: what it measures, its
+        two ends, what it is for and what it must never be used for."""
+        lines = [
+            f"{self.name} ({self.category.value}): {self.description}",
+            f"  low:  {self.low_anchor}",
+            f"  high: {self.high_anchor}",
+            "  for: " + "; ".join(self.intent),
+            "  never for: " + "; ".join(self.forbidden_uses),
+        ]
+        if self.deprecated:
+            lines.append(f"  deprecated since {self.deprecated.since}: {self.deprecated.reason}")
+        return "\n".join(lines)
+
     @classmethod
     def _from_wit(cls, raw: AttuneAxis) -> AxisDefinition:
         dep = raw["deprecated"]
@@ -124,9 +154,33 @@ class StateSnapshot:
     def builder() -> StateSnapshotBuilder:
         return StateSnapshotBuilder()
 
-    def get_axis(self, name: str, default: float | None = None) -> float | None:
-        """The value of axis `name`, or `default` when the snapshot does not give it."""
-        return self.axes.get(name, default)
+    def get_axis(self, name: str) -> float:
+        """The value of axis `name`; the neutral 0.5 when the snapshot does not give it
+        (as the translator reads it)."""
+        return self.axes.get(name, NEUTRAL)
+
+    def get_axis_opt(self, name: str) -> float | None:
+        """The value of axis `name`, `None` when the snapshot does not give it."""
+        return self.axes.get(name)
+
+    def to_json(self) -> str:
+        """The snapshot as upstream's JSON (`source` in snake_case)."""
+        return json.dumps({**self._to_json(), "source": self.source.wire})
+
+    @classmethod
+    def from_json(cls, text: str) -> StateSnapshot:
+        """A snapshot from `to_json`'s form, validated by the component."""
+        try:
+            raw = json.loads(text)
+            if not isinstance(raw, dict):
+                raise TypeError("not an object")
+            builder = cls.builder().user_id(raw["user_id"]).axes(raw.get("axes", {}))
+            builder.source(Source.from_wire(raw.get("source", "self_report")))
+            builder.confidence(raw.get("confidence", 1.0))
+            builder.updated_at_unix_ms(raw.get("updated_at_unix_ms", 0))
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise InvalidArgumentError(f"snapshot JSON: {e}", field="snapshot") from None
+        return builder.build()
 
     def _to_wit(self) -> AttuneSnapshot:
         return {
@@ -152,8 +206,10 @@ class StateSnapshot:
             user_id=raw["user_id"],
             updated_at_unix_ms=raw["updated_at_unix_ms"],
             source=Source(raw["source"]),
-            confidence=_f32(raw["confidence"]),
-            axes=MappingProxyType({a["name"]: _f32(a["value"]) for a in raw["axes"]}),
+            # Values cross unchanged: a value is the f32 the component holds (0.9 reads
+            # back as 0.8999999761581421), so a value one ulp past a threshold stays past it.
+            confidence=raw["confidence"],
+            axes=MappingProxyType({a["name"]: a["value"] for a in raw["axes"]}),
         )
 
 
@@ -209,31 +265,84 @@ class StateSnapshotBuilder:
 
 @dataclass(frozen=True)
 class PromptContext:
-    """What goes into the system prompt."""
+    """What goes into the system prompt: guidelines (the three base ones first), a tone,
+    a verbosity and flags, as upstream's."""
 
-    guidelines: tuple[str, ...]
+    guidelines: list[str]
     tone: str
     verbosity: Verbosity
-    flags: tuple[str, ...]
+    flags: list[str]
+
+    def format_for_prompt(self) -> str:
+        """The context as a block to put in a system prompt."""
+        lines = ["## Interaction guidelines", *(f"- {g}" for g in self.guidelines)]
+        lines += [f"Tone: {self.tone}", f"Verbosity: {self.verbosity.value}"]
+        if self.flags:
+            lines.append("Flags: " + ", ".join(self.flags))
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        """The context as the service sends it."""
+        body = {"guidelines": self.guidelines, "tone": self.tone, "verbosity": self.verbosity.value}
+        return json.dumps({**body, "flags": self.flags})
+
+    @classmethod
+    def from_json(cls, text: str) -> PromptContext:
+        """A context from `to_json`'s (or the service's) form."""
+        try:
+            raw = json.loads(text)
+            return cls(
+                guidelines=[str(g) for g in raw["guidelines"]],
+                tone=str(raw["tone"]),
+                verbosity=Verbosity(raw["verbosity"]),
+                flags=[str(f) for f in raw.get("flags", [])],
+            )
+        except (ValueError, TypeError, KeyError) as e:
+            raise InvalidArgumentError(f"context JSON: {e}", field="context") from None
 
     @classmethod
     def _from_wit(cls, raw: AttunePromptContext) -> PromptContext:
         return cls(
-            guidelines=tuple(raw["guidelines"]),
+            guidelines=list(raw["guidelines"]),
             tone=raw["tone"],
             verbosity=Verbosity(raw["verbosity"]),
-            flags=tuple(raw["flags"]),
+            flags=list(raw["flags"]),
         )
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """A value above `hi` is high, below `lo` is low (strictly); checked by the component
+    when used (`0 <= lo < hi <= 1`)."""
+
+    hi: float = 0.7
+    lo: float = 0.3
 
 
 class RuleTranslator:
     """Snapshot -> `PromptContext`, deterministically. A value above `hi` is high, below
-    `lo` low (strictly; defaults 0.7 and 0.3, as upstream Attuned)."""
+    `lo` low (strictly; defaults 0.7 and 0.3, as upstream Attuned). Give the thresholds as
+    upstream does, `RuleTranslator(Thresholds(hi=0.8, lo=0.2))`, or as `hi=`/`lo=`."""
 
-    def __init__(self, hi: float = 0.7, lo: float = 0.3, *, rt: Runtime | None = None) -> None:
-        self.hi = hi
-        self.lo = lo
+    def __init__(
+        self,
+        thresholds: Thresholds | None = None,
+        *,
+        hi: float | None = None,
+        lo: float | None = None,
+        rt: Runtime | None = None,
+    ) -> None:
+        base = thresholds or Thresholds()
+        self.thresholds = Thresholds(hi=base.hi if hi is None else hi, lo=base.lo if lo is None else lo)
         self._rt = rt
+
+    @property
+    def hi(self) -> float:
+        return self.thresholds.hi
+
+    @property
+    def lo(self) -> float:
+        return self.thresholds.lo
 
     def _thresholds(self) -> AttuneThresholds:
         return {"hi": self.hi, "lo": self.lo}
@@ -245,8 +354,6 @@ class RuleTranslator:
         """Many snapshots in one call into the component. Snapshots cross as one JSON
         string (`translate-batch-json`): far cheaper from Python than ~50 component
         values per snapshot."""
-        import json
-
         text = json.dumps([s._to_json() for s in snapshots])
         out = (self._rt or runtime()).exports.attune.translate_batch_json(text, self._thresholds())
         return [PromptContext._from_wit(c) for c in json.loads(out)]
@@ -291,9 +398,23 @@ def get_all_axes() -> tuple[AxisDefinition, ...]:
     return _axes_cache
 
 
-def get_axis(name: str) -> AxisDefinition:
-    """The canonical axis `name`; raises `NotFoundError` (a `KeyError`) otherwise."""
+def get_axis(name: str) -> AxisDefinition | None:
+    """The canonical axis `name`; `None` for any other name, a custom axis's too (custom
+    axes have no governance entry), as upstream."""
     for axis in get_all_axes():
         if axis.name == name:
             return axis
-    return AxisDefinition._from_wit(runtime().exports.attune.get_axis(name))
+    return None
+
+
+def get_axis_names() -> list[str]:
+    """The names of the 23 canonical axes, in category order."""
+    return [a.name for a in get_all_axes()]
+
+
+def is_valid_axis_name(name: str) -> bool:
+    """Whether `name` is a well-formed axis name (1-64 of `a-z`, `0-9`, `_`, not starting
+    or ending with `_`): a canonical axis, or a custom one a snapshot may carry."""
+    if not isinstance(name, str):
+        raise TypeError(f"name: must be a str, not {type(name).__name__}")
+    return bool(runtime().exports.attune.is_valid_axis_name(name))

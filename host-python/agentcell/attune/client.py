@@ -11,9 +11,12 @@ never holds the component instance while it waits on the network, so many reques
 can be in flight at once. `AttunedClient` (async) and `SyncAttunedClient` share one
 implementation (`_Exchange`), as httpx's clients do.
 
-Errors: `InvalidArgumentError` (400), `AuthenticationError` (401/403),
-`NotFoundError` (404), `RateLimitedError` (429, `.retry_after`), `ServerError` (5xx),
-`HttpTimeoutError` / `HttpError` (no answer), `HttpDeniedError` (allow-list).
+As upstream's client: `get_state` of an unknown user is `None`, `delete_state` and
+`health` answer `bool` (`health` is `False`, not an error, when the service cannot be
+reached or is unhealthy). Errors: `InvalidArgumentError` (400), `AuthenticationError`
+(401/403), `NotFoundError` (404 of a context), `RateLimitedError` (429, `.retry_after`),
+`ServerError` (5xx), `HttpTimeoutError` / `HttpError` (no answer), `HttpDeniedError`
+(allow-list).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from urllib.parse import urlsplit
 
 from .._wasm import Err, Ok, Runtime, send_request
 from .._wit import AttuneClientClientConfig
-from ..errors import InvalidArgumentError
+from ..errors import AgentcellError, InvalidArgumentError, NotFoundError
 from ..http import HttpPolicy
 from ._model import PromptContext, StateSnapshot
 
@@ -97,6 +100,10 @@ def _op_upsert(snapshot: StateSnapshot) -> tuple[str, Any]:
     return ("upsert-state", snapshot._to_wit())
 
 
+def _op_translate(snapshot: StateSnapshot) -> tuple[str, Any]:
+    return ("translate", snapshot._to_wit())
+
+
 def _context(value: tuple[str, Any]) -> PromptContext:
     return PromptContext._from_wit(value[1])
 
@@ -139,18 +146,36 @@ class AttunedClient:
     async def upsert_state(self, snapshot: StateSnapshot) -> None:
         await self._run(_op_upsert(snapshot))
 
-    async def get_state(self, user_id: str) -> StateSnapshot:
-        return _state(await self._run(("get-state", user_id)))
+    async def get_state(self, user_id: str) -> StateSnapshot | None:
+        """The user's stored state, `None` when there is none."""
+        try:
+            return _state(await self._run(("get-state", user_id)))
+        except NotFoundError:
+            return None
 
-    async def delete_state(self, user_id: str) -> None:
-        """Raises `NotFoundError` when the user has no state."""
-        await self._run(("delete-state", user_id))
+    async def delete_state(self, user_id: str) -> bool:
+        """Deletes the user's state; `True` once the service has none (as upstream's, the
+        service answers the same whether there was any), `False` if it says not found."""
+        try:
+            await self._run(("delete-state", user_id))
+        except NotFoundError:
+            return False
+        return True
 
     async def get_context(self, user_id: str) -> PromptContext:
+        """Raises `NotFoundError` when the user has no state."""
         return _context(await self._run(("get-context", user_id)))
 
-    async def health(self) -> str:
-        return str((await self._run(("health", None)))[1])
+    async def translate(self, snapshot: StateSnapshot) -> PromptContext:
+        """The service's context for `snapshot` (`POST /v1/translate`); nothing is stored."""
+        return _context(await self._run(_op_translate(snapshot)))
+
+    async def health(self) -> bool:
+        """Whether the service answers `/health` with status ok."""
+        try:
+            return bool((await self._run(("health", None)))[1] == "ok")
+        except AgentcellError:
+            return False
 
     async def aclose(self) -> None:
         """Stops the client's threads and closes the runtime it made (not one it was given)."""
@@ -197,17 +222,36 @@ class SyncAttunedClient:
     def upsert_state(self, snapshot: StateSnapshot) -> None:
         self._run(_op_upsert(snapshot))
 
-    def get_state(self, user_id: str) -> StateSnapshot:
-        return _state(self._run(("get-state", user_id)))
+    def get_state(self, user_id: str) -> StateSnapshot | None:
+        """The user's stored state, `None` when there is none."""
+        try:
+            return _state(self._run(("get-state", user_id)))
+        except NotFoundError:
+            return None
 
-    def delete_state(self, user_id: str) -> None:
-        self._run(("delete-state", user_id))
+    def delete_state(self, user_id: str) -> bool:
+        """Deletes the user's state; `True` once the service has none, `False` if it says
+        not found."""
+        try:
+            self._run(("delete-state", user_id))
+        except NotFoundError:
+            return False
+        return True
 
     def get_context(self, user_id: str) -> PromptContext:
+        """Raises `NotFoundError` when the user has no state."""
         return _context(self._run(("get-context", user_id)))
 
-    def health(self) -> str:
-        return str(self._run(("health", None))[1])
+    def translate(self, snapshot: StateSnapshot) -> PromptContext:
+        """The service's context for `snapshot` (`POST /v1/translate`); nothing is stored."""
+        return _context(self._run(_op_translate(snapshot)))
+
+    def health(self) -> bool:
+        """Whether the service answers `/health` with status ok."""
+        try:
+            return bool(self._run(("health", None))[1] == "ok")
+        except AgentcellError:
+            return False
 
     def close(self) -> None:
         """Closes the runtime the client made (not one it was given)."""

@@ -78,11 +78,14 @@ pub(super) struct ProtocolAnswers {
     pub(super) head_timeout: Vec<u8>,
 }
 
-/// A whole response that closes its connection: status line, JSON body.
+/// A whole response that closes its connection: status line, the security headers,
+/// JSON body.
 pub(super) fn closing_response(status: u16, reason: &str, extra: &str, body: &str) -> Vec<u8> {
+    let security: String =
+        super::routes::SECURITY_HEADERS.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         connection: close\r\n{extra}\r\n{body}",
+         connection: close\r\n{security}{extra}\r\n{body}",
         body.len()
     )
     .into_bytes()

@@ -18,6 +18,7 @@ pub(super) struct WriteLanes {
 struct WriteJob {
     method: String,
     path: String,
+    content_type: Option<String>,
     body: String,
     reply: tokio::sync::oneshot::Sender<Result<(u16, String), Error>>,
 }
@@ -35,7 +36,12 @@ impl WriteLanes {
                 .name(format!("agentcell-write-{n}"))
                 .spawn(move || {
                     for job in jobs {
-                        let _ = job.reply.send(runtime.service_handle(&job.method, &job.path, &job.body));
+                        let _ = job.reply.send(runtime.service_handle(
+                            &job.method,
+                            &job.path,
+                            job.content_type.as_deref(),
+                            &job.body,
+                        ));
                     }
                 })
                 .map_err(|e| Error::Load(format!("write lane thread: {e}")))?;
@@ -49,12 +55,19 @@ impl WriteLanes {
         user: &str,
         method: &str,
         path: &str,
+        content_type: Option<&str>,
         body: &str,
     ) -> Result<(u16, String), Error> {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         let lane = BuildHasherDefault::<DefaultHasher>::default().hash_one(user) as usize % self.lanes.len();
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = WriteJob { method: method.into(), path: path.into(), body: body.into(), reply };
+        let job = WriteJob {
+            method: method.into(),
+            path: path.into(),
+            content_type: content_type.map(str::to_string),
+            body: body.into(),
+            reply,
+        };
         let stopped = || Error::Call("the write lane stopped".into());
         self.lanes[lane].send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?

@@ -38,8 +38,21 @@ pub(super) struct App {
 
 pub(super) type Answer = Response<Full<Bytes>>;
 
+/// Sent with every answer, as upstream's server does: the body is JSON for an API
+/// client, never a page to sniff, frame, cache or follow a referrer from.
+pub(super) const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-store"),
+];
+
 fn json_response(status: u16, body: String, extra: &[(HeaderName, HeaderValue)]) -> Answer {
     let mut builder = Response::builder().status(status);
+    for (name, value) in SECURITY_HEADERS {
+        builder = builder.header(name, HeaderValue::from_static(value));
+    }
     if !body.is_empty() {
         builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
@@ -133,9 +146,10 @@ pub(super) async fn handle(app: &App, peer: IpAddr, request: Request<Incoming>) 
         },
         _ => None,
     };
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let answer = match writer {
-        Some((lanes, user)) => lanes.handle(&user, method, path, text).await,
-        None => app.runtime.service_handle(method, path, text),
+        Some((lanes, user)) => lanes.handle(&user, method, path, content_type, text).await,
+        None => app.runtime.service_handle(method, path, content_type, text),
     };
     match answer {
         Ok((status, body)) => json_response(status, body, &[]),
