@@ -109,18 +109,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", type=Path, default=AGENTCELL, help="the agentcell binary to measure")
     parser.add_argument("--previous", type=Path, help="another agentcell binary, measured in the same rounds")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds, each running all servers")
     args = parser.parse_args()
     previous: Path | None = args.previous
     print(
         "agentcell serve under wrk -t2 -c32 -d5s, API keys and rate limiting on (the limit far above"
         " the load, so every request is counted and admitted); baseline: native axum, no auth"
     )
-    print(f"best of {ROUNDS} rounds, each round running all the servers in turn")
+    print(f"best of {args.rounds} rounds, each round running all the servers in turn")
     print("targets: >= 90k/s in memory, >= 60k/s with SQLite, p99 < 2 ms")
     builds = {"this build": args.binary, **({"previous": previous} if previous else {})}
     runs: dict[tuple[str, str], list[dict[str, tuple[float, str, str]]]] = {}
     baseline_runs: list[dict[str, tuple[float, str, str]]] = []
-    for _ in range(ROUNDS):
+    for _ in range(args.rounds):
         baseline_runs.append(measure([str(BASELINE), "127.0.0.1:0"]))
         for build, binary in builds.items():
             for label, storage in (("memory", ["--memory"]), ("SQLite", [])):

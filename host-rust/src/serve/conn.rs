@@ -81,8 +81,10 @@ pub(super) struct ProtocolAnswers {
 /// A whole response that closes its connection: status line, the security headers,
 /// JSON body.
 pub(super) fn closing_response(status: u16, reason: &str, extra: &str, body: &str) -> Vec<u8> {
-    let security: String =
-        super::routes::SECURITY_HEADERS.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let security: String = super::routes::SECURITY_HEADERS
+        .iter()
+        .map(|(name, value)| format!("{name}: {}\r\n", value.to_str().unwrap_or("")))
+        .collect();
     format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
          connection: close\r\n{security}{extra}\r\n{body}",
@@ -301,6 +303,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
             this.unflushed |= n > 0;
         }
         written
+    }
+
+    /// Head and body in one `writev`, as the socket takes them. A bare error head is one
+    /// buffer alone, so only single buffers are looked at.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut filled = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next()) {
+            return self.poll_write(cx, only);
+        }
+        if self.replacing.is_some() {
+            return self.poll_replacement(cx);
+        }
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = written {
+            self.unflushed |= n > 0;
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

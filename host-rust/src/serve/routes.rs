@@ -40,26 +40,28 @@ pub(super) type Answer = Response<Full<Bytes>>;
 
 /// Sent with every answer, as upstream's server does: the body is JSON for an API
 /// client, never a page to sniff, frame, cache or follow a referrer from.
-pub(super) const SECURITY_HEADERS: [(&str, &str); 5] = [
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
-    ("referrer-policy", "no-referrer"),
-    ("cache-control", "no-store"),
+pub(super) const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
+    (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
 ];
 
 fn json_response(status: u16, body: String, extra: &[(HeaderName, HeaderValue)]) -> Answer {
-    let mut builder = Response::builder().status(status);
-    for (name, value) in SECURITY_HEADERS {
-        builder = builder.header(name, HeaderValue::from_static(value));
+    let has_body = !body.is_empty();
+    let mut answer = Response::new(Full::new(Bytes::from(body)));
+    *answer.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = answer.headers_mut();
+    headers.reserve(SECURITY_HEADERS.len() + 1 + extra.len());
+    if has_body {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    if !body.is_empty() {
-        builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in SECURITY_HEADERS.into_iter().chain(extra.iter().cloned()) {
+        headers.insert(name, value);
     }
-    for (k, v) in extra {
-        builder = builder.header(k, v);
-    }
-    builder.body(Full::new(Bytes::from(body))).expect("valid response")
+    answer
 }
 
 /// The component's wording of a refusal, as `(status, body)`. Should the component itself
@@ -96,6 +98,10 @@ fn target_len(uri: &hyper::Uri) -> usize {
 
 /// The body, within the size and time limits.
 async fn read_body(app: &App, body: Incoming) -> Result<Bytes, Refusal> {
+    use hyper::body::Body as _;
+    if body.is_end_stream() {
+        return Ok(Bytes::new()); // no body (a GET): no timer to set
+    }
     let mut stopping = app.stopping.clone();
     let collect = Limited::new(body, BODY_LIMIT).collect();
     tokio::select! {
