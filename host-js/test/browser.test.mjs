@@ -1,15 +1,17 @@
 // Opens the page in headless Chromium (Debian's package) and checks what it shows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serveStatic } from './serve.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SKIP = !existsSync(CHROMIUM) && !process.env.CI && `no ${CHROMIUM}`;
+// Screenshots of each run, kept as artifacts (target/ is not committed).
+const ARTIFACTS = fileURLToPath(new URL('../../target/artifacts/', import.meta.url));
 
-test('the page loads the component and shows version, health, storage and HTTP', { skip: !existsSync(CHROMIUM) && !process.env.CI && `no ${CHROMIUM}` }, async () => {
+async function withPage(run) {
   const server = await serveStatic();
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -17,10 +19,59 @@ test('the page loads the component and shows version, health, storage and HTTP',
       '--disable-component-update', '--disable-sync'],
   });
   try {
-    const page = await browser.newPage();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`http://127.0.0.1:${server.address().port}/web/index.html`);
+    await run(page, errors);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+test('the Attuned playground translates in the page as sliders move', { skip: SKIP }, async () => {
+  await withPage(async (page, errors) => {
+    await page.waitForFunction(() => Number(document.body.dataset.translations ?? 0) >= 1, null, { timeout: 30000 });
+    const text = async (id) => page.locator(`#${id}`).textContent();
+    const settled = async (expect) => page.waitForFunction(
+      ([id, value]) => document.getElementById(id).textContent === value, expect, { timeout: 10000 });
+    assert.equal(await text('tone'), 'calm-neutral', errors.join('\n'));
+    assert.equal(await page.locator('#guidelines li').count(), 3, 'the base guidelines alone');
+    assert.equal(await page.locator('#axes input[type=range]').count(), 23);
+    assert.match(await page.locator('details').first().textContent(), /Never for:/, 'governance at hand');
+
+    await page.locator('#axis-warmth').fill('0.9');
+    await settled(['tone', 'warm-casual']);
+    await page.locator('#axis-formality').fill('0.85');
+    await settled(['tone', 'warm-formal']);
+    await page.locator('#axis-cognitive_load').fill('0.95');
+    await settled(['flags', 'high_cognitive_load']);
+    await page.locator('#axis-verbosity_preference').fill('0.1');
+    await settled(['verbosity', 'low']);
+    const guidelines = await page.locator('#guidelines li').allTextContents();
+    assert.deepEqual(guidelines.slice(3), [
+      'Be brief, and hold back multi-step plans unless the user asks for one',
+      'Be warm and friendly in manner',
+      'Write in a formal, professional register',
+      'Answer in few words; leave out detail nobody asked for',
+    ]);
+    const prompt = await text('prompt');
+    assert.match(prompt, /^## Interaction guidelines\n- Offer suggestions, not actions\n/);
+    assert.match(prompt, /Tone: warm-formal\nVerbosity: low\nFlags: high_cognitive_load$/);
+    // Exactly at the threshold is not high.
+    await page.locator('#axis-warmth').fill('0.7');
+    await settled(['tone', 'neutral-formal']);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}attune-playground.png`, fullPage: true });
+    await page.locator('#reset').click();
+    await settled(['tone', 'calm-neutral']);
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('the page loads the component and shows version, health, storage and HTTP', { skip: SKIP }, async () => {
+  await withPage(async (page, errors) => {
     await page.waitForFunction(() => !document.getElementById('denied').textContent.includes('loading'), null, { timeout: 30000 });
     const text = async (id) => page.locator(`#${id}`).textContent();
     assert.equal(await text('version'), '0.1.0', errors.join('\n'));
@@ -32,9 +83,5 @@ test('the page loads the component and shows version, health, storage and HTTP',
     await page.reload();
     await page.waitForFunction(() => !document.getElementById('denied').textContent.includes('loading'), null, { timeout: 30000 });
     assert.equal(await text('visits'), '2', 'the counter persists in localStorage');
-    await page.screenshot({ path: join(tmpdir(), 'agentcell-page.png') });
-  } finally {
-    await browser.close();
-    server.close();
-  }
+  });
 });

@@ -597,6 +597,14 @@ class Attune:
         out: AttunePromptContext = self._call_ok("attune", "get-context", user_id, thresholds)
         return out
 
+    def format_for_prompt(self, context: AttunePromptContext) -> str:
+        """A context as a block for a system prompt: a `## Interaction guidelines` heading,
+        one `- ` line per guideline, then `Tone: `, `Verbosity: ` and, when there are
+        flags, `Flags: ` (comma separated), lines joined by `\\n`.
+        """
+        out: str = self._call("attune", "format-for-prompt", context)
+        return out
+
 
 class AttuneService:
     """The Attuned HTTP API (upstream's routes and error shapes), routed and answered by

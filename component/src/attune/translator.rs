@@ -193,6 +193,23 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+/// A context as a block for a system prompt (the layout the WIT documents).
+pub fn format_for_prompt(c: &PromptContext) -> String {
+    let verbosity = match c.verbosity {
+        Verbosity::Low => "low",
+        Verbosity::Medium => "medium",
+        Verbosity::High => "high",
+    };
+    let mut lines = vec!["## Interaction guidelines".to_string()];
+    lines.extend(c.guidelines.iter().map(|g| format!("- {g}")));
+    lines.push(format!("Tone: {}", c.tone));
+    lines.push(format!("Verbosity: {verbosity}"));
+    if !c.flags.is_empty() {
+        lines.push(format!("Flags: {}", c.flags.join(", ")));
+    }
+    lines.join("\n")
+}
+
 /// Translates a validated snapshot. Tone: warmth high -> `warm-`, formality high ->
 /// `-formal`; `warm-casual`, `neutral-formal`, or `calm-neutral` when neither.
 /// Verbosity follows `verbosity_preference`.
@@ -317,6 +334,21 @@ mod tests {
         assert_eq!(translate(&snap(&[("warmth", 0.7)]), Thresholds::default()).tone, "calm-neutral");
         let low = |v| translate(&snap(&[("verbosity_preference", v)]), Thresholds::default()).verbosity;
         assert_eq!((low(below), low(0.3)), (Verbosity::Low, Verbosity::Medium));
+    }
+
+    #[test]
+    fn the_prompt_block_lists_guidelines_then_tone_verbosity_and_flags() {
+        let c = translate(&snap(&[("cognitive_load", 0.9)]), Thresholds::default());
+        let block = format_for_prompt(&c);
+        let lines: Vec<&str> = block.lines().collect();
+        assert_eq!(lines[0], "## Interaction guidelines");
+        assert_eq!(lines[1], "- Offer suggestions, not actions");
+        assert_eq!(
+            lines[lines.len() - 3..],
+            ["Tone: calm-neutral", "Verbosity: medium", "Flags: high_cognitive_load"]
+        );
+        let plain = format_for_prompt(&translate(&snap(&[]), Thresholds::default()));
+        assert!(plain.ends_with("Verbosity: medium") && !plain.contains("Flags"));
     }
 
     #[test]

@@ -76,6 +76,20 @@ fn thresholds(t: Option<w::Thresholds>) -> crate::error::Result<crate::attune::T
     t.map(|t| crate::attune::Thresholds { hi: t.hi, lo: t.lo }).unwrap_or_default().validated()
 }
 
+fn context_from(c: w::PromptContext) -> crate::attune::PromptContext {
+    use crate::attune::Verbosity as V;
+    crate::attune::PromptContext {
+        guidelines: c.guidelines,
+        tone: c.tone,
+        verbosity: match c.verbosity {
+            w::Verbosity::Low => V::Low,
+            w::Verbosity::Medium => V::Medium,
+            w::Verbosity::High => V::High,
+        },
+        flags: c.flags,
+    }
+}
+
 fn context_to(c: crate::attune::PromptContext) -> w::PromptContext {
     use crate::attune::Verbosity as V;
     w::PromptContext {
@@ -145,6 +159,9 @@ impl w::Guest for Component {
     }
     fn delete_state(user_id: String) -> Result<bool, wit_types::Error> {
         wit_result(crate::attune::store::delete(&HostStorage, &user_id))
+    }
+    fn format_for_prompt(context: w::PromptContext) -> String {
+        crate::attune::translator::format_for_prompt(&context_from(context))
     }
     fn get_context(
         user_id: String,

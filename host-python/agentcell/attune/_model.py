@@ -274,12 +274,15 @@ class PromptContext:
     flags: list[str]
 
     def format_for_prompt(self) -> str:
-        """The context as a block to put in a system prompt."""
-        lines = ["## Interaction guidelines", *(f"- {g}" for g in self.guidelines)]
-        lines += [f"Tone: {self.tone}", f"Verbosity: {self.verbosity.value}"]
-        if self.flags:
-            lines.append("Flags: " + ", ".join(self.flags))
-        return "\n".join(lines)
+        """The context as a block to put in a system prompt (laid out by the component:
+        a heading, a `- ` line per guideline, then tone, verbosity and any flags)."""
+        raw: AttunePromptContext = {
+            "guidelines": list(self.guidelines),
+            "tone": self.tone,
+            "verbosity": self.verbosity.value,
+            "flags": list(self.flags),
+        }
+        return runtime().exports.attune.format_for_prompt(raw)
 
     def to_json(self) -> str:
         """The context as the service sends it."""
