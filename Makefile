@@ -95,11 +95,12 @@ test-js:
 
 # Boundary benchmarks: ours against wasmtime-py's default Func.__call__, same run.
 bench: build
+	$(CARGO) build --release -p agentcell-host --example infer_native
 	$(PY) benches/boundary.py
 	$(PY) benches/attune.py
 	$(PY) benches/memory.py
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-	$(CARGO) build --release -p agentcell-host --example native_baseline
+	$(CARGO) build --release -p agentcell-host --example native_baseline --example infer_native
 	$(PY) benches/service.py
 
 # Approximate search on isotropic data against hnswlib (issue 3); not in `make bench`:

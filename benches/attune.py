@@ -1,13 +1,17 @@
 """Attuned in-process benchmarks: snapshots translated per second from Python, one call
 per snapshot and batched, against wasmtime-py's default `Func.__call__` on the same
-component export, measured in the same run.
+component export, measured in the same run; then inference from a 200-word message,
+one call each and batched, against the same and against the same inference code built
+natively (`host-rust/examples/infer_native.rs`, when built).
 
     make bench            # or: .venv/bin/python benches/attune.py
 """
 
 from __future__ import annotations
 
+import random
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -75,6 +79,98 @@ def main() -> None:
     rows = (("translate, one call each", ours_single), ("translate, batches of 1000", ours_batch))
     for label, ours in rows:
         print(f"{label:34} {ours:>12,.0f}/s {base_single:>12,.0f}/s {ours / base_single:>8.1f}x")
+    inference(base)
+
+
+WORDS = [
+    "I",
+    "am",
+    "worried",
+    "that",
+    "the",
+    "report",
+    "will",
+    "not",
+    "be",
+    "ready",
+    "by",
+    "the",
+    "deadline",
+    "and",
+    "I",
+    "think",
+    "we",
+    "might",
+    "need",
+    "more",
+    "time",
+    "please",
+    "help",
+    "me",
+    "understand",
+    "what",
+    "to",
+    "do",
+    "next",
+    "because",
+    "everything",
+    "seems",
+    "urgent",
+    "now",
+    "the",
+    "team",
+    "has",
+    "been",
+    "working",
+    "hard",
+    "on",
+    "the",
+    "analysis",
+    "but",
+    "the",
+    "numbers",
+    "are",
+    "still",
+    "not",
+    "clear",
+]
+NATIVE = ROOT / "target" / "release" / "examples" / "infer_native"
+
+
+def message(rng: random.Random, words: int = 200) -> str:
+    """A 200-word message: sentences of 8-20 words from a fixed vocabulary."""
+    out: list[str] = []
+    while len(out) < words:
+        sentence = [rng.choice(WORDS) for _ in range(rng.randint(8, 20))]
+        sentence[0] = sentence[0].capitalize()
+        out.extend([*sentence[:-1], sentence[-1] + rng.choice(".!?")])
+    return " ".join(out[:words])
+
+
+def inference(base: Baseline) -> None:
+    rng = random.Random(4)
+    texts = [message(rng) for _ in range(1000)]
+    engine = agentcell.InferenceEngine()
+    infer = base.func("attune", "infer")
+    n_single = 300
+    ours_single = per_second(lambda: [engine.infer(t) for t in texts[:n_single]], n_single)
+    ours_batch = per_second(lambda: engine.infer_batch(texts), len(texts))
+    base_single = per_second(lambda: [infer(t, None) for t in texts[:n_single]], n_single)
+    native = None
+    if NATIVE.exists():
+        out = subprocess.run([str(NATIVE)], input=texts[0], capture_output=True, text=True, check=True)
+        native = float(out.stdout.strip())
+    print()
+    print("attune inference: 200-word messages per second (median of 7); target >= 20,000/s batched")
+    print(f"{'benchmark':34} {'agentcell':>14} {'wasmtime-py':>14} {'ratio':>9}")
+    rows = (("infer, one call each", ours_single), ("infer, batches of 1000", ours_batch))
+    for label, ours in rows:
+        print(f"{label:34} {ours:>12,.0f}/s {base_single:>12,.0f}/s {ours / base_single:>8.1f}x")
+    if native is not None:
+        ratio = ours_batch / native
+        print(f"{'same code built natively':34} {native:>12,.0f}/s   batched in the component: {ratio:.2f}x")
+    else:
+        print("native figure: build it with `cargo build --release -p agentcell-host --example infer_native`")
 
 
 if __name__ == "__main__":

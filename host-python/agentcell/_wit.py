@@ -132,6 +132,55 @@ class AttuneThresholds(TypedDict):
     lo: float
 
 
+class AttuneLinguisticFeatures(TypedDict):
+    """Inference from text: what a message is made of (counts, ratios, and derived
+    scores in [0, 1]; formulas in docs/attune.md).
+    """
+
+    word_count: int
+    sentence_count: int
+    avg_word_length: float
+    avg_sentence_length: float
+    # Flesch-Kincaid grade, clamped to [0, 20].
+    reading_grade: float
+    hedge_count: int
+    certainty_count: int
+    negative_emotion_count: int
+    absolutist_count: int
+    urgency_count: int
+    imperative_count: int
+    politeness_count: int
+    first_person_count: int
+    caps_ratio: float
+    exclamation_ratio: float
+    question_ratio: float
+    complexity: float
+    emotional_intensity: float
+    uncertainty: float
+    anxiety: float
+    urgency: float
+    formality: float
+
+
+class AttuneAxisEstimate(TypedDict):
+    """One axis estimated from text, declaring its source (`inferred`), the features it
+    was computed from and a confidence never above the cap.
+    """
+
+    axis: str
+    value: float
+    confidence: float
+    variance: float
+    source: str
+    features: list[str]
+
+
+class AttuneInferredState(TypedDict):
+    """The estimates of a text, or of a history of texts combined."""
+
+    estimates: list[AttuneAxisEstimate]
+
+
 class CodeAnalysisFileMetrics(TypedDict):
     """Measures of one source file."""
 
@@ -595,6 +644,40 @@ class Attune:
     def get_context(self, user_id: Text, thresholds: AttuneThresholds | None) -> AttunePromptContext:
         """Translates a user's stored state; `not-found` when there is none."""
         out: AttunePromptContext = self._call_ok("attune", "get-context", user_id, thresholds)
+        return out
+
+    def extract_features(self, text: Text) -> AttuneLinguisticFeatures:
+        """The features of `text` (at most 1 MiB; longer is `invalid-argument`)."""
+        out: AttuneLinguisticFeatures = self._call_ok("attune", "extract-features", text)
+        return out
+
+    def infer(self, text: Text, confidence_cap: float | None) -> AttuneInferredState:
+        """The estimates of `text`, each confidence at most `confidence-cap` (default 0.7,
+        in (0, 1]); an empty text gives none.
+        """
+        out: AttuneInferredState = self._call_ok("attune", "infer", text, confidence_cap)
+        return out
+
+    def infer_batch_json(self, texts: Text, confidence_cap: float | None) -> str:
+        """`infer` of each string of a JSON array, many texts in one call, answered
+        compactly as JSON: `{"catalogue": [{"axis", "source", "features"}, ...],
+        "states": [[[i, value, confidence, variance], ...], ...]}`, one state per text,
+        each estimate naming its catalogue entry `i` (what an axis's estimates share is
+        sent once).
+        """
+        out: str = self._call_ok("attune", "infer-batch-json", texts, confidence_cap)
+        return out
+
+    def combine(
+        self, prior: AttuneInferredState, update: AttuneInferredState, confidence_cap: float | None
+    ) -> AttuneInferredState:
+        """A history's state updated with a new one (precision-weighted mean per axis)."""
+        out: AttuneInferredState = self._call_ok("attune", "combine", prior, update, confidence_cap)
+        return out
+
+    def deltas(self, baseline: AttuneInferredState, current: AttuneInferredState) -> list[tuple[str, float]]:
+        """How far each axis of `current` has moved from `baseline`, for the axes both have."""
+        out: list[tuple[str, float]] = self._call("attune", "deltas", baseline, current)
         return out
 
     def format_for_prompt(self, context: AttunePromptContext) -> str:

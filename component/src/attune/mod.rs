@@ -13,6 +13,7 @@ mod wit;
 pub mod axes;
 pub mod client;
 pub mod context_cache;
+pub mod infer;
 pub mod service;
 pub mod snapshot;
 pub mod store;

@@ -3,7 +3,7 @@
 
 use super::snapshot::{Snapshot, Source};
 use super::translator::{translate, PromptContext, Thresholds, Verbosity};
-use super::{context_cache, store};
+use super::{context_cache, infer, store};
 use crate::error::{Error, ErrorCode};
 use crate::ports::Storage;
 use serde::Deserialize;
@@ -104,10 +104,30 @@ struct StateBody {
     #[serde(default = "Snapshot::default_confidence")]
     confidence: f32,
     axes: BTreeMap<String, f32>,
-    /// Free text from the user; accepted for upstream compatibility, not stored.
+    /// Free text from the user: its inferred axes are stored too, as an inferred
+    /// snapshot after this one (so a value the user reported outranks them).
     #[serde(default)]
-    #[allow(dead_code)]
     message: Option<String>,
+}
+
+/// The body of `POST /v1/infer`.
+#[derive(Deserialize)]
+struct InferBody {
+    message: String,
+}
+
+/// The inferred snapshot of `message` for `user_id`, none when the text gives no
+/// estimate. Its confidence is the estimates' (they share one).
+fn inferred_snapshot(user_id: &str, message: &str) -> Result<Option<Snapshot>, Error> {
+    let state = infer::infer(message, infer::DEFAULT_CONFIDENCE_CAP)?;
+    let Some(first) = state.estimates.first() else { return Ok(None) };
+    Ok(Some(Snapshot {
+        user_id: user_id.to_string(),
+        updated_at_unix_ms: 0,
+        source: Source::Inferred,
+        confidence: first.confidence,
+        axes: state.estimates.iter().map(|e| (e.axis.clone(), e.value)).collect(),
+    }))
 }
 
 /// The body of `POST /v1/translate`: a state without a user.
@@ -205,10 +225,35 @@ pub fn handle(
                 Ok(b) => b,
                 Err(refused) => return Ok(refused),
             };
+            let inferred = match &b.message {
+                Some(m) => inferred_snapshot(&b.user_id, m).map_err(|e| (e, None))?,
+                None => None,
+            };
             let snapshot = snapshot_of(b.user_id, b.source, b.confidence, b.axes);
-            let snapshot = snapshot.validated(now_ms()).map_err(|e| (e, None))?;
+            let now = now_ms();
+            let snapshot = snapshot.validated(now).map_err(|e| (e, None))?;
+            let inferred = inferred.map(|s| s.validated(now)).transpose().map_err(|e| (e, None))?;
             store::upsert(storage, snapshot).map_err(|e| (e, None))?;
+            if let Some(inferred) = inferred {
+                store::upsert(storage, inferred).map_err(|e| (e, None))?;
+            }
             Ok((204, String::new()))
+        }
+        ("POST", ["v1", "infer"]) => {
+            let b: InferBody = match read_json(content_type, body) {
+                Ok(b) => b,
+                Err(refused) => return Ok(refused),
+            };
+            let features = infer::extract_features(&b.message).map_err(|e| (e, None))?;
+            let state = infer::infer(&b.message, infer::DEFAULT_CONFIDENCE_CAP).map_err(|e| (e, None))?;
+            // Serialised from the structs, so f32s read as f32s (as in `WireSnapshot`).
+            #[derive(serde::Serialize)]
+            struct Answer<'a> {
+                estimates: &'a [infer::AxisEstimate],
+                features: &'a infer::LinguisticFeatures,
+            }
+            let answer = Answer { estimates: &state.estimates, features: &features };
+            Ok((200, serde_json::to_string(&answer).expect("estimates serialise")))
         }
         ("GET", ["v1", "state", id]) => {
             let id = user(id).map_err(|e| (e, None))?;
@@ -240,7 +285,7 @@ pub fn handle(
             let snapshot = snapshot.validated(now_ms()).map_err(|e| (e, None))?;
             Ok((200, context_json(&translate(&snapshot, Thresholds::default()))))
         }
-        (_, ["health" | "ready" | "openapi.json"] | ["v1", "state"] | ["v1", "translate"])
+        (_, ["health" | "ready" | "openapi.json"] | ["v1", "state" | "translate" | "infer"])
         | (_, ["v1", "state" | "context", _]) => {
             Ok(error_body(405, "METHOD_NOT_ALLOWED", &format!("{method} is not allowed on {path}")))
         }
@@ -397,6 +442,30 @@ mod tests {
         assert_eq!(verbosity(), "low");
         assert!(s.delete(store::NAMESPACE, "state/c").unwrap());
         assert_eq!(call(&s, "GET", "/v1/context/c", "").0, 404);
+    }
+
+    #[test]
+    fn a_message_is_inferred_and_the_users_own_values_outrank_it() {
+        let s = MemoryStorage::default();
+        let r =
+            call(&s, "POST", "/v1/infer", r#"{"message":"I'm so worried and scared, I'm not sure at all."}"#);
+        assert_eq!(r.0, 200);
+        let estimates = body(&r)["estimates"].as_array().unwrap().clone();
+        assert!(estimates
+            .iter()
+            .all(|e| e["source"] == "inferred" && e["confidence"].as_f64().unwrap() <= 0.7));
+        assert!(body(&r)["features"]["negative_emotion_count"].as_u64().unwrap() >= 2);
+        let post = r#"{"user_id":"m","axes":{"anxiety_level":0.1},"message":"I'm so worried and scared!"}"#;
+        assert_eq!(call(&s, "POST", "/v1/state", post).0, 204);
+        let state = body(&call(&s, "GET", "/v1/state/m", ""));
+        assert_eq!(state["source"], "mixed");
+        assert!(
+            (state["axes"]["anxiety_level"].as_f64().unwrap() - 0.1).abs() < 1e-6,
+            "the user's word wins"
+        );
+        assert!(state["axes"]["urgency_sensitivity"].is_number(), "inferred axes are stored");
+        assert_eq!(call(&s, "POST", "/v1/infer", r#"{"text":"x"}"#).0, 422);
+        assert_eq!(call(&s, "GET", "/v1/infer", "").0, 405);
     }
 
     #[test]

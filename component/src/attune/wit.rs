@@ -76,6 +76,59 @@ fn thresholds(t: Option<w::Thresholds>) -> crate::error::Result<crate::attune::T
     t.map(|t| crate::attune::Thresholds { hi: t.hi, lo: t.lo }).unwrap_or_default().validated()
 }
 
+use crate::attune::infer;
+
+fn features_to(f: infer::LinguisticFeatures) -> w::LinguisticFeatures {
+    w::LinguisticFeatures {
+        word_count: f.word_count,
+        sentence_count: f.sentence_count,
+        avg_word_length: f.avg_word_length,
+        avg_sentence_length: f.avg_sentence_length,
+        reading_grade: f.reading_grade,
+        hedge_count: f.hedge_count,
+        certainty_count: f.certainty_count,
+        negative_emotion_count: f.negative_emotion_count,
+        absolutist_count: f.absolutist_count,
+        urgency_count: f.urgency_count,
+        imperative_count: f.imperative_count,
+        politeness_count: f.politeness_count,
+        first_person_count: f.first_person_count,
+        caps_ratio: f.caps_ratio,
+        exclamation_ratio: f.exclamation_ratio,
+        question_ratio: f.question_ratio,
+        complexity: f.complexity,
+        emotional_intensity: f.emotional_intensity,
+        uncertainty: f.uncertainty,
+        anxiety: f.anxiety,
+        urgency: f.urgency,
+        formality: f.formality,
+    }
+}
+
+fn inferred_to(s: infer::InferredState) -> w::InferredState {
+    let estimates = s.estimates.into_iter().map(|e| w::AxisEstimate {
+        axis: e.axis,
+        value: e.value,
+        confidence: e.confidence,
+        variance: e.variance,
+        source: e.source,
+        features: e.features,
+    });
+    w::InferredState { estimates: estimates.collect() }
+}
+
+fn inferred_from(s: w::InferredState) -> infer::InferredState {
+    let estimates = s.estimates.into_iter().map(|e| infer::AxisEstimate {
+        axis: e.axis,
+        value: e.value,
+        confidence: e.confidence,
+        variance: e.variance,
+        source: e.source,
+        features: e.features,
+    });
+    infer::InferredState { estimates: estimates.collect() }
+}
+
 fn context_from(c: w::PromptContext) -> crate::attune::PromptContext {
     use crate::attune::Verbosity as V;
     crate::attune::PromptContext {
@@ -159,6 +212,33 @@ impl w::Guest for Component {
     }
     fn delete_state(user_id: String) -> Result<bool, wit_types::Error> {
         wit_result(crate::attune::store::delete(&HostStorage, &user_id))
+    }
+    fn extract_features(text: String) -> Result<w::LinguisticFeatures, wit_types::Error> {
+        wit_result(infer::extract_features(&text).map(features_to))
+    }
+    fn infer(text: String, confidence_cap: Option<f32>) -> Result<w::InferredState, wit_types::Error> {
+        let cap = confidence_cap.unwrap_or(infer::DEFAULT_CONFIDENCE_CAP);
+        wit_result(infer::infer(&text, cap).map(inferred_to))
+    }
+    fn infer_batch_json(texts: String, confidence_cap: Option<f32>) -> Result<String, wit_types::Error> {
+        let cap = confidence_cap.unwrap_or(infer::DEFAULT_CONFIDENCE_CAP);
+        wit_result((|| {
+            let texts: Vec<String> = serde_json::from_str(&texts).map_err(|e| {
+                crate::error::Error::invalid("texts", format_args!("must be a JSON array of strings ({e})"))
+            })?;
+            infer::infer_batch_json(&texts, cap)
+        })())
+    }
+    fn combine(
+        prior: w::InferredState,
+        update: w::InferredState,
+        confidence_cap: Option<f32>,
+    ) -> Result<w::InferredState, wit_types::Error> {
+        let cap = confidence_cap.unwrap_or(infer::DEFAULT_CONFIDENCE_CAP);
+        wit_result(infer::combine(&inferred_from(prior), &inferred_from(update), cap).map(inferred_to))
+    }
+    fn deltas(baseline: w::InferredState, current: w::InferredState) -> Vec<(String, f32)> {
+        infer::deltas(&inferred_from(baseline), &inferred_from(current))
     }
     fn format_for_prompt(context: w::PromptContext) -> String {
         crate::attune::translator::format_for_prompt(&context_from(context))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._infer import AxisEstimate, InferenceEngine, InferredState, LinguisticFeatures
 from ._model import (
     BASE_GUIDELINES,
     NEUTRAL,
@@ -44,8 +45,12 @@ __all__ = [
     "Attuned",
     "AttunedClient",
     "AxisDefinition",
+    "AxisEstimate",
     "Category",
     "Deprecation",
+    "InferenceEngine",
+    "InferredState",
+    "LinguisticFeatures",
     "Presets",
     "PromptContext",
     "RuleTranslator",
