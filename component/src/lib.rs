@@ -11,6 +11,7 @@ pub mod bench;
 pub mod blob;
 pub mod diagnostics;
 pub mod error;
+pub mod flows;
 pub mod memory;
 pub mod meta;
 pub mod ports;

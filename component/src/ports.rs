@@ -26,6 +26,10 @@ impl From<StorageError> for Error {
 /// A namespaced key-value store (WIT `storage`).
 pub trait Storage {
     fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, StorageError>;
+    /// The values of `keys`, in the same order (one host call where the host has one).
+    fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
+        keys.iter().map(|k| self.get(namespace, k)).collect()
+    }
     fn set(&self, namespace: &str, key: &str, value: &str) -> Result<(), StorageError>;
     fn delete(&self, namespace: &str, key: &str) -> Result<bool, StorageError>;
     /// Up to `limit` keys starting with `prefix`, ascending, after `cursor`; and the

@@ -64,6 +64,9 @@ impl ports::Storage for HostStorage {
     fn get(&self, namespace: &str, key: &str) -> Result<Option<String>, StorageError> {
         Ok(wit_storage::get(namespace, key)?)
     }
+    fn get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
+        Ok(wit_storage::get_many(namespace, keys)?)
+    }
     fn set(&self, namespace: &str, key: &str, value: &str) -> Result<(), StorageError> {
         Ok(wit_storage::set(namespace, key, value)?)
     }

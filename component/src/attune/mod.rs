@@ -8,7 +8,7 @@
 //! - [`service`]: the HTTP API, routed and answered here for every host.
 
 #[cfg(target_arch = "wasm32")]
-mod wit;
+pub(crate) mod wit;
 
 pub mod axes;
 pub mod client;

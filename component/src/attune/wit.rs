@@ -255,10 +255,29 @@ impl w::Guest for Component {
     }
 }
 
-mod service_glue {
+pub(crate) mod service_glue {
     use super::*;
     use crate::attune::service::{self, Refusal};
     use crate::wit::exports::agentcell::core::attune_service as s;
+
+    /// The domain form of a WIT refusal (the AI Spine API words the same refusals).
+    pub(crate) fn refusal_from(reason: s::Refusal) -> Refusal {
+        match reason {
+            s::Refusal::MissingKey => Refusal::MissingKey,
+            s::Refusal::UnknownKey => Refusal::UnknownKey,
+            s::Refusal::RateLimited(n) => Refusal::RateLimited(n),
+            s::Refusal::PayloadTooLarge(n) => Refusal::PayloadTooLarge(n),
+            s::Refusal::NotUtf8 => Refusal::NotUtf8,
+            s::Refusal::AuthThrottled(n) => Refusal::AuthThrottled(n),
+            s::Refusal::RequestTimeout(n) => Refusal::RequestTimeout(n),
+            s::Refusal::UriTooLong(n) => Refusal::UriTooLong(n),
+            s::Refusal::HeadersTooLarge(n) => Refusal::HeadersTooLarge(n),
+            s::Refusal::MalformedRequest(m) => Refusal::MalformedRequest(m),
+            s::Refusal::TooManyConnections(n) => Refusal::TooManyConnections(n),
+            s::Refusal::ShuttingDown => Refusal::ShuttingDown,
+            s::Refusal::Internal(m) => Refusal::Internal(m),
+        }
+    }
 
     impl s::Guest for Component {
         fn handle(req: s::ServiceRequest) -> s::ServiceResponse {
@@ -274,21 +293,7 @@ mod service_glue {
             service::writer(&req.method, &req.path, &req.body)
         }
         fn refuse(reason: s::Refusal) -> s::ServiceResponse {
-            let reason = match reason {
-                s::Refusal::MissingKey => Refusal::MissingKey,
-                s::Refusal::UnknownKey => Refusal::UnknownKey,
-                s::Refusal::RateLimited(n) => Refusal::RateLimited(n),
-                s::Refusal::PayloadTooLarge(n) => Refusal::PayloadTooLarge(n),
-                s::Refusal::NotUtf8 => Refusal::NotUtf8,
-                s::Refusal::AuthThrottled(n) => Refusal::AuthThrottled(n),
-                s::Refusal::RequestTimeout(n) => Refusal::RequestTimeout(n),
-                s::Refusal::UriTooLong(n) => Refusal::UriTooLong(n),
-                s::Refusal::HeadersTooLarge(n) => Refusal::HeadersTooLarge(n),
-                s::Refusal::MalformedRequest(m) => Refusal::MalformedRequest(m),
-                s::Refusal::TooManyConnections(n) => Refusal::TooManyConnections(n),
-                s::Refusal::ShuttingDown => Refusal::ShuttingDown,
-                s::Refusal::Internal(m) => Refusal::Internal(m),
-            };
+            let reason = refusal_from(reason);
             let (status, body) = service::refuse(&reason);
             s::ServiceResponse { status, body }
         }
