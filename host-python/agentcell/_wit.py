@@ -216,6 +216,63 @@ class DiagnosticsProbe(TypedDict):
     body_bytes: int
 
 
+class FlowsClientClientConfig(TypedDict):
+    """Where the service is and how to talk to it."""
+
+    # e.g. `http://127.0.0.1:8080` or `http://127.0.0.1:8080/api/v1`.
+    base_url: str
+    # Sent as `Authorization: Bearer <key>`.
+    api_key: str | None
+    # Retries after the first attempt.
+    max_retries: int
+    # Per attempt.
+    timeout_ms: int
+
+
+class FlowsClientExecuteArgs(TypedDict):
+    """`POST /flows/execute`."""
+
+    flow_id: str
+    # A JSON object.
+    input_json: str
+    # A JSON object, or `none`.
+    metadata_json: str | None
+
+
+class FlowsClientFailure(TypedDict):
+    """Why an operation failed."""
+
+    kind: FlowsClientFailureKind
+    # The server's own words when it gave any.
+    message: str
+    status_code: int | None
+    # Seconds, from `Retry-After` (or a body's `retry_after`).
+    retry_after: int | None
+    # The error body as JSON, when there was one.
+    details_json: str | None
+
+
+class FlowsAgentCall(TypedDict):
+    """An agent call that is due: send `request`, then hand its answer to `deliver`
+    with the same `execution-id` and `node-id`.
+    """
+
+    execution_id: str
+    node_id: str
+    # `POST {endpoint}/execute` with `{execution_id, node_id, input, config}`; its
+    # timeout is the agent's (30 s) or what is left of the execution's `timeout`.
+    request: HttpClientRequest
+
+
+class FlowsFlowsAnswer(TypedDict):
+    """The answer to a request, and the agent calls it made due (an execute starts
+    the flow's first nodes).
+    """
+
+    response: AttuneServiceServiceResponse
+    calls: list[FlowsAgentCall]
+
+
 class HttpClientRequest(TypedDict):
     """A request the component wants sent."""
 
@@ -417,6 +474,11 @@ AttuneSource = Literal["self-report", "inferred", "mixed"]
 # How much the LLM should say.
 AttuneVerbosity = Literal["low", "medium", "high"]
 
+# Which exception a failure is (the official SDK's names).
+FlowsClientFailureKind = Literal[
+    "validation", "authentication", "insufficient-credits", "rate-limit", "timeout", "network", "api"
+]
+
 # How `response.body` is encoded.
 HttpClientBodyEncoding = Literal["utf8", "base64"]
 
@@ -477,6 +539,26 @@ AttuneServiceRefusal = (
     | tuple[Literal["shutting-down"], None]
     | tuple[Literal["internal"], str]
 )
+
+# What to do.
+FlowsClientOperation = (
+    tuple[Literal["execute-flow"], FlowsClientExecuteArgs]
+    | tuple[Literal["get-execution"], str]
+    | tuple[Literal["cancel-execution"], str]
+    | tuple[Literal["list-executions"], str | None]
+    | tuple[Literal["list-flows"], None]
+    | tuple[Literal["get-flow"], str]
+    | tuple[Literal["create-flow"], str]
+    | tuple[Literal["list-agents"], None]
+    | tuple[Literal["create-agent"], str]
+    | tuple[Literal["delete-agent"], str]
+    | tuple[Literal["health"], None]
+    | tuple[Literal["metrics"], None]
+    | tuple[Literal["status"], None]
+)
+
+# The next step.
+FlowsClientClientOutcome = tuple[Literal["done"], str] | tuple[Literal["retry"], int]
 
 # Why no response came back.
 HttpClientHttpError = (
@@ -771,6 +853,106 @@ class AttuneClient:
         out: AttuneClientClientOutcome = self._call_ok(
             "attune-client", "interpret", config, op, attempt, answer
         )
+        return out
+
+
+class Flows:
+    """AI Spine (seed 002): flows of agents and their executions, served with upstream's
+    routes, bodies and error shape (`{"detail": ...}`), both at the root and under
+    `/api/v1`. The engine is sans-I/O: it never waits. Starting an execution, or
+    handing it an agent's answer, returns the agent calls that are now due; the host
+    sends each (`POST {endpoint}/execute`, through its HTTP policy: allow-list and
+    timeout) and hands the answer back to `deliver`. Independent branches are due
+    together, so the host runs them at once. Everything is kept in storage (namespace
+    `flows`) and every change of an execution is a compare-and-set, so any instance of
+    any host sharing the storage can take any delivery.
+
+    Routes: `GET /health`, `POST /flows/execute`, `GET|POST /flows`,
+    `GET|PUT|DELETE /flows/{id}`, `GET /executions`, `GET /executions/{id}`,
+    `GET /executions/{id}/results`, `POST /executions/{id}/cancel`, `GET /agents`,
+    `GET /agents/active`, `GET|DELETE /agents/{id}`, `POST /agents`, `GET /metrics`,
+    `GET /status`, `GET /messages/{id}`, `GET /openapi.json` (each also under `/api/v1`;
+    the host routes to this interface the paths `routes` names).
+    """
+
+    __slots__ = ("_call", "_call_ok")
+
+    def __init__(self, rt: Runtime) -> None:
+        self._call = rt.call
+        self._call_ok = rt.call_ok
+
+    def routes(self) -> list[str]:
+        """The path prefixes answered here (`/flows`, `/executions`, `/agents`, `/metrics`,
+        `/status`, `/messages`, `/api/v1`): a path is this API's when it equals one or
+        starts with one followed by `/`.
+        """
+        out: list[str] = self._call("flows", "routes")
+        return out
+
+    def public_paths(self) -> list[str]:
+        """The paths answered without an API key (`/api/v1/health`)."""
+        out: list[str] = self._call("flows", "public-paths")
+        return out
+
+    def handle(self, req: AttuneServiceServiceRequest) -> FlowsFlowsAnswer:
+        """Answers one request."""
+        out: FlowsFlowsAnswer = self._call("flows", "handle", req)
+        return out
+
+    def deliver(self, execution_id: Text, node_id: Text, answer: Ok | Err) -> list[FlowsAgentCall]:
+        """The answer (or failure) of an agent call; returns the calls now due. An answer
+        for an execution that has ended (cancelled, failed, timed out) or for a node
+        already settled is ignored, so a late or repeated delivery changes nothing.
+        """
+        out: list[FlowsAgentCall] = self._call("flows", "deliver", execution_id, node_id, answer)
+        return out
+
+    def recover(self, idle_ms: int) -> int:
+        """Ends executions left running by a host that stopped: each pending or running
+        execution not changed for `idle-ms` is marked `failed`, with a reason naming
+        the nodes that were in flight. Returns how many were ended. A host alone on
+        its storage passes 0 when it starts; hosts sharing storage pass more than the
+        longest agent call (every running execution has a call in flight, and each
+        answer changes it).
+        """
+        out: int = self._call("flows", "recover", idle_ms)
+        return out
+
+    def refuse(self, reason: AttuneServiceRefusal) -> AttuneServiceServiceResponse:
+        """The response for a request the host refused, in this API's error shape
+        (`{"detail": ...}`; a 401 says `Missing API key` or `Invalid API key`).
+        """
+        out: AttuneServiceServiceResponse = self._call("flows", "refuse", reason)
+        return out
+
+
+class FlowsClient:
+    """A client of the AI Spine HTTP API (upstream's backend or `agentcell serve`), sans
+    I/O, as `attune-client`: the component builds each request and reads each answer;
+    the host moves bytes. Better than the official SDKs: only requests that are safe to
+    repeat are retried (an execute is sent again only after a 429, which refused it
+    before it ran), `Retry-After` is honoured, errors are read from `detail`, `message`
+    or `error`, and the error after the last retry is the real one.
+    """
+
+    __slots__ = ("_call", "_call_ok")
+
+    def __init__(self, rt: Runtime) -> None:
+        self._call = rt.call
+        self._call_ok = rt.call_ok
+
+    def prepare(self, config: FlowsClientClientConfig, op: FlowsClientOperation) -> Ok | Err:
+        """The request for `op`; a `validation` failure for a bad argument (empty id,
+        input that is not a JSON object) before anything is sent.
+        """
+        out: Ok | Err = self._call("flows-client", "prepare", config, op)
+        return out
+
+    def interpret(
+        self, config: FlowsClientClientConfig, op: FlowsClientOperation, attempt: int, answer: Ok | Err
+    ) -> Ok | Err:
+        """What the answer to attempt number `attempt` (0 = first) means."""
+        out: Ok | Err = self._call("flows-client", "interpret", config, op, attempt, answer)
         return out
 
 
@@ -1112,6 +1294,8 @@ class Exports:
         "bench",
         "code_analysis",
         "diagnostics",
+        "flows",
+        "flows_client",
         "memory",
         "meta",
         "principles",
@@ -1126,6 +1310,8 @@ class Exports:
         self.attune = Attune(rt)
         self.attune_service = AttuneService(rt)
         self.attune_client = AttuneClient(rt)
+        self.flows = Flows(rt)
+        self.flows_client = FlowsClient(rt)
         self.memory = Memory(rt)
         self.principles = Principles(rt)
         self.code_analysis = CodeAnalysis(rt)

@@ -9,6 +9,7 @@
 
 pub mod bindings;
 pub mod error;
+pub mod flows;
 pub mod group_commit;
 pub mod http;
 pub mod runtime;

@@ -66,6 +66,7 @@ enum Command {
         wasm: std::path::PathBuf,
     },
     /// Serve the Attuned HTTP API (state, context, translate; OpenAPI at /openapi.json)
+    /// and the AI Spine API (flows, executions, agents; also under /api/v1)
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
@@ -84,6 +85,13 @@ enum Command {
         /// more help write-heavy loads on SQLite, whose concurrent writes share a commit)
         #[arg(long)]
         workers: Option<usize>,
+        /// Where AI Spine agents may be called: host, host:port or * (repeatable).
+        /// Default: nowhere, so a registered agent cannot reach the server's network
+        #[arg(long = "allow-agent")]
+        allow_agents: Vec<String>,
+        /// Seconds one agent call may take at most
+        #[arg(long, default_value_t = 30.0, value_parser = seconds)]
+        agent_timeout: f64,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -183,7 +191,17 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             println!("{value}");
         }
         Command::Bench { wasm } => bench(&wasm)?,
-        Command::Serve { addr, storage, mut api_keys, no_auth, rate_limit, workers, limits } => {
+        Command::Serve {
+            addr,
+            storage,
+            mut api_keys,
+            no_auth,
+            rate_limit,
+            workers,
+            allow_agents,
+            agent_timeout,
+            limits,
+        } => {
             if let Ok(env) = std::env::var("AGENTCELL_API_KEYS") {
                 api_keys.extend(env.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string));
             }
@@ -210,6 +228,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
                 rate_limit_per_minute: rate_limit,
                 workers,
                 limits: limits.limits(),
+                http: HttpPolicy::new(allow_agents, Duration::from_secs_f64(agent_timeout)),
                 on_ready: Some(Box::new(announce)),
             };
             agentcell_host::serve::serve(listener, config, agentcell_host::serve::shutdown_signal())?;

@@ -133,10 +133,10 @@ pub fn test_component_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/agentcell-test.wasm")
 }
 
-struct Live {
-    store: Store<HostState>,
+pub(crate) struct Live {
+    pub(crate) store: Store<HostState>,
     instance: Instance,
-    bindings: Agentcell,
+    pub(crate) bindings: Agentcell,
     stderr: MemoryOutputPipe,
 }
 
@@ -265,7 +265,13 @@ impl Runtime {
         self.call_named("(instantiate)", f)
     }
 
-    fn call_named<T>(
+    /// The HTTP policy behind the component's `http-client` import (agent calls of the
+    /// flows engine go through it too).
+    pub fn http_policy(&self) -> &Arc<HttpPolicy> {
+        &self.http
+    }
+
+    pub(crate) fn call_named<T>(
         &self,
         function: &str,
         f: impl FnOnce(&mut Live) -> wasmtime::Result<T>,

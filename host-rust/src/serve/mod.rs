@@ -19,6 +19,7 @@
 //! component's service handler; [`lanes`] runs writes that wait off the workers.
 
 mod conn;
+mod flows;
 mod gate;
 mod lanes;
 mod routes;
@@ -28,7 +29,7 @@ pub use routes::{BODY_LIMIT, HEAD_LIMIT, URI_LIMIT};
 
 use crate::bindings::exports::agentcell::core::attune_service::Refusal;
 use crate::storage::StorageBackend;
-use crate::{Error, Runtime};
+use crate::{Error, HttpPolicy, Runtime};
 use conn::{closing_response, Activity, Guarded, ProtocolAnswers, Timeouts};
 use gate::Gate;
 use hyper::server::conn::http1;
@@ -54,6 +55,10 @@ pub struct ServeConfig {
     /// Worker threads, each with its own runtime and warm component instance.
     pub workers: usize,
     pub limits: Limits,
+    /// Where the AI Spine engine's agent calls may go (allow-list, timeout); by
+    /// default nowhere, so a registered agent cannot point the server at the network
+    /// behind it.
+    pub http: HttpPolicy,
     /// Called once every worker's instance is loaded and requests are being accepted
     /// (e.g. to say so on stdout: a supervisor may send requests from then on).
     pub on_ready: Option<Box<dyn FnOnce()>>,
@@ -130,17 +135,29 @@ pub fn serve(
     let shared = Arc::new(Shared { gate: Arc::new(gate), limits: config.limits, open: AtomicUsize::new(0) });
     let (stop, stopped) = watch::channel(false);
     let lanes = match config.storage.writes_wait() {
-        true => Some(Arc::new(WriteLanes::start(&config.storage, WRITE_LANES)?)),
+        true => Some(Arc::new(WriteLanes::start(&config.storage, &config.http, WRITE_LANES)?)),
         false => None,
     };
     let mut workers = Vec::new();
     let mut public_paths: Option<Arc<Vec<String>>> = None;
+    let mut flows_routes: Option<Arc<Vec<String>>> = None;
     for n in 0..config.workers.max(1) {
         // Instances are made here, so a component that fails to load fails `serve`.
-        let runtime = Runtime::builder().storage(config.storage.clone()).build()?;
+        let runtime = Runtime::builder().storage(config.storage.clone()).http(config.http.clone()).build()?;
+        if n == 0 {
+            recover_executions(&runtime, &config.storage)?;
+        }
         let public = match &public_paths {
             Some(p) => p.clone(),
-            None => public_paths.insert(Arc::new(runtime.service_public_paths()?)).clone(),
+            None => {
+                let mut paths = runtime.service_public_paths()?;
+                paths.extend(runtime.flows_public_paths()?);
+                public_paths.insert(Arc::new(paths)).clone()
+            }
+        };
+        let routes = match &flows_routes {
+            Some(r) => r.clone(),
+            None => flows_routes.insert(Arc::new(runtime.flows_routes()?)).clone(),
         };
         let answers = Arc::new(protocol_answers(&runtime, &shared.limits));
         let overloaded = overloaded_answer(&runtime, shared.limits.max_connections);
@@ -150,6 +167,7 @@ pub fn serve(
             runtime,
             lanes: lanes.clone(),
             limits: shared.limits.clone(),
+            flows_routes: routes,
             stopping: stopped.clone(),
         });
         let listener = listener.try_clone().map_err(|e| io("listener", e))?;
@@ -184,6 +202,31 @@ pub fn serve(
         result = result.and(outcome);
     }
     result
+}
+
+/// Ends the AI Spine executions a stopped server left running. Alone on its storage, the
+/// server ends them all at once; sharing it (Redis), only those no server has touched
+/// for longer than an agent call may take (each answer changes its execution), and it
+/// looks again every half minute, should another server have died.
+fn recover_executions(runtime: &Runtime, storage: &Arc<dyn StorageBackend>) -> Result<(), Error> {
+    const SHARED_IDLE_MS: u64 = 65_000;
+    if !storage.shared() {
+        let ended = runtime.flows_recover(0)?;
+        if ended > 0 {
+            eprintln!("agentcell serve: {ended} execution(s) left running by a stopped server marked failed");
+        }
+        return Ok(());
+    }
+    runtime.flows_recover(SHARED_IDLE_MS)?;
+    let checker = Runtime::builder().storage(storage.clone()).build()?;
+    std::thread::Builder::new()
+        .name("agentcell-recover".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(30));
+            let _ = checker.flows_recover(SHARED_IDLE_MS);
+        })
+        .map_err(|e| Error::Load(format!("recovery thread: {e}")))?;
+    Ok(())
 }
 
 /// The answers a connection sends in place of the parser's bodyless ones.

@@ -32,6 +32,8 @@ pub(super) struct App {
     pub(super) runtime: Runtime,
     pub(super) lanes: Option<Arc<WriteLanes>>,
     pub(super) limits: Limits,
+    /// The path prefixes of the AI Spine API, as the component names them.
+    pub(super) flows_routes: Arc<Vec<String>>,
     /// Turns true when the server begins to stop.
     pub(super) stopping: watch::Receiver<bool>,
 }
@@ -64,28 +66,56 @@ fn json_response(status: u16, body: String, extra: &[(HeaderName, HeaderValue)])
     answer
 }
 
+/// Which of the served APIs a request is for: each words its refusals in its own shape.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Api {
+    Attuned,
+    AiSpine,
+}
+
+impl App {
+    fn api_of(&self, path: &str) -> Api {
+        match super::flows::is_flows_path(&self.flows_routes, path) {
+            true => Api::AiSpine,
+            false => Api::Attuned,
+        }
+    }
+}
+
 /// The component's wording of a refusal, as `(status, body)`. Should the component itself
 /// fail to answer, a last-resort body of the same shape says so.
 pub(super) fn word_refusal(runtime: &Runtime, reason: &Refusal) -> (u16, String) {
-    runtime.service_refuse(reason).unwrap_or_else(|e| {
+    word_refusal_for(runtime, Api::Attuned, reason)
+}
+
+fn word_refusal_for(runtime: &Runtime, api: Api, reason: &Refusal) -> (u16, String) {
+    let worded = match api {
+        Api::Attuned => runtime.service_refuse(reason),
+        Api::AiSpine => runtime.flows_refuse(reason),
+    };
+    worded.unwrap_or_else(|e| {
         let message = format!("the service failed to word a refusal: {e}");
         (500, serde_json::json!({"error": {"code": "INTERNAL_ERROR", "message": message}}).to_string())
     })
 }
 
-fn refused(runtime: &Runtime, refusal: Refused) -> Answer {
-    let (status, body) = word_refusal(runtime, &refusal.reason);
+fn refused(runtime: &Runtime, api: Api, refusal: Refused) -> Answer {
+    let unauthorised = matches!(refusal.reason, Refusal::MissingKey | Refusal::UnknownKey);
+    let (status, body) = word_refusal_for(runtime, api, &refusal.reason);
     let mut extra = Vec::new();
     if let Some(s) = refusal.retry_after {
         extra.push((header::RETRY_AFTER, HeaderValue::from(s)));
+    }
+    if unauthorised && api == Api::AiSpine {
+        extra.push((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
     }
     json_response(status, body, &extra)
 }
 
 /// A refusal after which the connection is closed: its body was not read, so nothing
 /// else on it can be.
-fn refused_and_closed(runtime: &Runtime, reason: Refusal) -> Answer {
-    let (status, body) = word_refusal(runtime, &reason);
+fn refused_and_closed(runtime: &Runtime, api: Api, reason: Refusal) -> Answer {
+    let (status, body) = word_refusal_for(runtime, api, &reason);
     json_response(status, body, &[(header::CONNECTION, HeaderValue::from_static("close"))])
 }
 
@@ -115,34 +145,42 @@ async fn read_body(app: &App, body: Incoming) -> Result<Bytes, Refusal> {
     }
 }
 
-pub(super) async fn handle(app: &App, peer: IpAddr, request: Request<Incoming>) -> Answer {
+pub(super) async fn handle(app: &Arc<App>, peer: IpAddr, request: Request<Incoming>) -> Answer {
     let (parts, body) = request.into_parts();
-    if target_len(&parts.uri) > URI_LIMIT {
-        return refused_and_closed(&app.runtime, Refusal::UriTooLong(URI_LIMIT as u32));
-    }
     let path = parts.uri.path();
+    let api = app.api_of(path);
+    if target_len(&parts.uri) > URI_LIMIT {
+        return refused_and_closed(&app.runtime, api, Refusal::UriTooLong(URI_LIMIT as u32));
+    }
     if !app.public_paths.iter().any(|p| p == path) {
         let client = client_address(peer, &parts.headers, app.limits.trust_forwarded_for);
         if let Err(r) = app.gate.authorise(client, &parts.headers).and_then(|limit| app.gate.admit(limit)) {
-            return refused(&app.runtime, r);
+            return refused(&app.runtime, api, r);
         }
     }
     let declared =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
-        return refused_and_closed(&app.runtime, Refusal::PayloadTooLarge(BODY_LIMIT as u32));
+        return refused_and_closed(&app.runtime, api, Refusal::PayloadTooLarge(BODY_LIMIT as u32));
     }
     let bytes = match read_body(app, body).await {
         Ok(b) => b,
-        Err(reason) => return refused_and_closed(&app.runtime, reason),
+        Err(reason) => return refused_and_closed(&app.runtime, api, reason),
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
-        return refused(&app.runtime, Refused { reason: Refusal::NotUtf8, retry_after: None });
+        return refused(&app.runtime, api, Refused { reason: Refusal::NotUtf8, retry_after: None });
     };
     let method = if parts.method == Method::HEAD { "GET" } else { parts.method.as_str() };
     let internal = |e: crate::Error| {
-        refused(&app.runtime, Refused { reason: Refusal::Internal(e.to_string()), retry_after: None })
+        refused(&app.runtime, api, Refused { reason: Refusal::Internal(e.to_string()), retry_after: None })
     };
+    if api == Api::AiSpine {
+        let target = parts.uri.path_and_query().map_or(path, |pq| pq.as_str());
+        return match super::flows::handle(app, method, target, text).await {
+            Ok((status, body)) => json_response(status, body, &[]),
+            Err(e) => internal(e),
+        };
+    }
     // Only a request that can write is asked about (GET and HEAD never write), so reads
     // make one component call.
     let writer = match (&app.lanes, method) {

@@ -43,6 +43,11 @@ pub trait StorageBackend: Send + Sync {
     fn writes_wait(&self) -> bool {
         false
     }
+    /// True when other processes, on other machines, may use the same data (Redis): a
+    /// process cannot then assume that work it finds unfinished was abandoned.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// Checks one namespace or key against the key rules.

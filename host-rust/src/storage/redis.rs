@@ -57,6 +57,10 @@ impl StorageBackend for RedisStorage {
         true
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError> {
         check_keys(ns, keys)?;
         if keys.is_empty() {
