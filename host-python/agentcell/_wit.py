@@ -262,6 +262,10 @@ class FlowsAgentCall(TypedDict):
     # `POST {endpoint}/execute` with `{execution_id, node_id, input, config}`; its
     # timeout is the agent's (30 s) or what is left of the execution's `timeout`.
     request: HttpClientRequest
+    # Milliseconds to wait before sending: 0, except for a call sent again because
+    # the agent answered 429 (or 503) with `Retry-After` (a refusal, so safe to
+    # repeat; at most `agent-retries` times per node, never past the deadline).
+    delay_ms: int
 
 
 class FlowsFlowsAnswer(TypedDict):

@@ -16,7 +16,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 def test_every_system_has_a_page() -> None:
     names = {p.stem for p in PAGES}
-    assert {"attune", "memory", "hosts", "boundary"} <= names
+    assert {"attune", "aispine", "memory", "hosts", "boundary"} <= names
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -24,7 +24,7 @@ def test_python_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Mon
     blocks = BLOCK.findall(page.read_text())
     if not blocks:
         pytest.skip(f"{page.name} has no Python example")
-    server = Server(tmp_path / "served", "--rate-limit", "0")
+    server = Server(tmp_path / "served", "--rate-limit", "0", "--allow-agent", "127.0.0.1")
     try:
         monkeypatch.setenv("AGENTCELL_URL", server.base)
         monkeypatch.setenv("AGENTCELL_KEY", KEY)

@@ -29,6 +29,7 @@ def test_every_file_has_cases() -> None:
 @pytest.mark.parametrize(("file", "case"), CASES, ids=[f"{f}: {c['name']}" for f, c in CASES])
 def test_service_vector(file: str, case: dict[str, Any], tmp_path: Path) -> None:
     server = Server(tmp_path / "data", "--rate-limit", "0")
+    execution_id = ""  # a path's `{execution_id}` is the last one answered
     try:
         for step in case["steps"]:
             key = step.get("key", True)
@@ -38,7 +39,10 @@ def test_service_vector(file: str, case: dict[str, Any], tmp_path: Path) -> None
             kwargs["content_type"] = step.get("content_type", "application/json")
             if key is not True:
                 kwargs["key"] = key or None
-            status, body, _ = server.request(step["method"], step["path"], **kwargs)
+            path = step["path"].replace("{execution_id}", execution_id)
+            status, body, _ = server.request(step["method"], path, **kwargs)
+            if isinstance(body, dict) and isinstance(body.get("execution_id"), str):
+                execution_id = body["execution_id"]
             expect = step["expect"]
             assert status == expect["status"], (file, step, body)
             if "body" in expect:

@@ -95,7 +95,50 @@ impl Runtime {
     }
 }
 
-/// Sends one agent call through the policy (allow-list, timeout).
+/// Sends one agent call through the policy (allow-list, timeout), after the pause the
+/// engine asks for (an agent's `Retry-After`).
 pub fn send(policy: &HttpPolicy, call: &AgentCall) -> Result<Response, HttpError> {
+    if call.delay_ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(call.delay_ms.into()));
+    }
     policy.send(&call.request)
+}
+
+pub use crate::bindings::exports::agentcell::core::flows_client::{
+    ClientConfig, ClientOutcome, ExecuteArgs, Failure, FailureKind, Operation,
+};
+
+impl Runtime {
+    /// Runs one operation of the AI Spine client (`flows-client`) against the service in
+    /// `config`: the component builds the request and reads the answer, this host
+    /// sends it through its HTTP policy and waits as the component asks between
+    /// retries. `Ok(Err(failure))` is the service's (or the network's) refusal.
+    pub fn flows_client(&self, config: &ClientConfig, op: &Operation) -> Result<Result<String, Failure>, Error> {
+        let request = match self.call_named("flows-client.prepare", |l| {
+            l.bindings.agentcell_core_flows_client().call_prepare(&mut l.store, config, op)
+        })? {
+            Ok(request) => request,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let policy = self.http_policy().clone();
+        let mut attempt = 0;
+        loop {
+            let answer = policy.send(&request);
+            let outcome = self.call_named("flows-client.interpret", |l| {
+                l.bindings.agentcell_core_flows_client().call_interpret(
+                    &mut l.store,
+                    config,
+                    op,
+                    attempt,
+                    answer.as_ref(),
+                )
+            })?;
+            match outcome {
+                Ok(ClientOutcome::Done(json)) => return Ok(Ok(json)),
+                Ok(ClientOutcome::Retry(ms)) => std::thread::sleep(std::time::Duration::from_millis(ms.into())),
+                Err(failure) => return Ok(Err(failure)),
+            }
+            attempt += 1;
+        }
+    }
 }

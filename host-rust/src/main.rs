@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod cli_flows;
+
 #[derive(Parser)]
 #[command(name = "agentcell", version, about = "Run the agentcell component from the command line")]
 struct Cli {
@@ -95,6 +97,8 @@ enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Drive an AI Spine API (flows, executions, agents) from the command line
+    Flows(cli_flows::FlowsArgs),
     /// GET a URL through the component's HTTP import
     Probe {
         url: String,
@@ -134,7 +138,7 @@ struct LimitArgs {
     trust_forwarded_for: bool,
 }
 
-fn seconds(s: &str) -> Result<f64, String> {
+pub(crate) fn seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
         _ => Err(format!("{s:?} is not a number of seconds in (0, 86400]")),
@@ -235,6 +239,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             // stdout may be closed by now (a supervisor that read only the first line).
             let _ = writeln!(std::io::stdout(), "agentcell serve: stopped");
         }
+        Command::Flows(args) => return cli_flows::run(args),
         Command::Probe { url, allow, timeout_ms } => {
             let rt = runtime(None, HttpPolicy::new(allow, Duration::from_millis(timeout_ms.into())))?;
             let p = rt.probe_url(&url, timeout_ms)?;

@@ -1,5 +1,7 @@
 //! The service vectors (`tests/service-vectors/*.json`) in process: each request goes
-//! straight to the component's `attune-service.handle`, as `agentcell serve` routes it.
+//! straight to the component's handler, as `agentcell serve` routes it (the AI Spine
+//! paths `flows.routes` names to `flows.handle`, the rest to `attune-service.handle`);
+//! a path's `{execution_id}` is the last one answered.
 //! Steps that only a server can answer (`served_only`: API keys) are run by the Python
 //! runner against a real `agentcell serve`.
 
@@ -23,6 +25,8 @@ fn service_vectors_in_process() {
         let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for case in file["cases"].as_array().unwrap() {
             let rt = Runtime::builder().memory_storage().build().unwrap();
+            let flows_routes = rt.flows_routes().unwrap();
+            let mut execution_id = String::new();
             for step in case["steps"].as_array().unwrap() {
                 if step["served_only"].as_bool().unwrap_or(false) {
                     continue;
@@ -38,8 +42,23 @@ fn service_vectors_in_process() {
                     None => Some("application/json"),
                     Some(v) => v.as_str(),
                 };
-                let path_of = step["path"].as_str().unwrap();
-                let (status, text) = rt.service_handle(method, path_of, content_type, &body).unwrap();
+                let path_of = step["path"].as_str().unwrap().replace("{execution_id}", &execution_id);
+                let bare = path_of.split('?').next().unwrap_or_default();
+                let is_flows = flows_routes.iter().any(|r| {
+                    bare == r || bare.strip_prefix(r.as_str()).is_some_and(|rest| rest.starts_with('/'))
+                });
+                let (status, text) = if is_flows {
+                    let answer = rt.flows_handle(method, &path_of, &body).unwrap();
+                    (answer.response.status, answer.response.body)
+                } else {
+                    rt.service_handle(method, &path_of, content_type, &body).unwrap()
+                };
+                if let Some(id) = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("execution_id").and_then(Value::as_str).map(str::to_string))
+                {
+                    execution_id = id;
+                }
                 let context = format!("{} / {}: {step}", path.display(), case["name"]);
                 assert_eq!(
                     u64::from(status),

@@ -16,6 +16,11 @@ use std::collections::BTreeMap;
 
 /// How long one agent call may take (upstream's httpx timeout).
 pub const AGENT_TIMEOUT_MS: i64 = 30_000;
+/// How many times a node's call is sent again after the agent refused it (429 or 503).
+pub const AGENT_RETRIES: u32 = 3;
+/// The wait before such a retry when the agent gives no `Retry-After`, and the longest.
+const RETRY_DEFAULT_MS: i64 = 1_000;
+const RETRY_MAX_MS: i64 = 60_000;
 
 /// One node's run (upstream's `NodeExecutionResult`, with times in ms).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,6 +35,9 @@ pub struct NodeRun {
     pub started_ms: i64,
     pub updated_ms: i64,
     pub finished_ms: Option<i64>,
+    /// Calls sent again after the agent refused them.
+    #[serde(default)]
+    pub retries: u32,
 }
 
 /// What an execution was asked to do (upstream's `ExecutionRequest`, less the flow id).
@@ -74,6 +82,8 @@ pub struct Due {
     /// `{execution_id, node_id, input, config}`.
     pub body: String,
     pub timeout_ms: u32,
+    /// Wait this long before sending (a retry after the agent's `Retry-After`).
+    pub delay_ms: u32,
 }
 
 /// What came back from an agent call.
@@ -82,6 +92,8 @@ pub enum AgentAnswer {
     Response {
         status: u16,
         body: Vec<u8>,
+        /// Seconds, from a `Retry-After` header given in seconds.
+        retry_after: Option<u32>,
     },
     /// No response: `timed_out` when the time ran out, else why not.
     NoResponse {
@@ -183,6 +195,7 @@ impl Execution {
                     started_ms: now,
                     updated_ms: now,
                     finished_ms: None,
+                    retries: 0,
                 };
                 match agent_id {
                     None => {
@@ -199,23 +212,7 @@ impl Execution {
                             return Vec::new();
                         }
                         Some(endpoint) => {
-                            let config =
-                                self.flow.node(&node_id).map(|n| n.config.clone()).unwrap_or_default();
-                            let body = json!({
-                                "execution_id": self.execution_id,
-                                "node_id": node_id,
-                                "input": run.input_data,
-                                "config": config,
-                            });
-                            let left = self
-                                .deadline_ms
-                                .map_or(AGENT_TIMEOUT_MS, |d| (d - now).min(AGENT_TIMEOUT_MS));
-                            due.push(Due {
-                                node_id: node_id.clone(),
-                                url: format!("{}/execute", endpoint.trim_end_matches('/')),
-                                body: body.to_string(),
-                                timeout_ms: left.max(1) as u32,
-                            });
+                            due.push(self.call(&node_id, &endpoint, &run.input_data, 0, now));
                             self.nodes.push(run);
                         }
                     },
@@ -241,6 +238,51 @@ impl Execution {
             self.finish(Status::Completed, None, now);
         }
         due
+    }
+
+    /// The call of `node_id`'s agent at `endpoint`, sent after `delay_ms`.
+    fn call(&self, node_id: &str, endpoint: &str, input: &Object, delay_ms: i64, now: i64) -> Due {
+        let config = self.flow.node(node_id).map(|n| n.config.clone()).unwrap_or_default();
+        let body = json!({
+            "execution_id": self.execution_id,
+            "node_id": node_id,
+            "input": input,
+            "config": config,
+        });
+        let start = now + delay_ms;
+        let left = self.deadline_ms.map_or(AGENT_TIMEOUT_MS, |d| (d - start).min(AGENT_TIMEOUT_MS));
+        Due {
+            node_id: node_id.to_string(),
+            url: format!("{}/execute", endpoint.trim_end_matches('/')),
+            body: body.to_string(),
+            timeout_ms: left.max(1) as u32,
+            delay_ms: delay_ms as u32,
+        }
+    }
+
+    /// The same call again when the agent refused it (429, or 503 with `Retry-After`),
+    /// retries are left and the wait ends before the deadline.
+    fn retry(&mut self, node_id: &str, answer: &AgentAnswer, now: i64) -> Option<Due> {
+        let AgentAnswer::Response { status, retry_after, .. } = answer else { return None };
+        if !(*status == 429 || (*status == 503 && retry_after.is_some())) {
+            return None;
+        }
+        let delay = retry_after.map_or(RETRY_DEFAULT_MS, |s| i64::from(s) * 1000).min(RETRY_MAX_MS);
+        if self.deadline_ms.is_some_and(|d| now + delay >= d) {
+            return None;
+        }
+        let run = self.run_of(node_id)?;
+        let agent = run.agent_id.clone()?;
+        let endpoint = self.endpoints.get(&agent).cloned().flatten()?;
+        if run.retries >= AGENT_RETRIES {
+            return None;
+        }
+        let due = self.call(node_id, &endpoint, &run.input_data.clone(), delay, now);
+        let run = self.run_mut(node_id)?;
+        run.retries += 1;
+        run.updated_ms = now;
+        self.updated_ms = now;
+        Some(due)
     }
 
     fn finish(&mut self, status: Status, error: Option<String>, now: i64) {
@@ -282,6 +324,9 @@ impl Execution {
         if self.deadline_ms.is_some_and(|d| now >= d) {
             self.time_out(now);
             return Some(Vec::new());
+        }
+        if let Some(again) = self.retry(node_id, &answer, now) {
+            return Some(vec![again]);
         }
         let agent = self.run_of(node_id).and_then(|r| r.agent_id.clone()).unwrap_or_default();
         match read_answer(&agent, answer) {
@@ -343,7 +388,7 @@ fn read_answer(agent: &str, answer: AgentAnswer) -> Result<Object, String> {
         AgentAnswer::NoResponse { message, .. } => {
             return Err(format!("Agent '{agent}' could not be reached: {message}"))
         }
-        AgentAnswer::Response { status, body } => (status, body),
+        AgentAnswer::Response { status, body, .. } => (status, body),
     };
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let said = |v: &Value| {
@@ -412,7 +457,12 @@ mod tests {
         AgentAnswer::Response {
             status: 200,
             body: json!({"status": "success", "output": output}).to_string().into_bytes(),
+            retry_after: None,
         }
+    }
+
+    fn refused(status: u16, retry_after: Option<u32>) -> AgentAnswer {
+        AgentAnswer::Response { status, body: br#"{"detail":"slow down"}"#.to_vec(), retry_after }
     }
 
     fn run(ask: Ask) -> Execution {
@@ -456,7 +506,8 @@ mod tests {
         let mut e = run(Ask::default());
         e.start(0);
         e.settle("a", ok(json!({})), 1);
-        let fail = AgentAnswer::Response { status: 500, body: br#"{"detail":"boom"}"#.to_vec() };
+        let fail =
+            AgentAnswer::Response { status: 500, body: br#"{"detail":"boom"}"#.to_vec(), retry_after: None };
         assert_eq!(e.settle("b", fail, 2), Some(vec![]));
         assert_eq!(e.status, Status::Failed);
         assert_eq!(e.error_message.as_deref(), Some("Agent 'B' answered HTTP 500: boom"));
@@ -472,13 +523,44 @@ mod tests {
         let said = AgentAnswer::Response {
             status: 200,
             body: br#"{"status":"error","error_message":"no credit data"}"#.to_vec(),
+            retry_after: None,
         };
         e.settle("a", said, 1);
         assert_eq!(e.error_message.as_deref(), Some("Agent 'A' reported an error: no credit data"));
         let mut e = run(Ask::default());
         e.start(0);
-        e.settle("a", AgentAnswer::Response { status: 200, body: b"<html>".to_vec() }, 1);
+        e.settle("a", AgentAnswer::Response { status: 200, body: b"<html>".to_vec(), retry_after: None }, 1);
         assert!(e.error_message.unwrap().contains("not a JSON object"));
+    }
+
+    #[test]
+    fn a_refused_call_is_sent_again_after_retry_after_then_fails() {
+        let mut e = run(Ask::default());
+        e.start(0);
+        let again = e.settle("a", refused(429, Some(2)), 10).unwrap();
+        assert_eq!((again.len(), again[0].node_id.as_str(), again[0].delay_ms), (1, "a", 2000));
+        assert_eq!(e.status, Status::Running);
+        // Without Retry-After: a second; 503 counts only with Retry-After.
+        assert_eq!(e.settle("a", refused(429, None), 20).unwrap()[0].delay_ms, 1000);
+        assert_eq!(e.settle("a", refused(503, Some(1)), 30).unwrap()[0].delay_ms, 1000);
+        // Retries used up: the refusal fails the node with the agent's words.
+        assert!(e.settle("a", refused(429, Some(1)), 40).unwrap().is_empty());
+        assert_eq!(e.status, Status::Failed);
+        assert_eq!(e.error_message.as_deref(), Some("Agent 'A' answered HTTP 429: slow down"));
+        // A 503 without Retry-After fails at once; so does a wait past the deadline.
+        let mut e = run(Ask::default());
+        e.start(0);
+        assert!(e.settle("a", refused(503, None), 1).unwrap().is_empty());
+        let mut e = run(Ask { timeout: Some(5.0), ..Ask::default() });
+        e.start(0);
+        assert!(e.settle("a", refused(429, Some(10)), 1).unwrap().is_empty());
+        assert_eq!(e.status, Status::Failed);
+        // After a retry the answer is taken as any other.
+        let mut e = run(Ask::default());
+        e.start(0);
+        let again = e.settle("a", refused(429, Some(1)), 1).unwrap();
+        assert_eq!(again[0].timeout_ms, AGENT_TIMEOUT_MS as u32);
+        assert_eq!(e.settle("a", ok(json!({"x": 1})), 1500).unwrap().len(), 2);
     }
 
     #[test]

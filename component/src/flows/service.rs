@@ -573,6 +573,7 @@ mod tests {
         AgentAnswer::Response {
             status: 200,
             body: json!({"status": "success", "output": output}).to_string().into_bytes(),
+            retry_after: None,
         }
     }
 

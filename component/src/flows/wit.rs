@@ -18,13 +18,21 @@ fn call(execution_id: &str, due: Due) -> f::AgentCall {
             body: Some(due.body),
             timeout_ms: Some(due.timeout_ms),
         },
+        delay_ms: due.delay_ms,
     }
 }
 
 fn agent_answer(answer: Result<wit_http::Response, wit_http::HttpError>) -> AgentAnswer {
     let answer = answer.map_err(crate::wit::http_error_from_wit).and_then(response_from_wit);
     match answer {
-        Ok(r) => AgentAnswer::Response { status: r.status, body: r.body },
+        Ok(r) => {
+            let retry_after = r
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                .and_then(|(_, v)| v.trim().parse::<u32>().ok());
+            AgentAnswer::Response { status: r.status, body: r.body, retry_after }
+        }
         Err(HttpError::Timeout(m)) => AgentAnswer::NoResponse { timed_out: true, message: m },
         Err(HttpError::Denied(m) | HttpError::InvalidRequest(m) | HttpError::Failed(m)) => {
             AgentAnswer::NoResponse { timed_out: false, message: m }

@@ -9,7 +9,7 @@ bodies, retries with backoff and `Retry-After`): `attune-client.prepare` and
 `.interpret`. This module only moves bytes, through the runtime's HTTP policy, and
 never holds the component instance while it waits on the network, so many requests
 can be in flight at once. `AttunedClient` (async) and `SyncAttunedClient` share one
-implementation (`_Exchange`), as httpx's clients do.
+implementation (`agentcell._exchange`), as httpx's clients do.
 
 As upstream's client: `get_state` of an unknown user is `None`, `delete_state` and
 `health` answer `bool` (`health` is `False`, not an error, when the service cannot be
@@ -21,79 +21,27 @@ reached or is unhealthy). Errors: `InvalidArgumentError` (400), `AuthenticationE
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
-from .._wasm import Err, Ok, Runtime, send_request
-from .._wit import AttuneClientClientConfig
-from ..errors import AgentcellError, InvalidArgumentError, NotFoundError
-from ..http import HttpPolicy
+from .._exchange import Exchange, Interpret, Prepare, run_async, run_sync
+from .._wasm import Runtime
+from ..errors import AgentcellError, NotFoundError
 from ._model import PromptContext, StateSnapshot
 
 __all__ = ["AttunedClient", "SyncAttunedClient"]
 
-# One exchange: yields ("send", request) and receives the answer, yields
-# ("sleep", seconds) between attempts, and returns the operation's result.
-_Step = tuple[str, Any]
+
+def _interface(runtime: Runtime) -> tuple[Prepare, Interpret]:
+    client = runtime.exports.attune_client
+    return client.prepare, client.interpret  # type: ignore[return-value]
 
 
-class _Exchange:
-    """What both clients share: configuration, the runtime and the HTTP policy, and the
-    request/answer loop driven by the component."""
-
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None,
-        timeout: float,
-        max_retries: int,
-        runtime: Runtime | None,
-    ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidArgumentError(
-                f"base_url: must be an absolute http(s) URL, got {base_url!r}", field="base_url"
-            )
-        if timeout <= 0:
-            raise InvalidArgumentError(f"timeout: must be positive, got {timeout}", field="timeout")
-        if max_retries < 0:
-            raise InvalidArgumentError(
-                f"max_retries: must not be negative, got {max_retries}", field="max_retries"
-            )
-        # The client talks to the one service it was given, and nowhere else.
-        self.policy = HttpPolicy(allow=[parts.netloc], timeout=timeout)
-        self.owns_runtime = runtime is None
-        self.runtime = runtime or Runtime(":memory:", self.policy)
-        self.config: AttuneClientClientConfig = {
-            "base_url": base_url,
-            "api_key": api_key,
-            "max_retries": max_retries,
-            "timeout_ms": max(1, int(timeout * 1000)),
-        }
-
-    def close(self) -> None:
-        if self.owns_runtime:
-            self.runtime.close()
-
-    def steps(self, op: Any) -> Generator[_Step, Any, Any]:
-        request = self.runtime.exports.attune_client.prepare(self.config, op)
-        attempt = 0
-        while True:
-            answer = yield ("send", request)
-            outcome = self.runtime.exports.attune_client.interpret(self.config, op, attempt, answer)
-            if outcome[0] == "done":
-                return outcome[1]
-            yield ("sleep", outcome[1] / 1000)
-            attempt += 1
-
-    def send(self, request: dict[str, Any]) -> Ok | Err:
-        """Blocking HTTP through the policy; the answer in the form `interpret` takes."""
-        return send_request(self.policy, request)
+def _exchange(
+    base_url: str, api_key: str | None, timeout: float, max_retries: int, runtime: Runtime | None
+) -> Exchange:
+    return Exchange(base_url, api_key, timeout, max_retries, runtime, _interface)
 
 
 def _op_upsert(snapshot: StateSnapshot) -> tuple[str, Any]:
@@ -125,23 +73,11 @@ class AttunedClient:
         max_connections: int = 100,
         runtime: Runtime | None = None,
     ) -> None:
-        self._exchange = _Exchange(base_url, api_key, timeout, max_retries, runtime)
+        self._exchange = _exchange(base_url, api_key, timeout, max_retries, runtime)
         self._pool = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="attuned-client")
 
     async def _run(self, op: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        steps = self._exchange.steps(op)
-        answer: Any = None
-        try:
-            while True:
-                kind, arg = steps.send(answer)
-                if kind == "send":
-                    answer = await loop.run_in_executor(self._pool, self._exchange.send, arg)
-                else:
-                    await asyncio.sleep(arg)
-                    answer = None
-        except StopIteration as done:
-            return done.value
+        return await run_async(self._exchange, self._pool, op)
 
     async def upsert_state(self, snapshot: StateSnapshot) -> None:
         await self._run(_op_upsert(snapshot))
@@ -203,21 +139,10 @@ class SyncAttunedClient:
         max_retries: int = 3,
         runtime: Runtime | None = None,
     ) -> None:
-        self._exchange = _Exchange(base_url, api_key, timeout, max_retries, runtime)
+        self._exchange = _exchange(base_url, api_key, timeout, max_retries, runtime)
 
     def _run(self, op: Any) -> Any:
-        steps = self._exchange.steps(op)
-        answer: Any = None
-        try:
-            while True:
-                kind, arg = steps.send(answer)
-                if kind == "send":
-                    answer = self._exchange.send(arg)
-                else:
-                    time.sleep(arg)
-                    answer = None
-        except StopIteration as done:
-            return done.value
+        return run_sync(self._exchange, op)
 
     def upsert_state(self, snapshot: StateSnapshot) -> None:
         self._run(_op_upsert(snapshot))

@@ -44,6 +44,10 @@ fn dispatch(app: &Arc<App>, calls: Vec<AgentCall>) {
     for call in calls {
         let app = app.clone();
         tokio::spawn(async move {
+            if call.delay_ms > 0 {
+                // The agent asked for a pause (429 with Retry-After).
+                tokio::time::sleep(std::time::Duration::from_millis(call.delay_ms.into())).await;
+            }
             let policy = app.runtime.http_policy().clone();
             let request = call.request.clone();
             let answer = tokio::task::spawn_blocking(move || policy.send(&request))
