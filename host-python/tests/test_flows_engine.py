@@ -60,7 +60,7 @@ def test_decorators_async_agents_and_failures() -> None:
         def picky(data: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"cannot use {data['text']!r}")
 
-        engine.register_agent("lazy", lambda data: ["not", "a", "dict"])
+        engine.register_agent("lazy", lambda _data: ["not", "a", "dict"])
         engine.create_flow(chain("ok", "shout"))
         engine.create_flow(chain("bad", "shout", "picky"))
         engine.create_flow(chain("odd", "lazy"))
@@ -106,16 +106,18 @@ def test_cancel_and_timeout() -> None:
     release = threading.Event()
     called: list[str] = []
     with FlowEngine() as engine:
-        engine.register_agent("hold", lambda data: release.wait(5) and {"held": True})
-        engine.register_agent("next", lambda data: called.append("next") or {})
+        engine.register_agent("hold", lambda _data: release.wait(5) and {"held": True})
+        engine.register_agent("next", lambda _data: called.append("next") or {})
         engine.create_flow(chain("held", "hold", "next"))
         started = engine.execute("held", {})
-        assert engine.cancel_execution(started["execution_id"])["message"] == "Execution cancelled successfully"
+        assert (
+            engine.cancel_execution(started["execution_id"])["message"] == "Execution cancelled successfully"
+        )
         release.set()
         done = engine.wait(started["execution_id"], timeout=5)
         assert done["status"] == "cancelled" and called == []
 
-        engine.register_agent("nap", lambda data: time.sleep(0.4) or {})
+        engine.register_agent("nap", lambda _data: time.sleep(0.4) or {})
         engine.create_flow(chain("nap", "nap", "next"))
         late = engine.run("nap", {}, timeout=0.1)
         assert late["status"] == "failed" and "timed out" in late["error_message"]
@@ -126,13 +128,17 @@ def test_cancel_and_timeout() -> None:
 def test_runs_persist_in_a_sqlite_file_and_abandoned_runs_are_ended(tmp_path: Path) -> None:
     db = tmp_path / "flows.db"
     with FlowEngine(db) as engine:
-        engine.register_agent("one", lambda data: {"one": 1})
+        engine.register_agent("one", lambda _data: {"one": 1})
         engine.create_flow(chain("keep", "one"))
         kept = engine.run("keep", {})["execution_id"]
         # An execution left running, as by a process that died mid-call.
-        stuck = engine._flows.handle(  # noqa: SLF001 - the raw request, no call made
-            {"method": "POST", "path": "/flows/execute", "content_type": None,
-             "body": '{"flow_id": "keep", "input_data": {}}'}
+        stuck = engine._flows.handle(
+            {
+                "method": "POST",
+                "path": "/flows/execute",
+                "content_type": None,
+                "body": '{"flow_id": "keep", "input_data": {}}',
+            }
         )
         stuck_id = json.loads(stuck["response"]["body"])["execution_id"]
     with FlowEngine(db, recover_after=0) as again:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import os
 import signal
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -31,7 +33,7 @@ from agentcell.flows import (
 )
 
 from .agents import AgentServer, agent, agent_server, chain, diamond
-from .conftest import KEY, Server
+from .conftest import AGENTCELL, KEY, Server
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +156,10 @@ def test_bad_input_is_refused_before_sending(client: AISpine) -> None:
 def test_credentials_network_and_rate_limits(spine: Server, tmp_path: Path) -> None:
     with AISpine(api_key="sk_wrong", base_url=spine.base) as wrong, pytest.raises(AuthenticationError):
         wrong.list_flows()
-    with AISpine(base_url=spine.base) as anonymous, pytest.raises(AuthenticationError, match="Missing API key"):
+    with (
+        AISpine(base_url=spine.base) as anonymous,
+        pytest.raises(AuthenticationError, match="Missing API key"),
+    ):
         anonymous.get_execution("6f1c1e9a-9b7e-4c59-8f0e-2d7a3c1b5e40")
     # Public: AI Spine's health under /api/v1.
     with AISpine(base_url=spine.base + "/api/v1") as anonymous:
@@ -176,7 +181,9 @@ def test_credentials_network_and_rate_limits(spine: Server, tmp_path: Path) -> N
         limited.stop()
 
 
-def test_an_agent_answering_429_is_called_again_after_retry_after(client: AISpine, agents: AgentServer) -> None:
+def test_an_agent_answering_429_is_called_again_after_retry_after(
+    client: AISpine, agents: AgentServer
+) -> None:
     register(client, agents, busy="busy")
     client.create_flow(chain("busy", "busy"))
     done = client.execute_and_wait("busy", {"n": 1}, timeout=10, interval=0.05)
@@ -192,7 +199,9 @@ def test_cancel_stops_the_run_and_later_answers_change_nothing(client: AISpine, 
     time.sleep(0.2)
     assert client.cancel_execution(started["execution_id"]) == {"message": "Execution cancelled successfully"}
     # wait_for_execution stops on cancelled (the official SDKs poll on to their timeout).
-    assert client.wait_for_execution(started["execution_id"], timeout=5, interval=0.05)["status"] == "cancelled"
+    assert (
+        client.wait_for_execution(started["execution_id"], timeout=5, interval=0.05)["status"] == "cancelled"
+    )
     time.sleep(1.0)  # the slow agent has answered by now
     final = client.get_execution(started["execution_id"])
     assert (final["status"], final["error_message"]) == ("cancelled", "Execution cancelled by user")
@@ -206,9 +215,11 @@ def test_cancel_stops_the_run_and_later_answers_change_nothing(client: AISpine, 
 def test_the_timeout_of_an_execution_is_enforced(spine: Server, client: AISpine, agents: AgentServer) -> None:
     register(client, agents, slow="slow1500-slow")
     client.create_flow(chain("late", "slow"))
-    status, started, _ = spine.request("POST", "/flows/execute", {"flow_id": "late", "input_data": {}, "timeout": 0.3})
+    status, started, _ = spine.request(
+        "POST", "/flows/execute", {"flow_id": "late", "input_data": {}, "timeout": 0.3}
+    )
     assert status == 200
-    with pytest.raises(ExecutionError, match="did not answer in time|timed out"):
+    with pytest.raises(ExecutionError, match=r"did not answer in time|timed out"):
         client.wait_for_execution(started["execution_id"], timeout=5, interval=0.05)
 
 
@@ -273,5 +284,53 @@ def test_the_openapi_document_lists_the_routes(spine: Server) -> None:
     with urllib.request.urlopen(spine.base + "/api/v1/openapi.json", timeout=10) as r:
         spec = json.loads(r.read())
     assert spec["openapi"].startswith("3.")
-    for path in ("/flows/execute", "/flows", "/flows/{flow_id}", "/executions/{execution_id}", "/agents", "/metrics"):
+    for path in (
+        "/flows/execute",
+        "/flows",
+        "/flows/{flow_id}",
+        "/executions/{execution_id}",
+        "/agents",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
+
+
+def test_the_command_line_drives_the_service(spine: Server, agents: AgentServer, tmp_path: Path) -> None:
+    def flows(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(AGENTCELL), "flows", "--url", spine.base, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "AGENTCELL_API_KEY": KEY},
+        )
+
+    with AISpine(api_key=KEY, base_url=spine.base) as c:
+        c.create_agent(agent("zoe", agents.endpoint("ok-zoe")))
+    definition = tmp_path / "flow.json"
+    definition.write_text(json.dumps(chain("cli", "zoe")))
+    assert flows("create", str(definition)).returncode == 0
+    assert json.loads(flows("list").stdout)[0]["flow_id"] == "cli"
+    assert json.loads(flows("get", "cli").stdout)["entry_point"] == "n0"
+    ran = flows("execute", "cli", "--input", '{"n": 41}', "--wait")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["output_data"] == {
+        "n0": {"zoe": True, "last": "zoe", "n": 42, "config": {}}
+    }
+    assert len(json.loads(flows("executions", "--flow", "cli").stdout)) == 1
+    assert json.loads(flows("agents").stdout)[0]["agent_id"] == "zoe"
+    assert json.loads(flows("metrics").stdout)["successful_executions"] == 1
+    missing = flows("get", "nope")
+    assert missing.returncode == 1 and "api error (HTTP 404): Flow 'nope' not found" in missing.stderr
+    bad = flows("execute", "cli", "--input", "[1]")
+    assert bad.returncode == 1 and "validation error" in bad.stderr
+    anonymous = subprocess.run(
+        [str(AGENTCELL), "flows", "--url", spine.base, "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={k: v for k, v in os.environ.items() if k != "AGENTCELL_API_KEY"},
+    )
+    assert (
+        anonymous.returncode == 1 and "authentication error (HTTP 401): Missing API key" in anonymous.stderr
+    )

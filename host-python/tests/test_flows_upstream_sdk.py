@@ -36,9 +36,7 @@ def seed_flow(spine: Server, agents: AgentServer, flow_id: str) -> None:
 
 
 @pytest.mark.parametrize("prefix", ["", "/api/v1"])
-def test_every_covered_method_of_the_official_sdk(
-    spine: Server, agents: AgentServer, prefix: str
-) -> None:
+def test_every_covered_method_of_the_official_sdk(spine: Server, agents: AgentServer, prefix: str) -> None:
     flow_id = f"credit{prefix.replace('/', '_')}"
     seed_flow(spine, agents, flow_id)
     with warnings.catch_warnings():
@@ -63,7 +61,9 @@ def test_every_covered_method_of_the_official_sdk(
 
         assert spine.request("POST", "/flows", chain(f"slow{len(prefix)}", "slow"))[0] == 200
         running = client.execute_flow(f"slow{len(prefix)}", {})
-        assert client.cancel_execution(running["execution_id"])["message"] == "Execution cancelled successfully"
+        assert (
+            client.cancel_execution(running["execution_id"])["message"] == "Execution cancelled successfully"
+        )
         assert client.get_execution(running["execution_id"])["status"] == "cancelled"
 
         health = client.health_check()
@@ -79,9 +79,11 @@ def test_every_covered_method_of_the_official_sdk(
 
 
 def test_the_official_sdk_sees_our_refusals_as_its_errors(spine: Server, tmp_path: Path) -> None:
-    with ai_spine.AISpine(api_key="sk_not_a_key", base_url=spine.base) as wrong:
-        with pytest.raises(ai_spine.AuthenticationError):
-            wrong.list_flows()
+    with (
+        ai_spine.AISpine(api_key="sk_not_a_key", base_url=spine.base) as wrong,
+        pytest.raises(ai_spine.AuthenticationError),
+    ):
+        wrong.list_flows()
     limited = Server(tmp_path / "limited", "--rate-limit", "1")
     try:
         with ai_spine.AISpine(api_key=KEY, base_url=limited.base, max_retries=0) as c:

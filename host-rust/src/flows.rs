@@ -113,7 +113,11 @@ impl Runtime {
     /// `config`: the component builds the request and reads the answer, this host
     /// sends it through its HTTP policy and waits as the component asks between
     /// retries. `Ok(Err(failure))` is the service's (or the network's) refusal.
-    pub fn flows_client(&self, config: &ClientConfig, op: &Operation) -> Result<Result<String, Failure>, Error> {
+    pub fn flows_client(
+        &self,
+        config: &ClientConfig,
+        op: &Operation,
+    ) -> Result<Result<String, Failure>, Error> {
         let request = match self.call_named("flows-client.prepare", |l| {
             l.bindings.agentcell_core_flows_client().call_prepare(&mut l.store, config, op)
         })? {
@@ -135,7 +139,9 @@ impl Runtime {
             })?;
             match outcome {
                 Ok(ClientOutcome::Done(json)) => return Ok(Ok(json)),
-                Ok(ClientOutcome::Retry(ms)) => std::thread::sleep(std::time::Duration::from_millis(ms.into())),
+                Ok(ClientOutcome::Retry(ms)) => {
+                    std::thread::sleep(std::time::Duration::from_millis(ms.into()))
+                }
                 Err(failure) => return Ok(Err(failure)),
             }
             attempt += 1;

@@ -96,10 +96,7 @@ pub enum AgentAnswer {
         retry_after: Option<u32>,
     },
     /// No response: `timed_out` when the time ran out, else why not.
-    NoResponse {
-        timed_out: bool,
-        message: String,
-    },
+    NoResponse { timed_out: bool, message: String },
 }
 
 impl Execution {

@@ -35,7 +35,7 @@ __all__ = ["AttunedClient", "SyncAttunedClient"]
 
 def _interface(runtime: Runtime) -> tuple[Prepare, Interpret]:
     client = runtime.exports.attune_client
-    return client.prepare, client.interpret  # type: ignore[return-value]
+    return client.prepare, client.interpret
 
 
 def _exchange(

@@ -55,7 +55,9 @@ def _error_for(status: int, body: str) -> AISpineError:
     detail = parsed.get("detail") if isinstance(parsed, dict) else None
     if isinstance(detail, list):  # FastAPI-style 422: [{loc, msg, type}]
         message = "; ".join(
-            f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}" for d in detail if isinstance(d, dict)
+            f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg')}"
+            for d in detail
+            if isinstance(d, dict)
         )
     else:
         message = str(detail) if detail is not None else f"HTTP {status}"
@@ -85,7 +87,9 @@ class _LocalAgent:
     def answer(self, body: str | None) -> Json:
         """The HTTP response an agent server would give for this call."""
         call = json.loads(body or "{}")
-        args = (call.get("input", {}), call.get("config", {})) if self.with_config else (call.get("input", {}),)
+        args = (
+            (call.get("input", {}), call.get("config", {})) if self.with_config else (call.get("input", {}),)
+        )
         try:
             output = asyncio.run(self.fn(*args)) if self.is_async else self.fn(*args)
             if inspect.isawaitable(output):
@@ -110,7 +114,12 @@ async def _await(value: Any) -> Any:
 
 def _response(status: int, body: Json) -> Json:
     text = json.dumps(body, allow_nan=False)
-    return {"status": status, "headers": [("content-type", "application/json")], "body": text, "body_encoding": "utf8"}
+    return {
+        "status": status,
+        "headers": [("content-type", "application/json")],
+        "body": text,
+        "body_encoding": "utf8",
+    }
 
 
 class FlowEngine:

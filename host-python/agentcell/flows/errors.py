@@ -63,7 +63,7 @@ class ExecutionError(AISpineError):
         self.execution_id = execution_id
 
 
-class TimeoutError(AISpineError, builtins.TimeoutError):  # noqa: A001 - the SDK's name
+class TimeoutError(AISpineError, builtins.TimeoutError):
     """No answer in time, or an execution still running when `wait_for_execution` gave up;
     `timeout` is the limit in seconds."""
 
