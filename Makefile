@@ -101,8 +101,10 @@ bench: build
 	$(PY) benches/attune.py
 	$(PY) benches/memory.py
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-	$(CARGO) build --release -p agentcell-host --example native_baseline --example infer_native
+	$(CARGO) build --release -p agentcell-host --example native_baseline --example infer_native \
+	    --example stub_agent --example flows_load
 	$(PY) benches/service.py
+	$(PY) benches/flows.py
 
 # Approximate search on isotropic data against hnswlib (issue 3); not in `make bench`:
 # building the HNSW graph of 100,000 x 768 takes minutes.

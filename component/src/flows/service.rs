@@ -222,8 +222,8 @@ fn route(
         ("GET", ["openapi.json"]) => Answer { status: 200, body: OPENAPI.to_string(), ..Answer::default() },
         ("POST", ["flows", "execute"]) => execute(storage, body, now)?,
         ("GET", ["flows"]) => {
-            let flows = store::list_flows(storage).map_err(storage_failed)?;
-            answer(200, json!({"count": flows.len(), "flows": flows}))
+            let flows = store::list_flows_raw(storage).map_err(storage_failed)?;
+            Answer { status: 200, body: store::listing("flows", &flows), ..Answer::default() }
         }
         ("POST", ["flows"]) => {
             let mut flow: FlowDefinition = parse_body(body)?;
@@ -235,8 +235,8 @@ fn route(
                 false => detail(409, format!("Flow '{}' already exists", flow.flow_id)),
             }
         }
-        ("GET", ["flows", id]) => match store::get_flow(storage, id).map_err(storage_failed)? {
-            Some(flow) => answer(200, serde_json::to_value(flow).unwrap_or_default()),
+        ("GET", ["flows", id]) => match store::get_flow_raw(storage, id).map_err(storage_failed)? {
+            Some(flow) => Answer { status: 200, body: flow, ..Answer::default() },
             None => detail(404, format!("Flow '{id}' not found")),
         },
         ("PUT", ["flows", id]) => {
@@ -322,12 +322,15 @@ fn route(
                 json!({"messages": messages, "count": messages.len(), "execution_id": e.execution_id}),
             )
         }
-        ("GET", ["agents"]) | ("GET", ["agents", "active"]) => {
-            let active_only = segments.len() == 2;
+        ("GET", ["agents"]) => {
+            let agents = store::list_agents_raw(storage).map_err(storage_failed)?;
+            Answer { status: 200, body: store::listing("agents", &agents), ..Answer::default() }
+        }
+        ("GET", ["agents", "active"]) => {
             let agents: Vec<AgentInfo> = store::list_agents(storage)
                 .map_err(storage_failed)?
                 .into_iter()
-                .filter(|a| !active_only || a.is_active)
+                .filter(|a| a.is_active)
                 .collect();
             answer(200, json!({"count": agents.len(), "agents": agents}))
         }
@@ -682,5 +685,30 @@ mod tests {
         let (status, updated, _) = call(&s, "PUT", "/flows/p", &flow.to_string());
         assert_eq!((status, updated["version"].as_str()), (200, Some("1.0.1")));
         assert_eq!(call(&s, "DELETE", "/flows/p", "").1["message"], "Flow 'p' deleted successfully");
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::ports::MemoryStorage;
+
+    #[test]
+    #[ignore = "a timing probe, run by hand"]
+    fn list_flows_cost() {
+        let s = MemoryStorage::default();
+        let nodes = json!([{"id": "a", "type": "input"}, {"id": "b", "type": "processor", "depends_on": ["a"]}, {"id": "c", "type": "output", "depends_on": ["b"]}]);
+        for i in 0..5 {
+            let body = json!({"flow_id": format!("f{i}"), "name": "n", "nodes": nodes, "entry_point": "a"})
+                .to_string();
+            handle(&s, &Request { method: "POST", path: "/flows", body: &body }, 1);
+        }
+        for path in ["/flows", "/agents", "/flows/f1", "/api/v1/health"] {
+            let t = std::time::Instant::now();
+            for _ in 0..10000 {
+                handle(&s, &Request { method: "GET", path, body: "" }, 1);
+            }
+            eprintln!("{path}: {:?} per call", t.elapsed() / 10000);
+        }
     }
 }

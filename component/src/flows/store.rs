@@ -38,6 +38,42 @@ fn all_under<T: DeserializeOwned>(storage: &dyn Storage, prefix: &str) -> Result
     Ok(out)
 }
 
+/// Every stored text under `prefix`, in key order, as written by `encode`: the list
+/// routes answer them as they are (parsing and re-rendering them cost more than the
+/// rest of a request).
+fn raw_under(storage: &dyn Storage, prefix: &str) -> Result<Vec<String>> {
+    let keys = all_keys(storage, NAMESPACE, prefix)?;
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        out.extend(storage.get_many(NAMESPACE, chunk)?.into_iter().flatten());
+    }
+    Ok(out)
+}
+
+/// `{"count": n, "<name>": [...]}` of stored texts, without parsing them.
+pub fn listing(name: &str, texts: &[String]) -> String {
+    let mut body = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum::<usize>() + 32);
+    body.push_str(&format!("{{\"count\":{},\"{name}\":[", texts.len()));
+    body.push_str(&texts.join(","));
+    body.push_str("]}");
+    body
+}
+
+/// The stored flows, as stored (JSON texts of `FlowDefinition`).
+pub fn list_flows_raw(storage: &dyn Storage) -> Result<Vec<String>> {
+    raw_under(storage, "flow/")
+}
+
+/// One stored flow as stored.
+pub fn get_flow_raw(storage: &dyn Storage, id: &str) -> Result<Option<String>> {
+    Ok(storage.get(NAMESPACE, &flow_key(id))?)
+}
+
+/// The stored agents, as stored (JSON texts of `AgentInfo`).
+pub fn list_agents_raw(storage: &dyn Storage) -> Result<Vec<String>> {
+    raw_under(storage, "agent/")
+}
+
 fn get<T: DeserializeOwned>(storage: &dyn Storage, key: &str) -> Result<Option<T>> {
     storage.get(NAMESPACE, key)?.map(|v| decode(key, &v)).transpose()
 }

@@ -47,7 +47,21 @@ pub struct SqliteStorage {
 struct ValueCache {
     by_ns: HashMap<String, HashMap<String, Option<String>>>,
     entries: usize,
+    /// Pages of `list-keys` answers; a write drops the pages whose prefix its key has
+    /// (a listing of flows stays while executions are written next to it).
+    pages: Vec<CachedPage>,
 }
+
+struct CachedPage {
+    ns: String,
+    prefix: String,
+    cursor: Option<String>,
+    limit: u32,
+    page: KeyPage,
+}
+
+/// Key pages the owned-file cache holds at most (the oldest goes first).
+const CACHE_PAGES: usize = 64;
 
 impl ValueCache {
     fn get(&self, ns: &str, key: &str) -> Option<&Option<String>> {
@@ -69,6 +83,29 @@ impl ValueCache {
         if self.entries + incoming > CACHE_ENTRIES {
             self.by_ns.clear();
             self.entries = 0;
+            self.pages.clear();
+        }
+    }
+
+    fn page(&self, ns: &str, prefix: &str, cursor: Option<&str>, limit: u32) -> Option<&KeyPage> {
+        self.pages
+            .iter()
+            .find(|p| p.ns == ns && p.prefix == prefix && p.cursor.as_deref() == cursor && p.limit == limit)
+            .map(|p| &p.page)
+    }
+
+    fn insert_page(&mut self, ns: &str, prefix: &str, cursor: Option<&str>, limit: u32, page: KeyPage) {
+        if self.pages.len() >= CACHE_PAGES {
+            self.pages.remove(0);
+        }
+        let (ns, prefix, cursor) = (ns.to_string(), prefix.to_string(), cursor.map(str::to_string));
+        self.pages.push(CachedPage { ns, prefix, cursor, limit, page });
+    }
+
+    /// A key of `ns` changed: the pages that could list it are stale.
+    fn key_changed(&mut self, ns: &str, key: &str) {
+        if !self.pages.is_empty() {
+            self.pages.retain(|p| !(p.ns == ns && key.starts_with(p.prefix.as_str())));
         }
     }
 }
@@ -242,6 +279,7 @@ impl SqliteStorage {
         if let Some(cache) = &self.cache {
             let mut map = cache.write().unwrap();
             for (k, v) in changes {
+                map.key_changed(ns, &k);
                 map.insert(ns, &k, v);
             }
             map.make_room(0);
@@ -327,6 +365,11 @@ impl StorageBackend for SqliteStorage {
     ) -> Result<KeyPage, StorageError> {
         check_key("namespace", ns)?;
         check_limit(limit)?;
+        if let Some(cache) = &self.cache {
+            if let Some(hit) = cache.read().unwrap().page(ns, prefix, cursor, limit) {
+                return Ok(hit.clone());
+            }
+        }
         let keys = self.read(|db| {
             let mut stmt = db
                 .prepare_cached(
@@ -340,9 +383,15 @@ impl StorageBackend for SqliteStorage {
                     |r| r.get::<_, String>(0),
                 )
                 .map_err(|e| self.unavailable(&e))?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.unavailable(&e))
+            let keys = rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.unavailable(&e))?;
+            let found = page(keys, limit);
+            // Cached while the read holds the connection, as values are (see `get_many`).
+            if let Some(cache) = &self.cache {
+                cache.write().unwrap().insert_page(ns, prefix, cursor, limit, found.clone());
+            }
+            Ok(found)
         })?;
-        Ok(page(keys, limit))
+        Ok(keys)
     }
 }
 
@@ -393,6 +442,26 @@ mod tests {
             assert!(values.iter().all(Option::is_some), "{name}: an acknowledged write is missing");
             assert_eq!(reopened.list_keys("ns", "", None, 1000).unwrap().keys.len(), 300, "{name}");
         }
+    }
+
+    #[test]
+    fn owned_file_key_pages_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let owned = SqliteStorage::open_owned(dir.path().join("pages.db")).unwrap();
+        let keys = |prefix: &str| owned.list_keys("ns", prefix, None, 10).unwrap().keys;
+        owned.set_many("ns", &[(s("flow/a"), s("1"))]).unwrap();
+        assert_eq!(keys("flow/"), [s("flow/a")]);
+        owned.set_many("ns", &[(s("exec/x"), s("1"))]).unwrap(); // another prefix: the page stays right
+        assert_eq!(keys("flow/"), [s("flow/a")]);
+        owned.set_many("ns", &[(s("flow/b"), s("2"))]).unwrap();
+        assert_eq!(keys("flow/"), [s("flow/a"), s("flow/b")]);
+        assert!(owned.compare_and_set("ns", "flow/c", None, "3").unwrap());
+        assert_eq!(keys("flow/").len(), 3);
+        assert_eq!(owned.delete_many("ns", &[s("flow/a")]).unwrap(), 1);
+        assert_eq!(keys("flow/"), [s("flow/b"), s("flow/c")]);
+        assert_eq!(keys(""), [s("exec/x"), s("flow/b"), s("flow/c")]);
+        let second = owned.list_keys("ns", "flow/", None, 1).unwrap();
+        assert_eq!((second.keys, second.cursor), (vec![s("flow/b")], Some(s("flow/b"))));
     }
 
     #[test]
