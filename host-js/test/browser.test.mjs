@@ -70,6 +70,36 @@ test('the Attuned playground translates in the page as sliders move', { skip: SK
   });
 });
 
+test('a typed message is inferred in the page, and hand-set sliders win', { skip: SKIP }, async () => {
+  await withPage(async (page, errors) => {
+    await page.waitForFunction(() => Number(document.body.dataset.translations ?? 0) >= 1, null, { timeout: 30000 });
+    const settled = async (expect) => page.waitForFunction(
+      ([id, value]) => document.getElementById(id).textContent === value, expect, { timeout: 10000 });
+    await page.locator('#axis-warmth').fill('0.9'); // by hand: a self report
+    await settled(['tone', 'warm-casual']);
+    await page.locator('#message').fill(
+      'Dear team, I would be grateful if you could kindly review the attached proposal at your convenience.');
+    await page.locator('#infer').click();
+    await page.waitForFunction(() => document.body.dataset.inferences === '1', null, { timeout: 10000 });
+    await settled(['tone', 'warm-formal']); // formality inferred high, warmth kept
+    const estimates = await page.locator('#estimates li').allTextContents();
+    assert.ok(estimates.some((e) => e.startsWith('formality = 1.00 (confidence 0.31; from politeness_count')), estimates.join('\n'));
+    assert.equal(await page.locator('#axis-formality').inputValue(), '1');
+    assert.equal(await page.locator('#axis-warmth').inputValue(), '0.9');
+    assert.equal(await page.locator('#source').inputValue(), 'mixed');
+    assert.equal(await page.locator('#confidence-value').textContent(), '0.31');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}attune-playground-inference.png`, fullPage: true });
+    // An empty message estimates nothing and changes nothing.
+    await page.locator('#message').fill('');
+    await page.locator('#infer').click();
+    await page.waitForFunction(() => document.body.dataset.inferences === '2', null, { timeout: 10000 });
+    assert.equal(await page.locator('#estimates li').count(), 0);
+    assert.equal(await page.locator('#tone').textContent(), 'warm-formal');
+    assert.deepEqual(errors, []);
+  });
+});
+
 test('the page loads the component and shows version, health, storage and HTTP', { skip: SKIP }, async () => {
   await withPage(async (page, errors) => {
     await page.waitForFunction(() => !document.getElementById('denied').textContent.includes('loading'), null, { timeout: 30000 });
