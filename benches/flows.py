@@ -80,7 +80,11 @@ def seed(base: str, agent_base: str) -> None:
         {"id": "b", "type": "processor", "agent_id": "eddie", "depends_on": ["a"]},
         {"id": "c", "type": "output", "agent_id": "result", "depends_on": ["b"]},
     ]
-    post(base, "/flows", {"flow_id": "bench", "name": "bench", "nodes": nodes, "entry_point": "a", "exit_points": ["c"]})
+    post(
+        base,
+        "/flows",
+        {"flow_id": "bench", "name": "bench", "nodes": nodes, "entry_point": "a", "exit_points": ["c"]},
+    )
     for i in range(4):  # GET /flows lists five flows
         post(base, "/flows", {"flow_id": f"f{i}", "name": f"f{i}", "nodes": nodes, "entry_point": "a"})
 
@@ -142,10 +146,8 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     try:
         with tempfile.TemporaryDirectory() as data:
-            serve = [
-                str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--api-key", KEY, "--rate-limit", "0",
-                "--allow-agent", "127.0.0.1", "--data", data,
-            ]  # fmt: skip
+            serve = [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--api-key", KEY, "--rate-limit", "0"]
+            serve += ["--allow-agent", "127.0.0.1", "--data", data]
             proc, base = start(serve, "listening")
             try:
                 results["agentcell"] = measure(base, "/api/v1/health", agent_base, args)
@@ -154,9 +156,14 @@ def main() -> None:
                 proc.wait(timeout=10)
         port = free_port()
         uvicorn = [
-            sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "benches"), "aispine_fastapi_stub:app",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "info",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            str(ROOT / "benches"),
+            "aispine_fastapi_stub:app",
+        ]
+        uvicorn += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log"]
         proc, base = start(uvicorn, "Uvicorn running")
         try:
             results["baseline"] = measure(base, "/health", agent_base, args)
@@ -174,10 +181,10 @@ def main() -> None:
     for route in ("GET /health", "GET /flows"):
         (a, a50, a99), (b, _, _) = ours[route], theirs[route]
         print(f"{route + ' (req/s)':34} {a:>14,.0f} {b:>14,.0f} {a / b:>7.1f}x   ours p50 {a50}, p99 {a99}")
-    burst, base_burst = ours["burst"], theirs["burst"]
+    rate, base_rate = ours["burst"]["per_second"], theirs["burst"]["per_second"]
     print(
-        f"{'3-node executions completed/s':34} {burst['per_second']:>14,.1f} {base_burst['per_second']:>14,.1f}"
-        f" {burst['per_second'] / base_burst['per_second']:>7.1f}x   ({args.executions} started at once)"
+        f"{'3-node executions completed/s':34} {rate:>14,.1f} {base_rate:>14,.1f}"
+        f" {rate / base_rate:>7.1f}x   ({args.executions} started at once)"
     )
     for mode, label in (("burst", "in the burst"), ("serial", "one at a time")):
         for key in ("p50_ms", "p99_ms"):
@@ -185,7 +192,10 @@ def main() -> None:
             name = f"  latency {key[:3]} {label} (ms)"
             print(f"{name:34} {a:>14.1f} {b:>14.1f} {b / max(a, 0.5):>7.1f}x lower")
     failed = {name: r["burst"]["failed"] + r["serial"]["failed"] for name, r in results.items()}
-    print(f"(executions that did not complete: agentcell {failed['agentcell']:.0f}, baseline {failed['baseline']:.0f})")
+    print(
+        f"(executions not completed: agentcell {failed['agentcell']:.0f}, baseline {failed['baseline']:.0f})"
+    )
+
 
 if __name__ == "__main__":
     main()

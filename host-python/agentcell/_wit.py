@@ -809,7 +809,8 @@ class AttuneService:
 
     def writer(self, req: AttuneServiceServiceRequest) -> str | None:
         """The user whose stored state `req` writes (`POST /v1/state` names it in its body,
-        `DELETE /v1/state/{id}` in its path), `none` for a request that writes no state.
+        `DELETE /v1/state/{id}` in its path, `POST /v1/infer` with a `user_id` adds to
+        that user's baseline), `none` for a request that writes nothing.
         Hosts that order writes per user key them by it. A write whose user cannot be
         read (a body that is not JSON) is keyed by the empty string.
         """

@@ -114,6 +114,10 @@ struct StateBody {
 #[derive(Deserialize)]
 struct InferBody {
     message: String,
+    /// Whose message: their baseline (every message inferred for them so far) gives
+    /// the deltas, and takes this one in. Their stored state is not touched.
+    #[serde(default)]
+    user_id: Option<String>,
 }
 
 /// The inferred snapshot of `message` for `user_id`, none when the text gives no
@@ -246,13 +250,32 @@ pub fn handle(
             };
             let features = infer::extract_features(&b.message).map_err(|e| (e, None))?;
             let state = infer::infer(&b.message, infer::DEFAULT_CONFIDENCE_CAP).map_err(|e| (e, None))?;
+            let baseline = match &b.user_id {
+                Some(id) => {
+                    let id = user(id).map_err(|e| (e, None))?;
+                    let cap = infer::DEFAULT_CONFIDENCE_CAP;
+                    Some(store::add_to_baseline(storage, &id, &state, cap).map_err(|e| (e, Some(id)))?)
+                }
+                None => None,
+            };
             // Serialised from the structs, so f32s read as f32s (as in `WireSnapshot`).
             #[derive(serde::Serialize)]
             struct Answer<'a> {
                 estimates: &'a [infer::AxisEstimate],
                 features: &'a infer::LinguisticFeatures,
+                /// With a `user_id`: each axis's shift from the user's baseline (the
+                /// messages before this one), and how many messages that baseline holds.
+                #[serde(skip_serializing_if = "Option::is_none")]
+                deltas: Option<BTreeMap<String, f32>>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                baseline_messages: Option<u64>,
             }
-            let answer = Answer { estimates: &state.estimates, features: &features };
+            let answer = Answer {
+                estimates: &state.estimates,
+                features: &features,
+                deltas: baseline.as_ref().map(|b| infer::deltas(&b.state, &state).into_iter().collect()),
+                baseline_messages: baseline.as_ref().map(|b| b.messages),
+            };
             Ok((200, serde_json::to_string(&answer).expect("estimates serialise")))
         }
         ("GET", ["v1", "state", id]) => {
@@ -310,6 +333,8 @@ pub fn writer(method: &str, path: &str, body: &str) -> Option<String> {
             Some(serde_json::from_str::<Target>(body).ok().and_then(|t| t.user_id).unwrap_or_default())
         }
         ("DELETE", ["v1", "state", id]) => Some(percent_decode(id).unwrap_or_default()),
+        // With a `user_id`, an inference adds to that user's baseline.
+        ("POST", ["v1", "infer"]) => serde_json::from_str::<Target>(body).ok().and_then(|t| t.user_id),
         _ => None,
     }
 }
@@ -445,6 +470,32 @@ mod tests {
     }
 
     #[test]
+    fn deltas_are_shifts_from_the_users_baseline_of_earlier_messages() {
+        let s = MemoryStorage::default();
+        let body = |m: &str| format!(r#"{{"user_id":"ana","message":"{m}"}}"#);
+        let calm = "Thank you, that all looks fine to me and I am happy with the plan.";
+        let (status, first) = call(&s, "POST", "/v1/infer", &body(calm));
+        let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+        assert_eq!((status, &first["deltas"], &first["baseline_messages"]), (200, &json!({}), &json!(0)));
+        let (_, again) = call(&s, "POST", "/v1/infer", &body(calm));
+        let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+        assert_eq!(again["baseline_messages"], 1);
+        assert!(again["deltas"].as_object().unwrap().values().all(|d| d.as_f64().unwrap().abs() < 1e-6));
+        let (_, urgent) = call(&s, "POST", "/v1/infer", &body("URGENT!!! Fix this NOW, it is broken!!!"));
+        let urgent: serde_json::Value = serde_json::from_str(&urgent).unwrap();
+        assert_eq!(urgent["baseline_messages"], 2);
+        assert!(urgent["deltas"]["urgency_sensitivity"].as_f64().unwrap() > 0.3, "{urgent}");
+        // Another user has a baseline of their own; the state store is not touched.
+        let (_, other) = call(&s, "POST", "/v1/infer", r#"{"user_id":"bo","message":"hi there"}"#);
+        assert!(other.contains(r#""baseline_messages":0"#));
+        assert_eq!(call(&s, "GET", "/v1/state/ana", "").0, 404);
+        assert_eq!(call(&s, "POST", "/v1/infer", r#"{"user_id":"a b","message":"x"}"#).0, 400);
+        // Deleting the user forgets the baseline too.
+        assert_eq!(call(&s, "DELETE", "/v1/state/ana", "").0, 204);
+        assert!(call(&s, "POST", "/v1/infer", &body(calm)).1.contains(r#""baseline_messages":0"#));
+    }
+
+    #[test]
     fn a_message_is_inferred_and_the_users_own_values_outrank_it() {
         let s = MemoryStorage::default();
         let r =
@@ -465,6 +516,7 @@ mod tests {
         );
         assert!(state["axes"]["urgency_sensitivity"].is_number(), "inferred axes are stored");
         assert_eq!(call(&s, "POST", "/v1/infer", r#"{"text":"x"}"#).0, 422);
+        assert!(!call(&s, "POST", "/v1/infer", r#"{"message":"calm words"}"#).1.contains("deltas"));
         assert_eq!(call(&s, "GET", "/v1/infer", "").0, 405);
     }
 
@@ -518,6 +570,8 @@ mod tests {
         assert_eq!(writer("DELETE", "/v1/state/a%20b", "").as_deref(), Some("a b"));
         assert_eq!(writer("GET", "/v1/state/bob", ""), None);
         assert_eq!(writer("POST", "/v1/translate", r#"{"user_id":"ana"}"#), None);
+        assert_eq!(writer("POST", "/v1/infer", r#"{"user_id":"ana","message":"x"}"#).as_deref(), Some("ana"));
+        assert_eq!(writer("POST", "/v1/infer", r#"{"message":"x"}"#), None);
     }
 
     #[test]

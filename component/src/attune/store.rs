@@ -115,10 +115,50 @@ pub fn snapshot_of(user_id: &str, stored: &str) -> Result<Snapshot> {
     Ok(parse(user_id, stored)?.snapshot())
 }
 
-/// Removes the state of `user_id`; true when there was one.
+/// Removes the state of `user_id`, and the baseline of their messages; true when there
+/// was a state.
 pub fn delete(storage: &dyn Storage, user_id: &str) -> Result<bool> {
     check_user_id(user_id)?;
+    storage.delete(NAMESPACE, &baseline_key(user_id))?;
     Ok(storage.delete(NAMESPACE, &key(user_id))?)
+}
+
+fn baseline_key(user_id: &str) -> String {
+    format!("baseline/{user_id}")
+}
+
+/// A user's baseline: every message inferred for them so far, combined (`infer::combine`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Baseline {
+    pub messages: u64,
+    pub state: crate::attune::infer::InferredState,
+}
+
+/// Adds `current` (one message's estimates) to the user's baseline; returns the
+/// baseline as it was before (empty for a user's first message). Read, combine,
+/// compare-and-set, as `upsert`.
+pub fn add_to_baseline(
+    storage: &dyn Storage,
+    user_id: &str,
+    current: &crate::attune::infer::InferredState,
+    cap: f32,
+) -> Result<Baseline> {
+    check_user_id(user_id)?;
+    update(storage, NAMESPACE, &baseline_key(user_id), |stored| {
+        let before: Baseline = match stored {
+            None => Baseline::default(),
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                Error::new(ErrorCode::Storage, format!("stored baseline of {user_id:?} is unreadable: {e}"))
+            })?,
+        };
+        let after = Baseline {
+            messages: before.messages + 1,
+            state: crate::attune::infer::combine(&before.state, current, cap)?,
+        };
+        let json = serde_json::to_string(&after)
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot encode baseline: {e}")))?;
+        Ok((json, before))
+    })
 }
 
 #[cfg(test)]
