@@ -373,53 +373,51 @@ pub fn check_cap(cap: f32) -> Result<f32> {
     Ok(cap)
 }
 
-fn estimate(axis: &str, value: f32, confidence: f32, features: &[&str]) -> AxisEstimate {
-    AxisEstimate {
-        axis: axis.to_string(),
-        value: clamp01(value),
-        confidence,
-        variance: 0.25 * (1.0 - confidence),
-        source: SOURCE.to_string(),
-        features: features.iter().map(|f| f.to_string()).collect(),
+/// The axes a text is inferred on, in order, with the features each is computed from.
+const INFERRED: [(&str, &[&str]); 5] = [
+    ("anxiety_level", &["negative_emotion_count", "hedge_count", "question_ratio"]),
+    ("urgency_sensitivity", &["urgency_count", "exclamation_ratio", "imperative_count"]),
+    ("formality", &["politeness_count", "avg_word_length", "caps_ratio"]),
+    ("tolerance_for_complexity", &["reading_grade"]),
+    (
+        "emotional_stability",
+        &["negative_emotion_count", "absolutist_count", "exclamation_ratio", "caps_ratio"],
+    ),
+];
+
+/// A text's estimates as numbers: the value of each axis of `INFERRED` and the one
+/// confidence they share; `None` for a text without words.
+fn scores(text: &str, cap: f32) -> Result<Option<([f32; 5], f32)>> {
+    let f = extract_features(text)?;
+    if f.word_count == 0 {
+        return Ok(None);
     }
+    let evidence = 1.0 - (-(f.word_count as f32) / 50.0).exp();
+    let confidence = (0.15 + 0.55 * evidence).min(cap);
+    let values = [f.anxiety, f.urgency, f.formality, f.complexity, 1.0 - f.emotional_intensity].map(clamp01);
+    Ok(Some((values, confidence)))
+}
+
+fn variance(confidence: f32) -> f32 {
+    0.25 * (1.0 - confidence)
 }
 
 /// The estimates a text gives, each with a confidence of at most `cap`.
 pub fn infer(text: &str, cap: f32) -> Result<InferredState> {
     let cap = check_cap(cap)?;
-    let f = extract_features(text)?;
-    if f.word_count == 0 {
-        return Ok(InferredState::default());
-    }
-    let evidence = 1.0 - (-(f.word_count as f32) / 50.0).exp();
-    let confidence = (0.15 + 0.55 * evidence).min(cap);
-    let estimates = vec![
-        estimate(
-            "anxiety_level",
-            f.anxiety,
+    let Some((values, confidence)) = scores(text, cap)? else { return Ok(InferredState::default()) };
+    let estimates = INFERRED
+        .iter()
+        .zip(values)
+        .map(|((axis, features), value)| AxisEstimate {
+            axis: axis.to_string(),
+            value,
             confidence,
-            &["negative_emotion_count", "hedge_count", "question_ratio"],
-        ),
-        estimate(
-            "urgency_sensitivity",
-            f.urgency,
-            confidence,
-            &["urgency_count", "exclamation_ratio", "imperative_count"],
-        ),
-        estimate(
-            "formality",
-            f.formality,
-            confidence,
-            &["politeness_count", "avg_word_length", "caps_ratio"],
-        ),
-        estimate("tolerance_for_complexity", f.complexity, confidence, &["reading_grade"]),
-        estimate(
-            "emotional_stability",
-            1.0 - f.emotional_intensity,
-            confidence,
-            &["negative_emotion_count", "absolutist_count", "exclamation_ratio", "caps_ratio"],
-        ),
-    ];
+            variance: variance(confidence),
+            source: SOURCE.to_string(),
+            features: features.iter().map(|f| f.to_string()).collect(),
+        })
+        .collect();
     Ok(InferredState { estimates })
 }
 
@@ -431,26 +429,23 @@ pub fn infer_batch_json(texts: &[String], cap: f32) -> Result<String> {
     struct Entry<'a> {
         axis: &'a str,
         source: &'a str,
-        features: &'a [String],
+        features: &'a [&'a str],
     }
     #[derive(Serialize)]
     struct Batch<'a> {
         catalogue: Vec<Entry<'a>>,
         states: Vec<Vec<(usize, f32, f32, f32)>>,
     }
-    let states = texts.iter().map(|t| infer(t, cap)).collect::<Result<Vec<_>>>()?;
-    let template = infer("x", cap)?; // every non-empty text estimates the same axes
-    let catalogue: Vec<Entry> = template
-        .estimates
-        .iter()
-        .map(|e| Entry { axis: &e.axis, source: &e.source, features: &e.features })
-        .collect();
-    let index =
-        |axis: &str| template.estimates.iter().position(|e| e.axis == axis).expect("a catalogued axis");
-    let states = states
-        .iter()
-        .map(|s| s.estimates.iter().map(|e| (index(&e.axis), e.value, e.confidence, e.variance)).collect())
-        .collect();
+    let cap = check_cap(cap)?;
+    let catalogue: Vec<Entry> =
+        INFERRED.iter().map(|(axis, features)| Entry { axis, source: SOURCE, features }).collect();
+    let mut states = Vec::with_capacity(texts.len());
+    for text in texts {
+        states.push(match scores(text, cap)? {
+            None => Vec::new(),
+            Some((values, c)) => values.iter().enumerate().map(|(i, v)| (i, *v, c, variance(c))).collect(),
+        });
+    }
     Ok(serde_json::to_string(&Batch { catalogue, states }).expect("estimates serialise"))
 }
 
