@@ -306,6 +306,24 @@ class HttpClientResponse(TypedDict):
     body_encoding: HttpClientBodyEncoding
 
 
+class KernelsResonanceScore(TypedDict):
+    """How well a batch of embeddings agrees."""
+
+    # `clamp01(c (1 + 0.1 s))`, `c` the coherence and `s` the harmonic sum
+    # `sum_k sin(k pi c + (k - 1) t) / k` over `k = 1..=n-harmonics`, divided by
+    # `sum_k 1 / k`. With one harmonic it is the store's resonance of `c`.
+    value: float
+    # The mean cosine similarity over all pairs of distinct rows, from the sum of
+    # the unit rows `u`: `(|sum u|^2 - n) / (n (n - 1))`; 1 for a single row.
+    coherence: float
+    # `(1 - coherence) / 2`, in [0, 1].
+    ethical_tension: float
+    # `value >= 0.45`.
+    nam_compliant: bool
+    # Compliant and `ethical-tension <= 0.35`.
+    is_valid: bool
+
+
 class MemoryStoreOptions(TypedDict):
     """How a store is opened."""
 
@@ -1109,6 +1127,48 @@ class Memory:
         return out
 
 
+class Kernels:
+    """Resonance kernels over batches of embeddings (seed 004, `anam_py.kernels`). The seed
+    names them; the formulas are ours, deterministic, and consistent with the thresholds
+    the memory store and the principle validator use (resonance `c (1 + 0.1 sin(pi c))`
+    at least 0.45, tension at most 0.35). Matrices cross as hex pieces of little-endian
+    f32, row after row (as `memory.put`'s); `dimension` is the length of a row.
+    """
+
+    __slots__ = ("_call", "_call_ok")
+
+    def __init__(self, rt: Runtime) -> None:
+        self._call = rt.call
+        self._call_ok = rt.call_ok
+
+    def resonance(
+        self, embeddings: Sequence[Text], dimension: int, n_harmonics: int, t: float
+    ) -> KernelsResonanceScore:
+        """The resonance score of a batch (`n >= 1` rows, none all zeros, all finite) at
+        time `t`, with `n-harmonics` in 1..=64.
+        """
+        out: KernelsResonanceScore = self._call_ok(
+            "kernels", "resonance", embeddings, dimension, n_harmonics, t
+        )
+        return out
+
+    def harmonic_field(self, positions: Sequence[Text], dimension: int, n_modes: int, t: float) -> str:
+        """The harmonic field of `positions` (rows of length `dimension`) at time `t`: for
+        mode `m` in 0..`n-modes` (1..=1024), `cos((m + 1) t - (p . k_m) / sqrt(dimension))`
+        with the wave vector `k_m[j] = cos(pi (m + 1) (j + 1/2) / dimension)` (a DCT-II
+        basis). Answered as hex of `rows x n-modes` little-endian f32, row after row.
+        """
+        out: str = self._call_ok("kernels", "harmonic-field", positions, dimension, n_modes, t)
+        return out
+
+    def action_tension(self, action: Sequence[Text]) -> float:
+        """The ethical tension of an action vector: the share of its magnitude pointing
+        negative, `sum max(0, -a_j) / sum |a_j|` (0 for a zero vector), in [0, 1].
+        """
+        out: float = self._call_ok("kernels", "action-tension", action)
+        return out
+
+
 class Principles:
     """A registry of named principles (seed 004's "axioms") and checks over them. Every
     number has a formula (see `agentcell.memory` docs):
@@ -1301,6 +1361,7 @@ class Exports:
         "diagnostics",
         "flows",
         "flows_client",
+        "kernels",
         "memory",
         "meta",
         "principles",
@@ -1318,6 +1379,7 @@ class Exports:
         self.flows = Flows(rt)
         self.flows_client = FlowsClient(rt)
         self.memory = Memory(rt)
+        self.kernels = Kernels(rt)
         self.principles = Principles(rt)
         self.code_analysis = CodeAnalysis(rt)
         self.bench = Bench(rt)

@@ -3,6 +3,7 @@
 //! search and persisted through the host storage port (see [`segments`]).
 
 pub mod code;
+pub mod kernels;
 pub mod principles;
 #[cfg(target_arch = "wasm32")]
 mod wit;

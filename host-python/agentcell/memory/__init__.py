@@ -24,6 +24,14 @@ from .exceptions import (
     UnknownAxiomError,
     ValidationError,
 )
+from .kernels import (
+    EthicalGate,
+    HarmonicKernel,
+    ResonanceKernel,
+    ResonanceScore,
+    calculate_resonance_score,
+    validate_nam_compliance,
+)
 
 __all__ = [
     "DEFAULT_DIMENSION",
@@ -34,15 +42,21 @@ __all__ = [
     "CodeBaseCrawler",
     "CrawlerError",
     "Embedder",
+    "EthicalGate",
     "HTMCore",
     "HTMError",
+    "HarmonicKernel",
     "IndexKind",
     "InvalidRegistryError",
     "MemoryError",
     "MemoryStorageError",
     "Principle",
     "ProgressCallback",
+    "ResonanceKernel",
+    "ResonanceScore",
     "SearchHit",
     "UnknownAxiomError",
     "ValidationError",
+    "calculate_resonance_score",
+    "validate_nam_compliance",
 ]
