@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._checks import strings
+
 __all__ = ["HttpFailure", "HttpPolicy", "HttpResult"]
 
 
@@ -70,7 +72,8 @@ class HttpPolicy:
     def __init__(self, allow: Iterable[str] = (), timeout: float = 10.0) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout: must be positive, got {timeout}")
-        object.__setattr__(self, "allow", tuple(a.strip().lower() for a in allow))
+        entries = strings("allow", allow)
+        object.__setattr__(self, "allow", tuple(a.strip().lower() for a in entries))
         object.__setattr__(self, "timeout", float(timeout))
 
     def permits(self, url: str) -> bool:

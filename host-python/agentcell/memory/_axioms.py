@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
+from .._checks import strings
 from .._default import runtime as default_runtime
 from .._wasm import Runtime
 from ..errors import AgentcellError, InvalidArgumentError, NotFoundError
@@ -131,7 +132,10 @@ class AxiomValidator:
         """``{axiom_id, is_valid, resonance_score, ethical_tension, reasons}``.
         Raises `UnknownAxiomError` (an `AxiomError`) for an unknown id."""
         check = self._call(
-            self._runtime.exports.principles.validate, self._registry, axiom_id, list(context_axioms or ())
+            self._runtime.exports.principles.validate,
+            self._registry,
+            axiom_id,
+            strings("context_axioms", context_axioms),
         )
         return dict(check)
 
@@ -142,14 +146,16 @@ class AxiomValidator:
         batch = self._call(
             self._runtime.exports.principles.validate_batch,
             self._registry,
-            list(axiom_ids),
-            list(context_axioms or ()),
+            strings("axiom_ids", axiom_ids),
+            strings("context_axioms", context_axioms),
         )
         return {**batch, "results": [dict(r) for r in batch["results"]]}
 
     def calculate_resonance(self, axioms: Sequence[str]) -> float:
         """Mean pairwise relatedness."""
-        return float(self._call(self._runtime.exports.principles.resonance, self._registry, list(axioms)))
+        return float(
+            self._call(self._runtime.exports.principles.resonance, self._registry, strings("axioms", axioms))
+        )
 
     def calculate_tension(
         self, proposed_axioms: Sequence[str], context_axioms: Sequence[str] | None = None
@@ -159,8 +165,8 @@ class AxiomValidator:
             self._call(
                 self._runtime.exports.principles.tension,
                 self._registry,
-                list(proposed_axioms),
-                list(context_axioms or ()),
+                strings("proposed_axioms", proposed_axioms),
+                strings("context_axioms", context_axioms),
             )
         )
 

@@ -46,6 +46,7 @@ from .._wasm import Runtime
 from .._wit import Memory, MemorySearchOptions, MemoryStoreOptions
 from ..errors import AgentcellError, InvalidArgumentError, StorageError
 from ..storage import SQLiteStorage
+from . import _args
 from ._vectors import ArrayLike, as_matrix, as_vector, from_hex, to_hex, to_hex_pieces
 from .exceptions import HTMError, MemoryStorageError, ValidationError
 
@@ -366,10 +367,7 @@ class HTMCore:
             if len(seq) != n:
                 raise ValidationError(f"{field}: {len(seq)} items for {n} keys", field=field)
         for i, k in enumerate(keys):
-            if not isinstance(k, str):
-                raise ValidationError(
-                    f"entries[{i}].key: must be a string, got {k!r}", field=f"entries[{i}].key"
-                )
+            _args.key(f"entries[{i}].key", k)
 
         # Each partition's rows, in calls of at most CHUNK_ROWS, with their entries' JSON.
         chunks = [
@@ -491,9 +489,11 @@ class HTMCore:
     def delete_embeddings(self, keys: Sequence[str]) -> int:
         """Removes the keys (one durable write per partition); returns how many existed."""
         count = len(self._parts)
+        if isinstance(keys, str):
+            raise ValidationError("keys: must be a sequence of keys, not one string", field="keys")
         by_part: list[list[str]] = [[] for _ in range(count)]
-        for k in keys:
-            by_part[partition_of(k, count) if isinstance(k, str) else 0].append(k)
+        for i, k in enumerate(keys):
+            by_part[partition_of(_args.key(f"keys[{i}]", k), count)].append(k)
 
         def delete(part: _Partition) -> int:
             mine = by_part[self._parts.index(part)]
@@ -506,9 +506,7 @@ class HTMCore:
     def get_embedding(self, key: str) -> dict[str, Any] | None:
         """``{"key", "embedding" (float32 array), "metadata", "diff_ops", "stored_at_ms"}``
         or None."""
-        if not isinstance(key, str):
-            raise ValidationError(f"key: must be a string, got {key!r}", field="key")
-        entry = self._part_of(key).call(Memory.get, key)
+        entry = self._part_of(_args.key("key", key)).call(Memory.get, key)
         if entry is None:
             return None
         diff = entry["diff_ops_json"]
@@ -536,11 +534,11 @@ class HTMCore:
         defaults to the store's index: False uses the IVF index when there is one."""
         query = to_hex(as_vector(query_embedding, "query_embedding"))
         options: MemorySearchOptions = {
-            "limit": limit,
-            "min_similarity": float(min_similarity),
-            "filter_json": json.dumps(dict(filter)) if filter is not None else None,
+            "limit": _args.integer("limit", limit, 1, _args.MAX_LIMIT),
+            "min_similarity": _args.number("min_similarity", min_similarity),
+            "filter_json": _args.json_object("filter", filter) if filter is not None else None,
             "exact": self.index == "flat" if exact is None else bool(exact),
-            "probes": probes,
+            "probes": _args.integer("probes", probes, 1, 2**32 - 1) if probes is not None else None,
         }
         return _merge_hits(self._each(lambda p: _hits(p.call(Memory.search, query, options))), limit)
 

@@ -1,0 +1,53 @@
+"""Bad plain arguments of the memory API and list parameters given a bare string: typed
+errors that name the argument, before anything reaches the component."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agentcell.memory import ValidationError
+
+
+def test_search_arguments_are_checked_before_the_component() -> None:
+    from agentcell.memory import HTMCore
+
+    htm = HTMCore(":memory:", dimension=3)
+    htm.store_embedding("a", np.array([1.0, 0.0, 0.0]), {"lang": "py"})
+    q = np.array([1.0, 0.0, 0.0])
+    for kwargs, match in (
+        ({"limit": -1}, r"limit: must be in 1..=10000, got -1"),
+        ({"limit": 10**12}, r"limit: must be in 1..=10000"),
+        ({"limit": "5"}, r"limit: must be an integer, got str"),
+        ({"limit": True}, r"limit: must be an integer, got bool"),
+        ({"filter": [1]}, r"filter: must be a mapping"),
+        ({"filter": {"a": {1}}}, r"filter: every value must be JSON"),
+        ({"min_similarity": "high"}, r"min_similarity: must be a number"),
+        ({"probes": 0}, r"probes: must be in 1"),
+    ):
+        with pytest.raises(ValidationError, match=match):
+            htm.search_similar(q, **kwargs)
+    with pytest.raises(ValidationError, match="lone surrogate at index 1"):
+        htm.store_embedding("a\ud800", q)
+    with pytest.raises(ValidationError, match="keys: must be a sequence of keys"):
+        htm.delete_embeddings("a")
+    assert (
+        htm.get_embedding("a") is not None
+        and htm.search_similar(q, limit=1, filter={"lang": "py"})[0][0] == "a"
+    )
+
+
+def test_a_bare_string_where_a_list_belongs_is_a_type_error() -> None:
+    from agentcell import HttpPolicy
+    from agentcell.memory import AxiomValidator
+
+    with pytest.raises(TypeError, match=r"allow: must be a list of strings, not one string"):
+        HttpPolicy(allow="api.example.com")
+    assert HttpPolicy(allow=["api.example.com"]).permits("https://api.example.com/x")
+    validator = AxiomValidator()
+    axiom = validator.principles[0].id
+    with pytest.raises(TypeError, match=r"context_axioms: must be a list of strings"):
+        validator.validate_axiom(axiom, axiom)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"axiom_ids\[1\]: must be a string, got int"):
+        validator.validate_batch([axiom, 3])  # type: ignore[list-item]
+    assert validator.validate_axiom(axiom, [axiom])["axiom_id"] == axiom
