@@ -329,8 +329,11 @@ class MemoryStoreOptions(TypedDict):
 
     # Length of every embedding, 1..=65536. Fixed when the store is created.
     dimension: int
-    # Number of persistence shards, 1..=256. Fixed when the store is created.
-    shard_count: int
+    # Number of persistence shards, 1..=256. Fixed when the store is created:
+    # `none` opens an existing store with the count it was created with, and
+    # creates a new one with 4; a count that differs from the recorded one is
+    # `invalid-argument`.
+    shard_count: int | None
     # The approximate index to keep.
     index: MemoryIndexKind
 

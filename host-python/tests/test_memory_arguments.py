@@ -3,6 +3,8 @@ errors that name the argument, before anything reaches the component."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,16 @@ def test_a_bare_string_where_a_list_belongs_is_a_type_error() -> None:
     with pytest.raises(TypeError, match=r"axiom_ids\[1\]: must be a string, got int"):
         validator.validate_batch([axiom, 3])  # type: ignore[list-item]
     assert validator.validate_axiom(axiom, [axiom])["axiom_id"] == axiom
+
+
+def test_an_existing_stores_recorded_shard_count_wins_unless_contradicted(tmp_path: Any) -> None:
+    from agentcell.memory import HTMCore
+
+    with HTMCore(tmp_path, shard_count=8, dimension=3) as htm:
+        htm.store_embedding("a", np.array([1.0, 0.0, 0.0]))
+    with HTMCore(tmp_path, dimension=3) as again:  # the seed's snippets, in sequence
+        assert again.shard_count == 8 and again.get_embedding("a") is not None
+    with pytest.raises(ValidationError, match="created with shard_count 8, not 4"):
+        HTMCore(tmp_path, shard_count=4, dimension=3)
+    with HTMCore(tmp_path / "new", dimension=3) as fresh:
+        assert fresh.shard_count == 4

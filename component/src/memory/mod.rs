@@ -49,7 +49,8 @@ impl IndexKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     pub dimension: u32,
-    pub shard_count: u32,
+    /// `None`: the recorded count of an existing store, `DEFAULT_SHARDS` for a new one.
+    pub shard_count: Option<u32>,
     pub index: IndexKind,
 }
 
@@ -104,6 +105,9 @@ struct Scratch {
     segments: Vec<(String, String)>,
 }
 
+/// The shard count of a new store when the caller names none.
+pub const DEFAULT_SHARDS: u32 = 4;
+
 impl MemoryStore {
     /// Opens (creating) store `name` and replays its segments. `writer` tells this
     /// process's segments apart from other writers' (a random number).
@@ -112,14 +116,14 @@ impl MemoryStore {
         if !(1..=MAX_DIMENSION).contains(&options.dimension) {
             return Err(Error::invalid("dimension", format_args!("must be 1..={MAX_DIMENSION}")));
         }
-        if !(1..=MAX_SHARDS).contains(&options.shard_count) {
+        if options.shard_count.is_some_and(|n| !(1..=MAX_SHARDS).contains(&n)) {
             return Err(Error::invalid("shard_count", format_args!("must be 1..={MAX_SHARDS}")));
         }
         let namespace = format!("memory/{name}");
         let wanted = Config {
             v: segments::FORMAT_VERSION,
             dimension: options.dimension,
-            shard_count: options.shard_count,
+            shard_count: options.shard_count.unwrap_or(DEFAULT_SHARDS),
         };
         let config = match storage.get(&namespace, "config")? {
             None => {
@@ -134,9 +138,11 @@ impl MemoryStore {
                 let found: Config = serde_json::from_str(&text).map_err(|e| {
                     Error::new(ErrorCode::Storage, format!("store {name}: config is corrupt: {e}"))
                 })?;
+                // An unnamed shard count takes the recorded one.
+                let shards = options.shard_count.unwrap_or(found.shard_count);
                 for (field, have, want) in [
                     ("dimension", found.dimension, wanted.dimension),
-                    ("shard_count", found.shard_count, wanted.shard_count),
+                    ("shard_count", found.shard_count, shards),
                 ] {
                     if have != want {
                         return Err(Error::invalid(

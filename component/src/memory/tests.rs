@@ -5,7 +5,7 @@ use crate::ports::MemoryStorage;
 const DIM: usize = 16;
 
 fn opts(index: IndexKind) -> Options {
-    Options { dimension: DIM as u32, shard_count: 4, index }
+    Options { dimension: DIM as u32, shard_count: Some(4), index }
 }
 
 /// Deterministic pseudo-random vectors around `clusters` centres.
@@ -157,7 +157,7 @@ fn embeddings_in_pieces_decode_as_one_and_an_odd_piece_is_named() {
 fn big_batches_persist_as_small_segments_and_reopen_whole() {
     const WIDE: usize = 4096; // 21,848 base64 bytes a row: 8 rows a segment
     let storage = MemoryStorage::default();
-    let wide = Options { dimension: WIDE as u32, shard_count: 2, index: IndexKind::Flat };
+    let wide = Options { dimension: WIDE as u32, shard_count: Some(2), index: IndexKind::Flat };
     let ks = keys(100);
     let vs: Vec<Vec<f32>> =
         (0..100).map(|i| (0..WIDE).map(|j| ((i * 7 + j) % 13) as f32 - 6.0).collect()).collect();
@@ -304,4 +304,18 @@ fn entries_are_checked_without_storing() {
     let field = |json: &str| check_entries(&[json], None).unwrap_err().field.unwrap();
     assert_eq!(field(r#"[{"key":"a"},{"key":"a"}]"#), "entries[1].key");
     assert_eq!(field(r#"[{"key":"a"},{"key":"b","metadata":3}]"#), "entries[1].metadata");
+}
+
+#[test]
+fn an_unnamed_shard_count_takes_the_recorded_one() {
+    let storage = crate::ports::MemoryStorage::default();
+    let eight = Options { dimension: 3, shard_count: Some(8), index: IndexKind::Flat };
+    MemoryStore::open(&storage, "s", eight, 1).unwrap();
+    let unnamed = Options { shard_count: None, ..eight };
+    assert_eq!(MemoryStore::open(&storage, "s", unnamed, 2).unwrap().config.shard_count, 8);
+    let four = Options { shard_count: Some(4), ..eight };
+    let e = MemoryStore::open(&storage, "s", four, 3).err().unwrap();
+    assert!(e.to_string().contains("created with shard_count 8, not 4"), "{e}");
+    // A new store without a count gets the default.
+    assert_eq!(MemoryStore::open(&storage, "t", unnamed, 4).unwrap().config.shard_count, DEFAULT_SHARDS);
 }

@@ -69,6 +69,9 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 IndexKind = Literal["flat", "ivf"]
+#: Persistence shards of a new store when none are named (an existing store keeps its own).
+DEFAULT_SHARDS = 4
+
 #: One search result: key, similarity (or resonance), metadata.
 SearchHit = tuple[str, float, dict[str, Any]]
 
@@ -200,7 +203,8 @@ class HTMCore:
 
     `storage_path` is a directory (created if needed) holding the SQLite files (one per
     partition), or ``":memory:"``. `partitions` (1..=16) is fixed when the store is
-    created (default 2; a store reopened keeps its own). Safe to share between threads:
+    created (default 2; a store reopened keeps its own), and so is `shard_count` (default 4;
+    left unnamed, an existing store's own count is used). Safe to share between threads:
     calls are serialised on each partition's component instance. One process may hold
     one `HTMCore` per store; other processes see its writes when they open it again.
     """
@@ -208,7 +212,7 @@ class HTMCore:
     def __init__(
         self,
         storage_path: str | Path = ":memory:",
-        shard_count: int = 4,
+        shard_count: int | None = None,
         *,
         dimension: int = DEFAULT_DIMENSION,
         index: IndexKind = "flat",
@@ -235,7 +239,7 @@ class HTMCore:
             raise ValidationError("partitions: a store opened in a given runtime has one", field="partitions")
         self.name = name
         self.dimension = dimension
-        self.shard_count = shard_count
+        self.shard_count = shard_count if shard_count is not None else DEFAULT_SHARDS
         self.index: IndexKind = index
         # Embeddings move in 256 KiB pieces; keep glibc from returning and re-faulting
         # them on every call (see `agentcell._alloc`; AGENTCELL_TUNE_ALLOCATOR=0: off).
@@ -245,6 +249,9 @@ class HTMCore:
         first = _Partition(runtime or Runtime(self._storage_at(storage_path, 0)), name, options, self._times)
         with first.runtime.lock:
             first.open()
+        if shard_count is None:  # an existing store's recorded count (4 for a new one)
+            self.shard_count = int(first.call(Memory.stats)["shard_count"])
+            options["shard_count"] = self.shard_count
         count = self._layout(first, 1 if runtime is not None else partitions)
         self._parts = [first] + [
             _Partition(Runtime(self._storage_at(storage_path, i)), name, options, self._times)
