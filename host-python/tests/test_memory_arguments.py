@@ -66,3 +66,27 @@ def test_an_existing_stores_recorded_shard_count_wins_unless_contradicted(tmp_pa
         HTMCore(tmp_path, shard_count=4, dimension=3)
     with HTMCore(tmp_path / "new", dimension=3) as fresh:
         assert fresh.shard_count == 4
+
+
+def test_the_crawler_stays_inside_its_root_unless_told(tmp_path: Any) -> None:
+    import os
+
+    from agentcell.memory import CodeBaseCrawler, HTMCore
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("password = 'hunter2'\n")
+    root = tmp_path / "root"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "a.py").write_text("def f():\n    return 1\n")
+    os.symlink(outside / "secret.py", root / "leak.py")
+    os.symlink(outside, root / "elsewhere")
+    os.symlink(root / "pkg" / "a.py", root / "alias.py")  # inside the root: followed
+    os.symlink(root, root / "pkg" / "loop")  # a loop: walked once
+    crawler = CodeBaseCrawler(HTMCore(":memory:"), respect_gitignore=False)
+    paths = [r["path"] for r in crawler.crawl_directory(root, extract_embeddings=False)]
+    assert paths == ["alias.py", "pkg/a.py"]
+    assert {rel for rel, _ in crawler.skipped} == {"leak.py", "elsewhere"}
+    told = CodeBaseCrawler(HTMCore(":memory:"), respect_gitignore=False, follow_symlinks=True)
+    paths = [r["path"] for r in told.crawl_directory(root, extract_embeddings=False)]
+    assert "leak.py" in paths and "elsewhere/secret.py" in paths

@@ -10,7 +10,8 @@ bigrams. The lexical embedding finds files that share vocabulary, not meaning.
 `.gitignore` files are respected (every one found, each relative to its directory,
 with git's pattern rules via `pathspec`); `.git` is never entered. Include and exclude
 patterns are shell globs matched against the path relative to the crawl root and
-against the file name.
+against the file name. A symbolic link is followed only when it stays inside the crawl
+root, unless `follow_symlinks=True`; one that leads out is skipped (see `skipped`).
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ class _GitIgnores:
     """Every .gitignore under the root, each applied to paths below its directory."""
 
     def __init__(self) -> None:
-        import pathspec
-
+        try:
+            import pathspec
+        except ModuleNotFoundError:
+            raise CrawlerError(
+                "reading .gitignore files needs the pathspec package: pip install 'agentcell[memory]' "
+                "(or pass respect_gitignore=False)"
+            ) from None
         self._pathspec = pathspec
         self._specs: list[tuple[str, Any]] = []
 
@@ -86,11 +92,16 @@ class CodeBaseCrawler:
         embedder: Embedder | None = None,
         max_file_bytes: int = 1_000_000,
         respect_gitignore: bool = True,
+        follow_symlinks: bool = False,
     ) -> None:
+        """`embedder`: texts in, one vector per text out (default: the lexical embedding).
+        Files over `max_file_bytes` are skipped; `follow_symlinks` lets links lead out of
+        the crawl root."""
         self.htm = htm_core
         self.embedder = embedder
         self.max_file_bytes = max_file_bytes
         self.respect_gitignore = respect_gitignore
+        self.follow_symlinks = follow_symlinks
         #: Files the last crawl could not read or skipped as binary or too large.
         self.skipped: list[tuple[str, str]] = []
 
@@ -99,8 +110,26 @@ class CodeBaseCrawler:
     ) -> list[tuple[str, Path]]:
         ignores = _GitIgnores() if self.respect_gitignore else None
         files: list[tuple[str, Path]] = []
-        for dirpath, dirnames, filenames in os.walk(root):
+        inside = root.resolve()
+
+        def leaves_root(path: Path, rel: str) -> bool:
+            """A link that leads out of the root, unless links may: skipped, and said so."""
+            if self.follow_symlinks or not path.is_symlink():
+                return False
+            target = path.resolve()
+            if target == inside or inside in target.parents:
+                return False
+            self.skipped.append((rel, "a symbolic link out of the crawl root (follow_symlinks=False)"))
+            return True
+
+        seen: set[Path] = set()  # directories entered, so a link loop is walked once
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
             here = Path(dirpath)
+            real = here.resolve()
+            if real in seen:
+                dirnames[:] = []
+                continue
+            seen.add(real)
             rel_dir = here.relative_to(root).as_posix()
             rel_dir = "" if rel_dir == "." else rel_dir
             if ignores is not None:
@@ -112,6 +141,7 @@ class CodeBaseCrawler:
                     d == ".git"
                     or (ignores is not None and ignores.ignored(rel, True))
                     or _matches(rel, exclude)
+                    or leaves_root(here / d, rel)
                 ):
                     continue
                 kept.append(d)
@@ -122,7 +152,7 @@ class CodeBaseCrawler:
                     continue
                 if include is not None and not _matches(rel, include):
                     continue
-                if _matches(rel, exclude):
+                if _matches(rel, exclude) or leaves_root(here / name, rel):
                     continue
                 files.append((rel, here / name))
         return files
