@@ -53,6 +53,7 @@ class Principle:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Principle:
+        """A principle from its registry entry (``id``, ``title``, ``statement``, ...)."""
         return cls(
             id=d["id"],
             title=d["title"],
@@ -117,6 +118,7 @@ class AxiomValidator:
         return tuple(self._principles.values())
 
     def get(self, axiom_id: str) -> Principle:
+        """The principle `axiom_id`; `UnknownAxiomError` when there is none."""
         try:
             return self._principles[axiom_id]
         except KeyError:

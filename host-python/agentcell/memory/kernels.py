@@ -108,6 +108,7 @@ class ResonanceKernel:
         self._runtime = runtime or default_runtime()
 
     def score(self, embeddings: ArrayLike, t: float = 0.0) -> ResonanceScore:
+        """The batch's `ResonanceScore` at time `t` (one row per embedding)."""
         m = as_matrix(embeddings, "embeddings")
         s = _call(
             self._runtime.exports.kernels.resonance, to_hex_pieces(m), m.shape[1], self.n_harmonics, _time(t)
