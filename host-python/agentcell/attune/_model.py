@@ -237,8 +237,17 @@ class StateSnapshotBuilder:
         return self
 
     def updated_at_unix_ms(self, millis: int) -> StateSnapshotBuilder:
-        """Defaults to the time of `build()`."""
-        self._updated_at = int(millis)
+        """Defaults to the time of `build()`. A signed 64-bit count of milliseconds."""
+        if isinstance(millis, bool) or not isinstance(millis, int):
+            raise InvalidArgumentError(
+                f"updated_at_unix_ms: must be an integer, got {type(millis).__name__}",
+                field="updated_at_unix_ms",
+            )
+        if not -(2**63) <= millis < 2**63:
+            raise InvalidArgumentError(
+                "updated_at_unix_ms: must fit in a signed 64-bit integer", field="updated_at_unix_ms"
+            )
+        self._updated_at = millis
         return self
 
     def axis(self, name: str, value: float) -> StateSnapshotBuilder:

@@ -1,5 +1,6 @@
-"""Bad plain arguments of the memory API and list parameters given a bare string: typed
-errors that name the argument, before anything reaches the component."""
+"""Bad plain arguments of the public API (issue 18): typed errors that name the argument,
+raised before anything reaches the component; list parameters refuse a bare string; the
+crawler keeps to its root; a reopened store keeps its layout."""
 
 from __future__ import annotations
 
@@ -90,3 +91,13 @@ def test_the_crawler_stays_inside_its_root_unless_told(tmp_path: Any) -> None:
     told = CodeBaseCrawler(HTMCore(":memory:"), respect_gitignore=False, follow_symlinks=True)
     paths = [r["path"] for r in told.crawl_directory(root, extract_embeddings=False)]
     assert "leak.py" in paths and "elsewhere/secret.py" in paths
+
+
+def test_an_attuned_time_beyond_64_bits_is_a_validation_error() -> None:
+    from agentcell import InvalidArgumentError, StateSnapshot
+
+    builder = StateSnapshot.builder().user_id("u1")
+    for bad, match in ((2**64, "signed 64-bit"), (-(2**63) - 1, "signed 64-bit"), ("soon", "integer")):
+        with pytest.raises(InvalidArgumentError, match=match):
+            builder.updated_at_unix_ms(bad)  # type: ignore[arg-type]
+    assert builder.updated_at_unix_ms(2**63 - 1).build().updated_at_unix_ms == 2**63 - 1
