@@ -101,3 +101,14 @@ def test_an_attuned_time_beyond_64_bits_is_a_validation_error() -> None:
         with pytest.raises(InvalidArgumentError, match=match):
             builder.updated_at_unix_ms(bad)  # type: ignore[arg-type]
     assert builder.updated_at_unix_ms(2**63 - 1).build().updated_at_unix_ms == 2**63 - 1
+
+
+def test_metadata_is_for_small_facts_and_nothing_is_stored_when_refused() -> None:
+    from agentcell.memory import HTMCore
+
+    htm = HTMCore(":memory:", dimension=3)
+    with pytest.raises(ValidationError, match=r"entries\[1\]\.metadata: must be at most 65536 bytes"):
+        htm.store_embeddings(["a", "b"], np.ones((2, 3)), [{"x": 1}, {"x": "y" * 10_000_000}])
+    assert htm.get_embedding("a") is None  # the batch is whole or absent
+    htm.store_embedding("a", np.ones(3), {"x": "y" * 60_000})
+    assert len(htm.get_embedding("a")["metadata"]["x"]) == 60_000  # type: ignore[index]

@@ -9,6 +9,9 @@ use serde_json::Value;
 use std::collections::HashSet;
 
 pub const MAX_KEY_BYTES: usize = 1024;
+/// The longest metadata of one entry, as JSON text: metadata is kept in memory beside
+/// every embedding and sent back with every hit, so it is for small facts, not documents.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 /// One entry of a `put`, checked; JSON kept compact as text.
 #[derive(Debug, Clone, PartialEq)]
@@ -156,6 +159,14 @@ fn parse_entries_from(
                     let text = raw.get().trim();
                     if text == "null" {
                         "{}".to_string()
+                    } else if text.len() > MAX_METADATA_BYTES {
+                        return Err(Error::invalid(
+                            &field("metadata"),
+                            format_args!(
+                                "must be at most {MAX_METADATA_BYTES} bytes of JSON, got {}",
+                                text.len()
+                            ),
+                        ));
                     } else if text.starts_with('{') {
                         text.to_string()
                     } else {
@@ -195,6 +206,8 @@ mod tests {
         assert_eq!(field(r#"[{"key":""}]"#), "entries[0].key");
         assert_eq!(field(r#"[{"key":"a"},{"key":"a"}]"#), "entries[1].key");
         assert_eq!(field(r#"[{"key":"a","metadata":[1]}]"#), "entries[0].metadata");
+        let big = format!(r#"[{{"key":"a","metadata":{{"x":"{}"}}}}]"#, "y".repeat(MAX_METADATA_BYTES));
+        assert_eq!(field(&big), "entries[0].metadata");
         assert_eq!(field(r#"[{"key":"a","diff_ops":[{"op":"move"}]}]"#), "entries[0].diff_ops[0].op");
         assert_eq!(field("{}"), "entries");
         assert_eq!(field("3"), "entries");
