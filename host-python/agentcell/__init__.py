@@ -14,6 +14,7 @@ from typing import Any
 
 from ._alloc import tune_allocator
 from ._default import runtime, set_runtime
+from ._settings import Settings, configure_ffi
 from ._wasm import Runtime
 from .attune import (
     Attuned,
@@ -80,6 +81,7 @@ __all__ = [
     "Runtime",
     "SQLiteStorage",
     "ServerError",
+    "Settings",
     "Source",
     "StateSnapshot",
     "StateStore",
@@ -89,6 +91,7 @@ __all__ = [
     "Verbosity",
     "__version__",
     "build_info",
+    "configure_ffi",
     "counter_add",
     "counter_get",
     "get_all_axes",

@@ -71,13 +71,33 @@ STALE_SECONDS = 30 * 24 * 3600
 
 
 def _prune(directory: Path, keep: Path) -> None:
-    # Artifacts of other wasmtime or component versions not used for 30 days.
+    # Artifacts of other wasmtime or component versions not used for 30 days, then the
+    # least recently used others until the cache fits `configure_ffi`'s cache_size_mb.
     import time
 
+    from .._settings import current
+
+    others: list[tuple[float, int, Path]] = []
     for old in directory.glob("component-*.cwasm"):
         try:
-            if old != keep and time.time() - old.stat().st_atime > STALE_SECONDS:
+            st = old.stat()
+            if old != keep and time.time() - st.st_atime > STALE_SECONDS:
                 old.unlink()
+            elif old != keep:
+                others.append((st.st_atime, st.st_size, old))
+        except OSError:
+            pass
+    try:
+        total = keep.stat().st_size + sum(size for _, size, _ in others)
+    except OSError:
+        return
+    budget = current().cache_size_mb * 1024 * 1024
+    for _, size, old in sorted(others):
+        if total <= budget:
+            break
+        try:
+            old.unlink()
+            total -= size
         except OSError:
             pass
 
@@ -103,7 +123,10 @@ def _store(path: Path, component: Component) -> None:
 
 def load_component(engine: Engine, wasm: bytes, *, use_cache: bool = True) -> tuple[Component, bool]:
     """The component for `wasm`, and whether it came from the cache."""
+    from .._settings import current
+
     path = artifact_path(wasm)
+    use_cache = use_cache and current().cache_size_mb > 0
     if use_cache:
         cached = _load_cached(engine, path)
         if cached is not None:

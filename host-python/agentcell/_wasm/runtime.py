@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime.component import Component, Linker
 
+from .. import _settings
 from .._twins import async_twin
 from .._wit import WIT_NAMESPACE, WIT_VERSION
 from ..errors import AgentcellError, ComponentLoadError, ComponentTrap, StorageError, error_from_wit
@@ -25,6 +27,8 @@ from ..storage import SQLiteStorage, StorageFailure
 from . import cache
 from ._capi import consume_error, error_from_ptr, ffi, func_ptr, functype_from_ptr, store_context
 from .values import HEX, TEXT, UTF8, Err, Lift, Lower, Ok, Val, lifter, lowerer, val_delete
+
+_LOG = logging.getLogger("agentcell")
 
 if TYPE_CHECKING:
     from .._wit import Exports
@@ -343,6 +347,8 @@ class Runtime:
         elif storage is not None:
             self._storage = SQLiteStorage(storage)  # fail now, naming the path
         self._lock = threading.RLock()
+        limit = _settings.current().memory_limit_mb
+        self._memory_limit: int | None = None if limit is None else limit * 1024 * 1024
         self._stderr = bytearray()
         self._linker = self._make_linker()
         self._store: wasmtime.Store | None = None
@@ -404,8 +410,20 @@ class Runtime:
         self._stderr += data
         del self._stderr[:-4096]
 
+    def set_memory_limit(self, megabytes: int | None) -> None:
+        """Caps the instance's linear memory (None: no cap beyond wasm's); the next
+        instance after a trap has the same cap."""
+        with self._lock:
+            self._memory_limit = None if megabytes is None else megabytes * 1024 * 1024
+            if self._store is not None:
+                self._store.set_limits(
+                    memory_size=self._memory_limit if self._memory_limit is not None else -1
+                )
+
     def _instantiate(self) -> None:
         store = wasmtime.Store(self.loaded.engine)
+        if self._memory_limit is not None:
+            store.set_limits(memory_size=self._memory_limit)
         wasi = wasmtime.WasiConfig()
         wasi.stderr_custom = self._capture_stderr
         store.set_wasi(wasi)
@@ -415,6 +433,7 @@ class Runtime:
         self._context_addr = ctypes.cast(self._context, ctypes.c_void_p).value
         self._exports.clear()
         self.instantiations += 1
+        _LOG.debug("component instance %d made (runtime %#x)", self.instantiations, id(self))
 
     def _bind(self, interface: str, name: str) -> _Export:
         if self._closed:
@@ -500,5 +519,6 @@ class Runtime:
         detail = panic or next((ln.strip() for ln in reversed(reason) if "trap" in ln), fallback)
         self._instantiate()  # a trapped instance cannot be entered again
         trap = ComponentTrap(f"the component trapped in {name}: {detail}")
+        _LOG.warning("%s; the instance is replaced on the next call", trap)
         trap.__cause__ = host_exc or error
         return trap

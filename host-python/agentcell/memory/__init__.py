@@ -12,6 +12,7 @@ core. Needs numpy (``pip install 'agentcell[memory]'``).
 from __future__ import annotations
 
 from ._axioms import MAX_TENSION, MIN_RESONANCE, AxiomValidator, Principle
+from ._config import Settings, configure_ffi
 from ._crawler import CodeBaseCrawler, Embedder, ProgressCallback
 from ._htm import DEFAULT_DIMENSION, HTMCore, IndexKind, SearchHit
 from .exceptions import (
@@ -55,8 +56,10 @@ __all__ = [
     "ResonanceKernel",
     "ResonanceScore",
     "SearchHit",
+    "Settings",
     "UnknownAxiomError",
     "ValidationError",
     "calculate_resonance_score",
+    "configure_ffi",
     "validate_nam_compliance",
 ]

@@ -40,6 +40,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from .. import _settings
 from .._alloc import keep_heap_warm
 from .._twins import async_twin
 from .._wasm import Runtime
@@ -295,7 +296,7 @@ class HTMCore:
             count = int(json.loads(recorded)["partitions"])
         else:
             existing = int(first.call(Memory.count)) > 0
-            count = 1 if existing else (requested or DEFAULT_PARTITIONS)
+            count = 1 if existing else (requested or _settings.current().thread_pool_size)
             storage.set(LAYOUT_NAMESPACE, self.name, json.dumps({"partitions": count}))
         if requested is not None and requested != count:
             raise ValidationError(
