@@ -54,8 +54,16 @@ from .exceptions import HTMError, MemoryStorageError, ValidationError
 __all__ = ["DEFAULT_DIMENSION", "HTMCore", "IndexKind", "SearchHit"]
 
 DEFAULT_DIMENSION = 768
-#: Rows per `put` call: bounds the transient memory of a large batch in the component.
+#: Rows per `put` call at most, and bytes of f32 per call at most: together they bound
+#: the transient memory of a large batch in the component whatever the dimension (a call
+#: of 4096 rows at dimension 65536 would need a gigabyte of hex at once).
 CHUNK_ROWS = 4096
+CHUNK_BYTES = 16 * 1024 * 1024
+
+
+def chunk_rows(dimension: int) -> int:
+    """Rows per `put` call for embeddings of `dimension`."""
+    return max(1, min(CHUNK_ROWS, CHUNK_BYTES // (4 * dimension)))
 DB_FILE = "htm.sqlite3"
 JOURNAL = "truncate"
 #: Component instances a new store is split over: one per core of a 2-core machine.
@@ -377,9 +385,10 @@ class HTMCore:
         for i, k in enumerate(keys):
             _args.key(f"entries[{i}].key", k)
 
-        # Each partition's rows, in calls of at most CHUNK_ROWS, with their entries' JSON.
+        # Each partition's rows, in calls of at most `chunk_rows`, with their entries' JSON.
+        per_call = chunk_rows(self.dimension)
         chunks = [
-            [rows[a : a + CHUNK_ROWS] for a in range(0, len(rows), CHUNK_ROWS)]
+            [rows[a : a + per_call] for a in range(0, len(rows), per_call)]
             for rows in self._rows_by_partition(keys)
         ]
         entries_jsons = [
