@@ -56,6 +56,8 @@ pub fn inverse_norm(field: &str, v: &[f32]) -> Result<f32> {
     let n = dot(v, v).sqrt();
     if n > 0.0 && n.is_finite() {
         Ok(1.0 / n)
+    } else if n == 0.0 && v.iter().any(|x| *x != 0.0) {
+        Err(Error::invalid(field, "is too small: its length underflows f32 (scale it up)"))
     } else if n == 0.0 {
         Err(Error::invalid(field, "is the zero vector, which has no direction (cosine is undefined)"))
     } else {
