@@ -112,3 +112,16 @@ def test_metadata_is_for_small_facts_and_nothing_is_stored_when_refused() -> Non
     assert htm.get_embedding("a") is None  # the batch is whole or absent
     htm.store_embedding("a", np.ones(3), {"x": "y" * 60_000})
     assert len(htm.get_embedding("a")["metadata"]["x"]) == 60_000  # type: ignore[index]
+
+
+def test_a_wrong_dimension_is_said_in_values_not_hex_digits() -> None:
+    from agentcell.memory import HTMCore
+
+    htm = HTMCore(":memory:", dimension=8, partitions=1)
+    with pytest.raises(
+        ValidationError, match=r"expected 2 embedding\(s\) of dimension 8, got 18 values \(dimension 9\)"
+    ):
+        htm.store_embeddings(["a", "b"], np.ones((2, 9)))
+    with pytest.raises(ValidationError) as raised:
+        htm.search_similar(np.ones(3))
+    assert "hex" not in str(raised.value) and "rows of" not in str(raised.value)

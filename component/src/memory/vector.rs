@@ -97,13 +97,16 @@ pub fn decode_rows_into(
     let expected = rows * dim * 8;
     let digits: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
     if digits != expected {
-        let got = digits as f64 / 8.0 / dim.max(1) as f64;
+        // Said in the caller's units (values, dimensions), never in hex digits.
+        let values = digits / 8;
+        let shape = match (digits % 8, rows) {
+            (0, r) if r > 0 && values % r == 0 => format!(" (dimension {})", values / r),
+            (0, _) => String::new(),
+            _ => " (not a whole number of f32 values)".to_string(),
+        };
         return Err(Error::invalid(
             field,
-            format_args!(
-                "expected {rows} embedding(s) of dimension {dim} ({expected} hex digits), got {digits} hex digits \
-                 ({got} rows of {dim})"
-            ),
+            format_args!("expected {rows} embedding(s) of dimension {dim}, got {values} values{shape}"),
         ));
     }
     crate::blob::decode_f32_pieces_into(field, pieces, values)?;
