@@ -125,3 +125,23 @@ def test_a_wrong_dimension_is_said_in_values_not_hex_digits() -> None:
     with pytest.raises(ValidationError) as raised:
         htm.search_similar(np.ones(3))
     assert "hex" not in str(raised.value) and "rows of" not in str(raised.value)
+
+
+def test_wrong_types_are_type_errors_not_attribute_errors() -> None:
+    from agentcell import RuleTranslator
+    from agentcell.memory import AxiomValidator, CodeBaseCrawler
+
+    with pytest.raises(TypeError, match="snapshot: must be a StateSnapshot, got NoneType"):
+        RuleTranslator().to_prompt_context(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"snapshots\[1\]: must be a StateSnapshot"):
+        RuleTranslator().to_prompt_contexts([_snapshot(), "x"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="principle: must be a Principle, got str"):
+        AxiomValidator().register("AX_NEW")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="htm_core: must be an HTMCore, got str"):
+        CodeBaseCrawler("htm")  # type: ignore[arg-type]
+
+
+def _snapshot() -> Any:
+    from agentcell import StateSnapshot
+
+    return StateSnapshot.builder().user_id("u1").axis("warmth", 0.9).build()

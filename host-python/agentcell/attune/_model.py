@@ -360,13 +360,24 @@ class RuleTranslator:
         return {"hi": self.hi, "lo": self.lo}
 
     def to_prompt_context(self, snapshot: StateSnapshot) -> PromptContext:
+        """The prompt context of one snapshot."""
+        if not isinstance(snapshot, StateSnapshot):
+            raise TypeError(f"snapshot: must be a StateSnapshot, got {type(snapshot).__name__}")
         return self.to_prompt_contexts((snapshot,))[0]
 
     def to_prompt_contexts(self, snapshots: Iterable[StateSnapshot]) -> list[PromptContext]:
         """Many snapshots in one call into the component. Snapshots cross as one JSON
         string (`translate-batch-json`): far cheaper from Python than ~50 component
         values per snapshot."""
-        text = json.dumps([s._to_json() for s in snapshots])
+        if isinstance(snapshots, StateSnapshot | str | bytes):
+            raise TypeError(
+                "snapshots: must be an iterable of StateSnapshot (to translate one: to_prompt_context)"
+            )
+        items = list(snapshots)
+        for i, s in enumerate(items):
+            if not isinstance(s, StateSnapshot):
+                raise TypeError(f"snapshots[{i}]: must be a StateSnapshot, got {type(s).__name__}")
+        text = json.dumps([s._to_json() for s in items])
         out = (self._rt or runtime()).exports.attune.translate_batch_json(text, self._thresholds())
         return [PromptContext._from_wit(c) for c in json.loads(out)]
 

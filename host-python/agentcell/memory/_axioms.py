@@ -109,6 +109,8 @@ class AxiomValidator:
 
     def register(self, principle: Principle) -> None:
         """Adds (or replaces) a principle; its references must be known."""
+        if not isinstance(principle, Principle):
+            raise TypeError(f"principle: must be a Principle, got {type(principle).__name__}")
         entries = [asdict(p) for p in self._principles.values() if p.id != principle.id]
         self._set_registry([*entries, asdict(principle)])
 

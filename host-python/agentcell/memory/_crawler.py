@@ -97,6 +97,8 @@ class CodeBaseCrawler:
         """`embedder`: texts in, one vector per text out (default: the lexical embedding).
         Files over `max_file_bytes` are skipped; `follow_symlinks` lets links lead out of
         the crawl root."""
+        if not isinstance(htm_core, HTMCore):
+            raise TypeError(f"htm_core: must be an HTMCore, got {type(htm_core).__name__}")
         self.htm = htm_core
         self.embedder = embedder
         self.max_file_bytes = max_file_bytes

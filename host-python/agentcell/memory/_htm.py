@@ -64,6 +64,8 @@ CHUNK_BYTES = 16 * 1024 * 1024
 def chunk_rows(dimension: int) -> int:
     """Rows per `put` call for embeddings of `dimension`."""
     return max(1, min(CHUNK_ROWS, CHUNK_BYTES // (4 * dimension)))
+
+
 DB_FILE = "htm.sqlite3"
 JOURNAL = "truncate"
 #: Component instances a new store is split over: one per core of a 2-core machine.
