@@ -70,7 +70,36 @@ def main() -> None:
     print(f"attune: tone={context.tone} verbosity={context.verbosity.value} flags={list(context.flags)}")
     for guideline in context.guidelines:
         print(f"  - {guideline}")
+
+    ai_spine(rt)
     server.shutdown()
+
+
+def ai_spine(rt: agentcell.Runtime) -> None:
+    """An AI Spine flow run in this process: two Python functions as agents, a branch
+    each, and an agent-less node that merges them, kept in the same SQLite file."""
+    from agentcell.flows import FlowEngine
+
+    with FlowEngine(runtime=rt) as engine:
+        engine.register_agent("scorer", lambda data: {"score": data["amount"] / 1000})
+        engine.register_agent("checker", lambda data: {"checked": data["amount"] < 100_000})
+        if not any(f["flow_id"] == "credit" for f in engine.list_flows()):
+            engine.create_flow(
+                {
+                    "flow_id": "credit",
+                    "name": "Credit",
+                    "entry_point": "score",
+                    "exit_points": ["decide"],
+                    "nodes": [
+                        {"id": "score", "type": "input", "agent_id": "scorer"},
+                        {"id": "check", "type": "input", "agent_id": "checker"},
+                        {"id": "decide", "type": "output", "depends_on": ["score", "check"]},
+                    ],
+                }
+            )
+        run = engine.run("credit", {"amount": 50_000})
+        print(f"ai spine: execution {run['status']}, result {run['output_data']['decide']}")
+        print(f"ai spine: {engine.get_metrics()['total_executions']} executions kept in the SQLite file")
 
 
 if __name__ == "__main__":
