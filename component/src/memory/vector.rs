@@ -100,7 +100,7 @@ pub fn decode_rows_into(
         // Said in the caller's units (values, dimensions), never in hex digits.
         let values = digits / 8;
         let shape = match (digits % 8, rows) {
-            (0, r) if r > 0 && values % r == 0 => format!(" (dimension {})", values / r),
+            (0, r) if r > 0 && values.is_multiple_of(r) => format!(" (dimension {})", values / r),
             (0, _) => String::new(),
             _ => " (not a whole number of f32 values)".to_string(),
         };

@@ -27,7 +27,7 @@ fn rows<'a>(field: &str, values: &'a [f32], dimension: u32) -> Result<std::slice
     if d == 0 {
         return Err(Error::invalid("dimension", "must be at least 1"));
     }
-    if values.is_empty() || values.len() % d != 0 {
+    if values.is_empty() || !values.len().is_multiple_of(d) {
         return Err(Error::invalid(
             field,
             format_args!("must be one or more rows of {d} values, got {} values", values.len()),
