@@ -19,10 +19,14 @@ from agentcell.memory import HTMCore, ValidationError, configure_ffi
 
 @pytest.fixture(autouse=True)
 def _restore_settings() -> Iterator[None]:
-    before = _settings.current()
+    """Each test's settings, logger handlers and level are undone after it."""
+    log = logging.getLogger("agentcell")
+    before, handlers, level = _settings.current(), list(log.handlers), log.level
     yield
     _settings._current = before
-    logging.getLogger("agentcell").disabled = False
+    log.handlers[:] = handlers
+    log.setLevel(level)
+    log.disabled = False
 
 
 def test_unknown_keys_and_bad_values_are_refused_naming_them() -> None:
