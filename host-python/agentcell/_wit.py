@@ -1033,6 +1033,43 @@ class Memory:
         out: int = self._call_ok("memory", "put", handle, entries_json, embeddings)
         return out
 
+    def put_pending(self, handle: int, batch: Text, entries_json: Text, embeddings: Sequence[Text]) -> int:
+        """`put`, as part of batch `batch` (1..=64 characters of `A-Z a-z 0-9 _ -`, unique:
+        a UUID): applied to this instance at once, but invisible to a reopen until
+        `commit-batch` writes the batch's commit record, which is written last. So a
+        batch split over several calls, or over several instances (partitions, each with
+        its own storage), is whole or absent after a crash. The protocol across
+        partitions: write every piece, commit partition 0 first (its record decides),
+        then the others; at open, a partition's `pending-batches` that partition 0 has
+        committed are committed there too (rolled forward); the others stay invisible
+        (a writer elsewhere may still be at work) until committed or aborted.
+        """
+        out: int = self._call_ok("memory", "put-pending", handle, batch, entries_json, embeddings)
+        return out
+
+    def commit_batch(self, handle: int, batch: Text) -> None:
+        """Writes the commit record of `batch` (one small value). A batch found pending at
+        open is replayed now.
+        """
+        self._call_ok("memory", "commit-batch", handle, batch)
+
+    def abort_batch(self, handle: int, batch: Text) -> None:
+        """Deletes the segments of the uncommitted `batch` and forgets what it put in this
+        instance (the store is replayed from storage, so replaced entries come back).
+        `invalid-argument` when it is already committed.
+        """
+        self._call_ok("memory", "abort-batch", handle, batch)
+
+    def pending_batches(self, handle: int) -> list[str]:
+        """The batches whose segments were found at open without a commit record."""
+        out: list[str] = self._call_ok("memory", "pending-batches", handle)
+        return out
+
+    def batch_committed(self, handle: int, batch: Text) -> bool:
+        """True when `batch`'s commit record is in this store's storage."""
+        out: bool = self._call_ok("memory", "batch-committed", handle, batch)
+        return out
+
     def check_entries(self, entries_json: Sequence[Text], rows: Text | None) -> int:
         """Checks the entries of several `put` calls (each an `entries-json` as `put` takes)
         as one batch, as `put` would (keys, duplicates across all of them, metadata, diff
@@ -1112,6 +1149,8 @@ class Memory:
     def garbage_collect(self, handle: int, aggressive: bool) -> MemoryGcReport:
         """Rewrites each shard's segments into compact ones without the replaced and
         deleted entries. `aggressive` also drops caches and releases spare memory.
+        Pending batches' segments are left as they are; `invalid-argument` while this
+        instance is writing a batch.
         """
         out: MemoryGcReport = self._call_ok("memory", "garbage-collect", handle, aggressive)
         return out

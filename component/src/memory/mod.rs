@@ -2,6 +2,7 @@
 //! metadata, optional diff ops) searched by cosine similarity, held in memory for
 //! search and persisted through the host storage port (see [`segments`]).
 
+pub mod batches;
 pub mod code;
 pub mod kernels;
 pub mod principles;
@@ -25,7 +26,7 @@ use profile::Profile;
 use search::{scan, Hit, TopK};
 use segments::{Config, Segment};
 pub use stats::{GcReport, StoreStats};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const MAX_DIMENSION: u32 = 65_536;
 pub const MAX_SHARDS: u32 = 256;
@@ -89,7 +90,15 @@ pub struct MemoryStore {
     ivf: Option<Ivf>,
     writer: u64,
     next_seq: u64,
+    /// The segments replayed into `entries` (what a garbage collection rewrites).
     segment_keys: Vec<String>,
+    /// Batches being written by this instance: applied here, not yet committed.
+    writing: BTreeMap<String, Vec<String>>,
+    /// Batches found in storage without a commit record: their segments, not applied.
+    pending: BTreeMap<String, Vec<String>>,
+    /// Committed batches whose segments were replayed or written here: their commit
+    /// records go once a garbage collection has rewritten those segments.
+    committed: BTreeSet<String>,
     profile: Profile,
     scratch: Scratch,
 }
@@ -164,6 +173,9 @@ impl MemoryStore {
             writer,
             next_seq: 0,
             segment_keys: Vec::new(),
+            writing: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            committed: BTreeSet::new(),
             profile: Profile::default(),
             scratch: Scratch::default(),
         };
@@ -171,15 +183,33 @@ impl MemoryStore {
         Ok(store)
     }
 
+    /// Replays the segments in key order, skipping those of uncommitted batches (except
+    /// the ones this instance is writing).
     fn load(&mut self, storage: &dyn Storage) -> Result<()> {
         let keys = all_keys(storage, &self.namespace, "seg/")?;
+        let commits = batches::commit_records(storage, &self.namespace)?;
         let dim = self.entries.dim();
-        for key in &keys {
-            let Some(value) = storage.get(&self.namespace, key)? else { continue };
-            match segments::decode(key, &value, dim)? {
+        let mut applied = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(value) = storage.get(&self.namespace, &key)? else { continue };
+            if let Some(seq) = segments::seq_of(&key) {
+                self.next_seq = self.next_seq.max(seq + 1);
+            }
+            let (batch, segment) = segments::decode(&key, &value, dim)?;
+            if let Some(batch) = batch {
+                if self.writing.contains_key(&batch) {
+                    // This instance's own batch in progress (a reload): applied as before.
+                } else if commits.contains(&batch) {
+                    self.committed.insert(batch);
+                } else {
+                    self.pending.entry(batch).or_default().push(key);
+                    continue;
+                }
+            }
+            match segment {
                 Segment::Put { records, values } => {
                     for (record, v) in records.into_iter().zip(values.chunks_exact(dim)) {
-                        let inv = vector::inverse_norm(key, v)?;
+                        let inv = vector::inverse_norm(&key, v)?;
                         self.entries.upsert(record, v, inv);
                     }
                 }
@@ -189,11 +219,9 @@ impl MemoryStore {
                     }
                 }
             }
-            if let Some(seq) = segments::seq_of(key) {
-                self.next_seq = self.next_seq.max(seq + 1);
-            }
+            applied.push(key);
         }
-        self.segment_keys = keys;
+        self.segment_keys = applied;
         Ok(())
     }
 
@@ -248,9 +276,21 @@ impl MemoryStore {
         embeddings_hex: &[impl AsRef<str>],
         now_ms: i64,
     ) -> Result<u32> {
+        self.put_tagged(storage, None, entries_json, embeddings_hex, now_ms)
+    }
+
+    /// `put`, its segments tagged with `batch` when given.
+    fn put_tagged(
+        &mut self,
+        storage: &dyn Storage,
+        batch: Option<&str>,
+        entries_json: &str,
+        embeddings_hex: &[impl AsRef<str>],
+        now_ms: i64,
+    ) -> Result<u32> {
         let t = self.profile.start();
         let mut scratch = std::mem::take(&mut self.scratch);
-        let out = self.put_batch(storage, entries_json, embeddings_hex, now_ms, &mut scratch);
+        let out = self.put_batch(storage, batch, entries_json, embeddings_hex, now_ms, &mut scratch);
         self.scratch = scratch;
         self.profile.record("store", t);
         out
@@ -259,6 +299,7 @@ impl MemoryStore {
     fn put_batch(
         &mut self,
         storage: &dyn Storage,
+        tag: Option<&str>,
         entries_json: &str,
         embeddings_hex: &[impl AsRef<str>],
         now_ms: i64,
@@ -294,11 +335,14 @@ impl MemoryStore {
             for chunk in rows.chunks(per_segment) {
                 let (key, value) = slots.next().expect("one slot per segment");
                 *key = self.next_key(shard);
-                segments::encode_put_into(dim, chunk, value);
+                segments::encode_put_into(dim, chunk, tag, value);
             }
         }
         storage.set_many(&self.namespace, segments)?;
         self.segment_keys.extend(segments.iter().map(|(k, _)| k.clone()));
+        if let Some(tag) = tag {
+            self.writing.entry(tag.into()).or_default().extend(segments.iter().map(|(k, _)| k.clone()));
+        }
         let n = records.len() as u32;
         for ((record, v), inv) in records.into_iter().zip(values.chunks_exact(dim)).zip(inv_norms) {
             match self.entries.upsert(record, v, inv) {
@@ -460,7 +504,14 @@ impl MemoryStore {
     /// Rewrites every shard into compact segments of live entries, then deletes the
     /// old segments. Crash-safe: the new segments sort after the old ones and hold
     /// the same state, so a replay of both gives the same store.
+    /// Not while this instance is writing a batch: the rewrite would commit it early.
     pub fn garbage_collect(&mut self, storage: &dyn Storage, aggressive: bool) -> Result<GcReport> {
+        if let Some(batch) = self.writing.keys().next() {
+            return Err(Error::invalid(
+                "garbage_collect",
+                format_args!("batch {batch:?} is being written; commit or abort it first"),
+            ));
+        }
         let t = self.profile.start();
         let before = self.segment_keys.len();
         let used_before = self.used_bytes();
@@ -481,6 +532,10 @@ impl MemoryStore {
             storage.delete_many(&self.namespace, chunk)?;
         }
         self.segment_keys = fresh;
+        // The committed batches' segments are rewritten untagged: their records can go.
+        let records: Vec<String> =
+            std::mem::take(&mut self.committed).iter().map(|b| batches::record_key(b)).collect();
+        storage.delete_many(&self.namespace, &records)?;
         if aggressive {
             self.ivf = None;
             self.entries.shrink();
@@ -538,6 +593,9 @@ impl MemoryStore {
         self.entries.clear();
         self.ivf = None;
         self.segment_keys.clear();
+        self.writing.clear();
+        self.pending.clear();
+        self.committed.clear();
         Ok(())
     }
 

@@ -5,6 +5,11 @@
 //! whole or absent after a crash. Replaying the segments in key order rebuilds the
 //! store; `seq` orders the writes of a shard, the random `writer` keeps two processes
 //! that write at once from overwriting each other's segments.
+//!
+//! A batch too big for one write (several `put` calls, or several partitions) tags its
+//! segments with the batch's id (`b` in the header). Such segments count only once the
+//! batch's commit record `batch/<id>` exists: the commit is written last, so after a
+//! crash a batch is whole or absent (see [`super::batches`]).
 
 use super::entries::Record;
 use crate::error::{Error, ErrorCode, Result};
@@ -61,6 +66,9 @@ struct Header<'a> {
     entries: Vec<SegEntry<'a>>,
     #[serde(default, borrow)]
     keys: Vec<Cow<'a, str>>,
+    /// The batch the segment belongs to, if it was written as part of one.
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    b: Option<Cow<'a, str>>,
 }
 
 /// A decoded segment.
@@ -97,8 +105,9 @@ fn raw(json: &str) -> &RawValue {
     serde_json::from_str(json).expect("stored JSON is valid")
 }
 
-/// A put segment for `rows`, written into `out` (cleared first; its capacity is reused).
-pub fn encode_put_into(dim: usize, rows: &[(&Record, &[f32])], out: &mut String) {
+/// A put segment for `rows` (part of `batch`, if given), written into `out` (cleared
+/// first; its capacity is reused).
+pub fn encode_put_into(dim: usize, rows: &[(&Record, &[f32])], batch: Option<&str>, out: &mut String) {
     let header = Header {
         v: FORMAT_VERSION,
         op: Op::Put,
@@ -113,6 +122,7 @@ pub fn encode_put_into(dim: usize, rows: &[(&Record, &[f32])], out: &mut String)
             })
             .collect(),
         keys: Vec::new(),
+        b: batch.map(Cow::Borrowed),
     };
     out.clear();
     out.push_str(&serde_json::to_string(&header).expect("header serialises"));
@@ -136,7 +146,7 @@ pub fn encode_put_into(dim: usize, rows: &[(&Record, &[f32])], out: &mut String)
 /// A put segment for `rows`.
 pub fn encode_put(dim: usize, rows: &[(&Record, &[f32])]) -> String {
     let mut out = String::new();
-    encode_put_into(dim, rows, &mut out);
+    encode_put_into(dim, rows, None, &mut out);
     out
 }
 
@@ -147,6 +157,7 @@ pub fn encode_del(keys: &[&str]) -> String {
         dim: 0,
         entries: Vec::new(),
         keys: keys.iter().map(|k| Cow::Borrowed(*k)).collect(),
+        b: None,
     };
     serde_json::to_string(&header).expect("header serialises")
 }
@@ -155,12 +166,18 @@ fn corrupt(key: &str, why: impl std::fmt::Display) -> Error {
     Error::new(ErrorCode::Storage, format!("segment {key} is corrupt: {why}"))
 }
 
-pub fn decode(key: &str, value: &str, dim: usize) -> Result<Segment> {
+/// The segment stored under `key`, and the batch it belongs to (if any).
+pub fn decode(key: &str, value: &str, dim: usize) -> Result<(Option<String>, Segment)> {
     let (head, body) = value.split_once('\n').unwrap_or((value, ""));
-    let header: Header = serde_json::from_str(head).map_err(|e| corrupt(key, e))?;
+    let mut header: Header = serde_json::from_str(head).map_err(|e| corrupt(key, e))?;
     if header.v != FORMAT_VERSION {
         return Err(corrupt(key, format_args!("format version {} is not {FORMAT_VERSION}", header.v)));
     }
+    let batch = header.b.take().map(Cow::into_owned);
+    decode_body(key, header, body, dim).map(|segment| (batch, segment))
+}
+
+fn decode_body(key: &str, header: Header<'_>, body: &str, dim: usize) -> Result<Segment> {
     match header.op {
         Op::Del => Ok(Segment::Del(header.keys.into_iter().map(Cow::into_owned).collect())),
         Op::Put => {
@@ -209,15 +226,19 @@ mod tests {
         };
         let v = [1.5f32, -2.0, 0.25];
         let s = encode_put(3, &[(&r, &v)]);
-        match decode("k", &s, 3).unwrap() {
-            Segment::Put { records, values } => assert_eq!((records, values), (vec![r], v.to_vec())),
+        match decode("k", &s, 3).unwrap().1 {
+            Segment::Put { records, values } => assert_eq!((records, values), (vec![r.clone()], v.to_vec())),
             Segment::Del(_) => panic!("not a put"),
         }
-        match decode("k", &encode_del(&["a", "b"]), 3).unwrap() {
+        match decode("k", &encode_del(&["a", "b"]), 3).unwrap().1 {
             Segment::Del(keys) => assert_eq!(keys, ["a", "b"]),
             Segment::Put { .. } => panic!("not a del"),
         }
         assert!(decode("k", "{\"v\":9,\"op\":\"del\"}", 3).is_err());
+        let mut tagged = String::new();
+        encode_put_into(3, &[(&r, &v)], Some("b1"), &mut tagged);
+        assert_eq!(decode("k", &tagged, 3).unwrap().0.as_deref(), Some("b1"));
+        assert_eq!(decode("k", &s, 3).unwrap().0, None);
         assert!(decode("k", &s[..s.len() - 4], 3).is_err());
     }
 

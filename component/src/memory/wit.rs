@@ -41,6 +41,26 @@ impl wm::Guest for Component {
     fn put(handle: u32, entries_json: String, embeddings: Vec<String>) -> Result<u32, wit_types::Error> {
         with_store(handle, |s| s.put(&HostStorage, &entries_json, &embeddings, now_ms()))
     }
+    fn put_pending(
+        handle: u32,
+        batch: String,
+        entries_json: String,
+        embeddings: Vec<String>,
+    ) -> Result<u32, wit_types::Error> {
+        with_store(handle, |s| s.put_pending(&HostStorage, &batch, &entries_json, &embeddings, now_ms()))
+    }
+    fn commit_batch(handle: u32, batch: String) -> Result<(), wit_types::Error> {
+        with_store(handle, |s| s.commit_batch(&HostStorage, &batch))
+    }
+    fn abort_batch(handle: u32, batch: String) -> Result<(), wit_types::Error> {
+        with_store(handle, |s| s.abort_batch(&HostStorage, &batch))
+    }
+    fn pending_batches(handle: u32) -> Result<Vec<String>, wit_types::Error> {
+        with_store(handle, |s| Ok(s.pending_batches()))
+    }
+    fn batch_committed(handle: u32, batch: String) -> Result<bool, wit_types::Error> {
+        with_store(handle, |s| s.batch_committed(&HostStorage, &batch))
+    }
     fn check_entries(entries_json: Vec<String>, rows: Option<String>) -> Result<u32, wit_types::Error> {
         wit_result(crate::memory::check_entries(&entries_json, rows.as_deref()))
     }

@@ -27,9 +27,11 @@ Definitions (checkable by hand):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -271,6 +273,7 @@ class HTMCore:
         for part in self._parts[1:]:
             with part.runtime.lock:
                 part.open()
+        self._roll_forward()
         # One worker thread per partition: calls to a partition run in the order given
         # and never wait behind another partition's (searches run partition 0 on the
         # calling thread).
@@ -371,8 +374,9 @@ class HTMCore:
     ) -> int:
         """Stores a batch: `embeddings` is a 2-D array with one row per key. Every row is
         checked before anything is written; returns the number stored. Durable when this
-        returns; a batch split over several partitions or calls is written by each of
-        them in turn, so after a crash mid-batch some of it may be stored."""
+        returns, and whole or absent after a crash: a batch split over several calls or
+        partitions is written as pending pieces, then committed by one record in
+        partition 0's storage (see `memory.put-pending` in the WIT)."""
         if isinstance(keys, str):
             raise ValidationError("keys: must be a sequence of keys, not one string", field="keys")
         matrix = as_matrix(embeddings, "embeddings")
@@ -416,6 +420,8 @@ class HTMCore:
         next (the GIL-bound part: hex and JSON); at most two calls queued per partition."""
         pending: list[list[Future[Any]]] = [[] for _ in self._parts]
         stored = 0
+        # One call: one write, atomic by itself. More: pieces of a batch, committed last.
+        batch = uuid.uuid4().hex if sum(map(len, chunks)) > 1 else None
         try:
             for j in range(max(map(len, chunks))):  # partitions in turn: all of them busy
                 for i, part in enumerate(self._parts):
@@ -425,13 +431,19 @@ class HTMCore:
                         stored += int(pending[i].pop(0).result())
                     chunk = chunks[i][j]
                     block = matrix[chunk.start : chunk.stop] if isinstance(chunk, range) else matrix[chunk]
-                    call = self._workers[i].submit(
-                        part.call, Memory.put, entries_jsons[i][j], to_hex_pieces(block)
-                    )
+                    pieces = to_hex_pieces(block)
+                    if batch is None:
+                        call = self._workers[i].submit(part.call, Memory.put, entries_jsons[i][j], pieces)
+                    else:
+                        call = self._workers[i].submit(
+                            part.call, Memory.put_pending, batch, entries_jsons[i][j], pieces
+                        )
                     pending[i].append(call)
         except BaseException:
             for f in (f for calls in pending for f in calls):
                 f.exception()  # the calls already sent finish before this raises
+            if batch is not None:
+                self._finish_batch(batch, [i for i, c in enumerate(chunks) if c], False)
             raise
         error: BaseException | None = None
         for f in (f for calls in pending for f in calls):
@@ -439,9 +451,34 @@ class HTMCore:
                 stored += int(f.result())
             except BaseException as e:
                 error = error or e
+        if batch is not None:
+            self._finish_batch(batch, [i for i, c in enumerate(chunks) if c], error is None)
         if error is not None:
             raise error
         return stored
+
+    def _finish_batch(self, batch: str, written: list[int], commit: bool) -> None:
+        """Commits `batch` (partition 0 first: its record decides) or aborts it in the
+        partitions that hold pieces of it."""
+        if commit:
+            self._parts[0].call(Memory.commit_batch, batch)
+            for i in written:
+                if i != 0:
+                    self._parts[i].call(Memory.commit_batch, batch)
+            return
+        for i in written:
+            # On failure it stays pending: invisible to every reader, as if aborted.
+            with contextlib.suppress(AgentcellError):
+                self._parts[i].call(Memory.abort_batch, batch)
+
+    def _roll_forward(self) -> None:
+        """Commits in each partition the pending batches partition 0 has committed (a
+        writer stopped between the decision and the last partition's commit)."""
+        first = self._parts[0]
+        for part in self._parts[1:]:
+            for batch in part.call(Memory.pending_batches):
+                if first.call(Memory.batch_committed, batch):
+                    part.call(Memory.commit_batch, batch)
 
     def _check_entries(self, entries_jsons: list[str], chunks: list[Sequence[int]]) -> None:
         """Checks every call's entries as one batch (`memory.check-entries`); the core
