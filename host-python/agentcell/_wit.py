@@ -1070,6 +1070,48 @@ class Memory:
         out: bool = self._call_ok("memory", "batch-committed", handle, batch)
         return out
 
+    def partitions_of(self, keys_json: Text, partitions: int) -> str:
+        """Partitions. A host may split a store over several component instances, each with
+        its own storage ("partitions", for parallel writes and searches). These are the
+        rules every host follows, so a store laid out by one host opens in any other:
+
+        The partition of each key of `keys-json` (a JSON array of strings): CRC-32 (IEEE,
+        as zlib) of its UTF-8 bytes modulo `partitions` (1..=16), as hex, one byte per key.
+        """
+        out: str = self._call_ok("memory", "partitions-of", keys_json, partitions)
+        return out
+
+    def layout(self, name: Text, partitions: int | None, default_partitions: int) -> int:
+        """The partition count of store `name`, recorded (as `{"partitions": n}` under key
+        `name` of namespace `agentcell.memory-layout`) in the storage of the instance this
+        is called on, which is partition 0. A new store records `partitions`, else
+        `default-partitions`; a store with segments but no record (from before
+        partitions) has 1. `partitions` that contradicts the record is
+        `invalid-argument` on `partitions`; the first of two concurrent openers wins.
+        """
+        out: int = self._call_ok("memory", "layout", name, partitions, default_partitions)
+        return out
+
+    def forget_layout(self, name: Text) -> None:
+        """Deletes store `name`'s layout record (after `destroy` in every partition)."""
+        self._call_ok("memory", "forget-layout", name)
+
+    def merge_hits(self, parts: Sequence[Text], limit: int) -> str:
+        """The top `limit` of several partitions' `search` (or `query-by-resonance`)
+        answers: best first, ties by key (UTF-8 byte order), scores and metadata as
+        given. Exact search over partitions so answers exactly as one instance would.
+        """
+        out: str = self._call_ok("memory", "merge-hits", parts, limit)
+        return out
+
+    def merge_stats(self, parts: Sequence[MemoryStoreStats]) -> MemoryStoreStats:
+        """A whole store's statistics from its partitions' (partition 0's first): counts
+        and sizes add up (so does `linear-memory-bytes`, each partition being an instance
+        of its own), the rest is partition 0's, `index-trained` when every one is.
+        """
+        out: MemoryStoreStats = self._call_ok("memory", "merge-stats", parts)
+        return out
+
     def check_entries(self, entries_json: Sequence[Text], rows: Text | None) -> int:
         """Checks the entries of several `put` calls (each an `entries-json` as `put` takes)
         as one batch, as `put` would (keys, duplicates across all of them, metadata, diff

@@ -16,7 +16,7 @@ import pytest
 
 import agentcell
 from agentcell.memory import HTMCore, HTMError, MemoryError, ValidationError
-from agentcell.memory._htm import partition_of
+
 
 DIM = 768
 
@@ -276,7 +276,7 @@ def test_ivf_index_recall_against_exact(tmp_path: Path, rng: np.random.Generator
     htm.build_index()
     stats = htm.get_memory_stats()
     # round(sqrt(n)) lists in each partition of n rows.
-    sizes = Counter(partition_of(f"k{i}", htm.partitions) for i in range(4000))
+    sizes = Counter(htm.partition_of(f"k{i}") for i in range(4000))
     assert stats["index_trained"] and stats["cache_entries"] == 4000
     assert stats["index_lists"] == sum(round(n**0.5) for n in sizes.values())
     found = 0

@@ -4,13 +4,14 @@ as one instance would, keeps its layout, and checks a whole batch before writing
 from __future__ import annotations
 
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from agentcell.memory import HTMCore, ValidationError
-from agentcell.memory._htm import LAYOUT_NAMESPACE, partition_of
+from agentcell.memory._htm import LAYOUT_NAMESPACE
 
 DIM = 32
 
@@ -42,7 +43,9 @@ def test_partitioned_store_answers_exactly_as_one_instance(tmp_path: Path, rng: 
     one, three, data = pair(tmp_path, rng)
     assert three.partitions == 3 and len(three) == len(one) == 3000
     assert sorted(three.keys()) == sorted(one.keys())
-    assert {partition_of(k, 3) for k in three} == {0, 1, 2}
+    assert {three.partition_of(k) for k in three} == {0, 1, 2}
+    # The core's rule (WIT `memory.partitions-of`) is zlib's CRC-32 modulo the count.
+    assert all(three.partition_of(k) == zlib.crc32(k.encode()) % 3 for k in list(three)[:100])
     queries = [data[0], *unit(rng, 10)]
     for q in queries:
         for min_similarity, filter in ((-1.0, None), (0.0, {"even": True}), (0.3, None)):
@@ -51,7 +54,7 @@ def test_partitioned_store_answers_exactly_as_one_instance(tmp_path: Path, rng: 
     # The tie (rows 0 and 1 equal) comes back ordered by key, across partitions.
     top = three.search_similar(data[0], 2, 0.0)
     assert [k for k, _, _ in top] == ["doc-0", "doc-1"]
-    assert partition_of("doc-0", 3) != partition_of("doc-1", 3)
+    assert three.partition_of("doc-0") != three.partition_of("doc-1")
     # Routed reads and writes.
     entry = three.get_embedding("doc-7")
     assert entry is not None and entry["metadata"] == {"i": 7, "even": False}

@@ -12,6 +12,7 @@ mod wit;
 pub mod entries;
 pub mod input;
 pub mod ivf;
+pub mod partitions;
 pub mod profile;
 pub mod search;
 pub mod segments;

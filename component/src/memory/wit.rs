@@ -1,5 +1,6 @@
 //! The `memory` interface over [`crate::memory`].
 
+use crate::memory::partitions;
 use crate::wit::exports::agentcell::core::memory as wm;
 use crate::wit::{now_ms, wit_result, wit_types, Component, HostStorage};
 
@@ -61,6 +62,29 @@ impl wm::Guest for Component {
     fn batch_committed(handle: u32, batch: String) -> Result<bool, wit_types::Error> {
         with_store(handle, |s| s.batch_committed(&HostStorage, &batch))
     }
+    fn partitions_of(keys_json: String, partitions: u32) -> Result<String, wit_types::Error> {
+        wit_result(
+            partitions::partitions_of(&keys_json, partitions)
+                .map(|p| hex_simd::encode_to_string(p, hex_simd::AsciiCase::Lower)),
+        )
+    }
+    fn layout(
+        name: String,
+        partitions: Option<u32>,
+        default_partitions: u32,
+    ) -> Result<u32, wit_types::Error> {
+        wit_result(partitions::layout(&HostStorage, &name, partitions, default_partitions))
+    }
+    fn forget_layout(name: String) -> Result<(), wit_types::Error> {
+        wit_result(partitions::forget_layout(&HostStorage, &name))
+    }
+    fn merge_hits(parts: Vec<String>, limit: u32) -> Result<String, wit_types::Error> {
+        wit_result(partitions::merge_hits(&parts, limit))
+    }
+    fn merge_stats(parts: Vec<wm::StoreStats>) -> Result<wm::StoreStats, wit_types::Error> {
+        let parts: Vec<_> = parts.into_iter().map(stats_from).collect();
+        wit_result(partitions::merge_stats(&parts).map(stats_to))
+    }
     fn check_entries(entries_json: Vec<String>, rows: Option<String>) -> Result<u32, wit_types::Error> {
         wit_result(crate::memory::check_entries(&entries_json, rows.as_deref()))
     }
@@ -120,27 +144,7 @@ impl wm::Guest for Component {
         })
     }
     fn stats(handle: u32) -> Result<wm::StoreStats, wit_types::Error> {
-        with_store(handle, |s| {
-            let st = s.stats();
-            Ok(wm::StoreStats {
-                name: st.name,
-                entries: st.entries,
-                dimension: st.dimension,
-                shard_count: st.shard_count,
-                index_kind: index_kind_to(st.index_kind),
-                index_trained: st.index_trained,
-                index_lists: st.index_lists,
-                pending: st.pending,
-                used_bytes: st.used_bytes,
-                vector_bytes: st.vector_bytes,
-                raw_vector_bytes: st.raw_vector_bytes,
-                metadata_bytes: st.metadata_bytes,
-                index_bytes: st.index_bytes,
-                cache_entries: st.cache_entries,
-                segments: st.segments,
-                linear_memory_bytes: st.linear_memory_bytes,
-            })
-        })
+        with_store(handle, |s| Ok(stats_to(s.stats())))
     }
     fn garbage_collect(handle: u32, aggressive: bool) -> Result<wm::GcReport, wit_types::Error> {
         with_store(handle, |s| {
@@ -171,6 +175,51 @@ impl wm::Guest for Component {
                 .map(|(op, count, total_ns)| wm::OpProfile { op: op.into(), count, total_ns })
                 .collect())
         })
+    }
+}
+
+fn stats_to(st: crate::memory::StoreStats) -> wm::StoreStats {
+    wm::StoreStats {
+        name: st.name,
+        entries: st.entries,
+        dimension: st.dimension,
+        shard_count: st.shard_count,
+        index_kind: index_kind_to(st.index_kind),
+        index_trained: st.index_trained,
+        index_lists: st.index_lists,
+        pending: st.pending,
+        used_bytes: st.used_bytes,
+        vector_bytes: st.vector_bytes,
+        raw_vector_bytes: st.raw_vector_bytes,
+        metadata_bytes: st.metadata_bytes,
+        index_bytes: st.index_bytes,
+        cache_entries: st.cache_entries,
+        segments: st.segments,
+        linear_memory_bytes: st.linear_memory_bytes,
+    }
+}
+
+fn stats_from(st: wm::StoreStats) -> crate::memory::StoreStats {
+    crate::memory::StoreStats {
+        name: st.name,
+        entries: st.entries,
+        dimension: st.dimension,
+        shard_count: st.shard_count,
+        index_kind: match st.index_kind {
+            wm::IndexKind::Flat => crate::memory::IndexKind::Flat,
+            wm::IndexKind::Ivf => crate::memory::IndexKind::Ivf,
+        },
+        index_trained: st.index_trained,
+        index_lists: st.index_lists,
+        pending: st.pending,
+        used_bytes: st.used_bytes,
+        vector_bytes: st.vector_bytes,
+        raw_vector_bytes: st.raw_vector_bytes,
+        metadata_bytes: st.metadata_bytes,
+        index_bytes: st.index_bytes,
+        cache_entries: st.cache_entries,
+        segments: st.segments,
+        linear_memory_bytes: st.linear_memory_bytes,
     }
 }
 

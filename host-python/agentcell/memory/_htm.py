@@ -32,7 +32,6 @@ import json
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -73,7 +72,8 @@ JOURNAL = "truncate"
 #: Component instances a new store is split over: one per core of a 2-core machine.
 DEFAULT_PARTITIONS = 2
 MAX_PARTITIONS = 16
-#: Where partition 0's storage records how many partitions each store has.
+#: Where partition 0's storage records how many partitions each store has (written and
+#: read by the core: WIT `memory.layout`).
 LAYOUT_NAMESPACE = "agentcell.memory-layout"
 #: Results a merged search or resonance query returns at most (the core's limit).
 MAX_RESULTS = 10_000
@@ -100,39 +100,6 @@ def _memory_error(e: AgentcellError) -> AgentcellError:
 
 def _hits(text: str) -> list[SearchHit]:
     return [(k, float(s), m) for k, s, m in json.loads(text)]
-
-
-def _merge_hits(parts: list[list[SearchHit]], limit: int) -> list[SearchHit]:
-    """The best `limit` of several partitions' hits, in the core's order: best first,
-    ties by key (Python compares strings by code point, as Rust compares UTF-8)."""
-    if len(parts) == 1:
-        return parts[0][:limit]
-    merged = [h for hits in parts for h in hits]
-    merged.sort(key=lambda h: (-h[1], h[0]))
-    return merged[:limit]
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """The partition holding `key`: CRC-32 of its UTF-8 bytes modulo the partition count
-    (stable across processes, machines and versions)."""
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % partitions
-
-
-# `memory.stats` fields that add up over the partitions (the others describe the store
-# and are the same in each, except `index_trained`).
-_SUMMED_STATS = (
-    "entries",
-    "pending",
-    "used_bytes",
-    "vector_bytes",
-    "raw_vector_bytes",
-    "metadata_bytes",
-    "index_bytes",
-    "cache_entries",
-    "segments",
-    "index_lists",
-    "linear_memory_bytes",  # each partition is an instance of its own
-)
 
 
 class _HostTimes:
@@ -198,6 +165,15 @@ class _Partition:
         if self.times.enabled:
             self.times.record(fn.__name__.replace("_", "-"), time.perf_counter() - started)
         return out
+
+    def core(self, fn: Callable[Concatenate[Memory, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A `memory` export that takes no store handle (partition rules), on this
+        partition's instance."""
+        with self.runtime.lock:
+            try:
+                return fn(self.runtime.exports.memory, *args, **kwargs)
+            except AgentcellError as e:
+                raise _memory_error(e) from e
 
     def close(self) -> None:
         with self.runtime.lock:
@@ -302,20 +278,28 @@ class HTMCore:
 
     def _layout(self, first: _Partition, requested: int | None) -> int:
         """The store's partition count, recorded in partition 0's storage when the store
-        is created. A store from before partitions (entries, no record) has one."""
-        storage = first.runtime.storage
-        recorded = storage.get(LAYOUT_NAMESPACE, self.name)
-        if recorded is not None:
-            count = int(json.loads(recorded)["partitions"])
-        else:
-            existing = int(first.call(Memory.count)) > 0
-            count = 1 if existing else (requested or _settings.current().thread_pool_size)
-            storage.set(LAYOUT_NAMESPACE, self.name, json.dumps({"partitions": count}))
-        if requested is not None and requested != count:
-            raise ValidationError(
-                f"partitions: the store {self.name!r} has {count}, not {requested}", field="partitions"
-            )
-        return count
+        is created (the core's rule, WIT `memory.layout`)."""
+        return int(first.core(Memory.layout, self.name, requested, _settings.current().thread_pool_size))
+
+    def _core(self, fn: Callable[Concatenate[Memory, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A `memory` export that takes no store handle, on partition 0's instance."""
+        return self._parts[0].core(fn, *args, **kwargs)
+
+    def partition_of(self, key: str) -> int:
+        """The partition holding `key` (the core's rule, WIT `memory.partitions-of`)."""
+        return int(self._partitions_of([key])[0])
+
+    def _partitions_of(self, keys: Sequence[str]) -> npt.NDArray[np.uint8]:
+        if len(self._parts) == 1:
+            return np.zeros(len(keys), dtype=np.uint8)
+        text = json.dumps(list(keys), ensure_ascii=False)
+        return np.frombuffer(
+            bytes.fromhex(self._core(Memory.partitions_of, text, len(self._parts))), np.uint8
+        )
+
+    def _merged(self, parts: list[str], limit: int) -> list[SearchHit]:
+        """The partitions' hits merged (WIT `memory.merge-hits`)."""
+        return _hits(parts[0] if len(parts) == 1 else self._core(Memory.merge_hits, parts, limit))
 
     @property
     def partitions(self) -> int:
@@ -351,7 +335,7 @@ class HTMCore:
         return results
 
     def _part_of(self, key: str) -> _Partition:
-        return self._parts[partition_of(key, len(self._parts))]
+        return self._parts[self.partition_of(key)]
 
     # --- writing -------------------------------------------------------------------
 
@@ -494,10 +478,8 @@ class HTMCore:
         count = len(self._parts)
         if count == 1:
             return [range(len(keys))]
-        rows: list[list[int]] = [[] for _ in range(count)]
-        for i, k in enumerate(keys):
-            rows[partition_of(k, count)].append(i)
-        return list[Sequence[int]](rows)
+        of = self._partitions_of(keys)
+        return [np.flatnonzero(of == i).tolist() for i in range(count)]
 
     def _precheck(self, matrix: npt.NDArray[np.float32]) -> None:
         """The checks of the rows that could fail a later call, made before the first."""
@@ -547,9 +529,11 @@ class HTMCore:
         count = len(self._parts)
         if isinstance(keys, str):
             raise ValidationError("keys: must be a sequence of keys, not one string", field="keys")
-        by_part: list[list[str]] = [[] for _ in range(count)]
         for i, k in enumerate(keys):
-            by_part[partition_of(_args.key(f"keys[{i}]", k), count)].append(k)
+            _args.key(f"keys[{i}]", k)
+        by_part: list[list[str]] = [[] for _ in range(count)]
+        for k, i in zip(keys, self._partitions_of(keys), strict=True):
+            by_part[i].append(k)
 
         def delete(part: _Partition) -> int:
             mine = by_part[self._parts.index(part)]
@@ -596,7 +580,7 @@ class HTMCore:
             "exact": self.index == "flat" if exact is None else bool(exact),
             "probes": _args.integer("probes", probes, 1, 2**32 - 1) if probes is not None else None,
         }
-        return _merge_hits(self._each(lambda p: _hits(p.call(Memory.search, query, options))), limit)
+        return self._merged(self._each(lambda p: p.call(Memory.search, query, options)), limit)
 
     def calculate_resonance(self, embedding1: ArrayLike, embedding2: ArrayLike) -> float:
         """``clamp(c * (1 + 0.1 * sin(pi * c)), 0, 1)``, c = cosine(embedding1, embedding2)."""
@@ -620,8 +604,8 @@ class HTMCore:
                 return []
             q = to_hex(np.asarray(total, dtype=np.float32))
         args = (float(min_resonance), max_results, q)
-        hits = self._each(lambda p: _hits(p.call(Memory.query_by_resonance, *args)))
-        return _merge_hits(hits, max_results if max_results is not None else MAX_RESULTS)
+        hits = self._each(lambda p: p.call(Memory.query_by_resonance, *args))
+        return self._merged(hits, max_results if max_results is not None else MAX_RESULTS)
 
     def keys(self) -> list[str]:
         """Every key: partition by partition, each in insertion order."""
@@ -649,12 +633,8 @@ class HTMCore:
         metadata_bytes, cache_entries, index_kind, index_trained, segments, partitions,
         ...: counts and sizes summed over the partitions."""
         parts = self._each(lambda p: p.call(Memory.stats))
-        # What describes the store is the same in every partition; counts and sizes add up;
-        # the index is trained only when every partition's is.
-        stats: dict[str, Any] = dict(parts[0])
-        for field in _SUMMED_STATS:
-            stats[field] = sum(p[field] for p in parts)  # type: ignore[literal-required]
-        stats["index_trained"] = all(p["index_trained"] for p in parts)
+        merged = parts[0] if len(parts) == 1 else self._core(Memory.merge_stats, parts)
+        stats: dict[str, Any] = dict(merged)
         stats["partitions"] = len(self._parts)
         return stats
 
@@ -738,7 +718,7 @@ class HTMCore:
     def destroy(self) -> None:
         """Deletes the store's persisted data and closes it."""
         self._each(lambda p: p.call(Memory.destroy))
-        self._parts[0].runtime.storage.delete(LAYOUT_NAMESPACE, self.name)
+        self._core(Memory.forget_layout, self.name)
         for part in self._parts:
             part.closed = True
         for worker in self._workers:
