@@ -17,7 +17,6 @@ import pytest
 import agentcell
 from agentcell.memory import HTMCore, HTMError, MemoryError, ValidationError
 
-
 DIM = 768
 
 
