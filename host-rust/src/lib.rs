@@ -12,6 +12,7 @@ pub mod error;
 pub mod flows;
 pub mod group_commit;
 pub mod http;
+pub mod memory;
 pub mod runtime;
 pub mod serve;
 pub mod storage;

@@ -99,6 +99,26 @@ enum Command {
     },
     /// Drive an AI Spine API (flows, executions, agents) from the command line
     Flows(cli_flows::FlowsArgs),
+    /// Search an embedding store kept in a directory (the Python host's HTMCore layout:
+    /// one SQLite file per partition); prints the hits as JSON
+    MemorySearch {
+        /// The store directory (HTMCore's storage_path)
+        #[arg(long)]
+        dir: PathBuf,
+        /// The store name
+        #[arg(long, default_value = "htm")]
+        name: String,
+        /// Length of the store's embeddings
+        #[arg(long, default_value_t = 768)]
+        dimension: u32,
+        /// The query: comma-separated floats
+        #[arg(long, allow_hyphen_values = true)]
+        query: String,
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        #[arg(long, default_value_t = 0.5, allow_hyphen_values = true)]
+        min_similarity: f32,
+    },
     /// GET a URL through the component's HTTP import
     Probe {
         url: String,
@@ -240,6 +260,17 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             let _ = writeln!(std::io::stdout(), "agentcell serve: stopped");
         }
         Command::Flows(args) => return cli_flows::run(args),
+        Command::MemorySearch { dir, name, dimension, query, limit, min_similarity } => {
+            let query: Vec<f32> = match query.split(',').map(|v| v.trim().parse()).collect() {
+                Ok(q) => q,
+                Err(e) => {
+                    eprintln!("--query: comma-separated floats: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let store = agentcell_host::memory::PartitionedStore::open_dir(&dir, &name, dimension)?;
+            println!("{}", store.search(&query, limit, min_similarity)?);
+        }
         Command::Probe { url, allow, timeout_ms } => {
             let rt = runtime(None, HttpPolicy::new(allow, Duration::from_millis(timeout_ms.into())))?;
             let p = rt.probe_url(&url, timeout_ms)?;

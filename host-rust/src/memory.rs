@@ -1,0 +1,145 @@
+//! Embedding memory from Rust: a store kept in a directory of SQLite files, one per
+//! partition (`htm.sqlite3`, `htm.part1.sqlite3`, ...: the Python host's `HTMCore`
+//! layout), each partition a component instance of its own. The rules (which key goes
+//! where, the recorded partition count, merging the partitions' hits) are the
+//! component's (`memory.partitions-of`, `layout`, `merge-hits`), so a store written by
+//! Python opens here and answers the same search.
+//!
+//! ```no_run
+//! let store = agentcell_host::memory::PartitionedStore::open_dir("./data/htm", "htm", 768)?;
+//! let hits = store.search(&vec![0.1; 768], 5, 0.7)?; // JSON: [[key, similarity, metadata], ...]
+//! # Ok::<(), agentcell_host::Error>(())
+//! ```
+
+use crate::bindings::exports::agentcell::core::memory::{IndexKind, SearchOptions, StoreOptions};
+use crate::{Error, Runtime};
+use std::path::{Path, PathBuf};
+
+/// A new store's partition count when none is recorded (as the Python host's default).
+pub const DEFAULT_PARTITIONS: u32 = 2;
+
+/// The SQLite file of `partition` in a store directory.
+pub fn partition_file(dir: &Path, partition: u32) -> PathBuf {
+    if partition == 0 {
+        dir.join("htm.sqlite3")
+    } else {
+        dir.join(format!("htm.part{partition}.sqlite3"))
+    }
+}
+
+/// One store over its partitions: a runtime per partition and the store's handle there.
+pub struct PartitionedStore {
+    parts: Vec<(Runtime, u32)>,
+}
+
+fn hex_f32(values: &[f32]) -> String {
+    values.iter().flat_map(|v| v.to_le_bytes()).map(|b| format!("{b:02x}")).collect()
+}
+
+impl PartitionedStore {
+    /// Opens store `name` (embeddings of `dimension`) in directory `dir`, with the
+    /// partition count recorded in partition 0's file, and rolls forward any batch
+    /// partition 0 has committed that another partition has not (see `put-pending`).
+    pub fn open_dir(dir: impl AsRef<Path>, name: &str, dimension: u32) -> Result<Self, Error> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Storage { path: dir.display().to_string(), message: e.to_string() })?;
+        let open = |partition: u32| -> Result<(Runtime, u32), Error> {
+            let rt = Runtime::builder().sqlite_storage(partition_file(dir, partition))?.build()?;
+            let options = StoreOptions { dimension, shard_count: None, index: IndexKind::Flat };
+            let handle = rt
+                .call_named("memory.open", |l| {
+                    l.bindings.agentcell_core_memory().call_open(&mut l.store, name, options)
+                })?
+                .map_err(Error::from)?;
+            Ok((rt, handle))
+        };
+        let first = open(0)?;
+        let count = first
+            .0
+            .call_named("memory.layout", |l| {
+                l.bindings.agentcell_core_memory().call_layout(&mut l.store, name, None, DEFAULT_PARTITIONS)
+            })?
+            .map_err(Error::from)?;
+        let mut parts = vec![first];
+        for partition in 1..count {
+            parts.push(open(partition)?);
+        }
+        let store = Self { parts };
+        store.roll_forward()?;
+        Ok(store)
+    }
+
+    fn roll_forward(&self) -> Result<(), Error> {
+        let (first, first_handle) = &self.parts[0];
+        for (rt, handle) in &self.parts[1..] {
+            let pending = rt
+                .call_named("memory.pending-batches", |l| {
+                    l.bindings.agentcell_core_memory().call_pending_batches(&mut l.store, *handle)
+                })?
+                .map_err(Error::from)?;
+            for batch in pending {
+                let decided = first
+                    .call_named("memory.batch-committed", |l| {
+                        l.bindings.agentcell_core_memory().call_batch_committed(
+                            &mut l.store,
+                            *first_handle,
+                            &batch,
+                        )
+                    })?
+                    .map_err(Error::from)?;
+                if decided {
+                    rt.call_named("memory.commit-batch", |l| {
+                        l.bindings.agentcell_core_memory().call_commit_batch(&mut l.store, *handle, &batch)
+                    })?
+                    .map_err(Error::from)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many component instances the store is split over.
+    pub fn partitions(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Entries in all partitions.
+    pub fn count(&self) -> Result<u64, Error> {
+        let mut total = 0;
+        for (rt, handle) in &self.parts {
+            total += rt
+                .call_named("memory.count", |l| {
+                    l.bindings.agentcell_core_memory().call_count(&mut l.store, *handle)
+                })?
+                .map_err(Error::from)?;
+        }
+        Ok(total)
+    }
+
+    /// The `limit` entries most similar to `query` with cosine similarity >=
+    /// `min_similarity`, exact, over every partition: JSON `[[key, similarity, metadata]]`,
+    /// best first, ties by key.
+    pub fn search(&self, query: &[f32], limit: u32, min_similarity: f32) -> Result<String, Error> {
+        let query = hex_f32(query);
+        let options = SearchOptions { limit, min_similarity, filter_json: None, exact: true, probes: None };
+        let mut answers = Vec::with_capacity(self.parts.len());
+        for (rt, handle) in &self.parts {
+            answers.push(
+                rt.call_named("memory.search", |l| {
+                    l.bindings.agentcell_core_memory().call_search(&mut l.store, *handle, &query, &options)
+                })?
+                .map_err(Error::from)?,
+            );
+        }
+        if answers.len() == 1 {
+            return Ok(answers.remove(0));
+        }
+        self.parts[0]
+            .0
+            .call_named("memory.merge-hits", |l| {
+                l.bindings.agentcell_core_memory().call_merge_hits(&mut l.store, &answers, limit)
+            })?
+            .map_err(Error::from)
+    }
+}
