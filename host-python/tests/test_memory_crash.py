@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agentcell.memory import HTMCore, _htm
+from agentcell.memory import HTMCore, _htm, _partition
 
 ROWS = 207
 DIM = 64
@@ -117,18 +117,18 @@ def test_a_failed_batch_is_aborted_and_the_store_stays_as_it_was(
     htm = HTMCore(tmp_path, dimension=DIM, partitions=2)
     _store(htm, "kept", rng)
     calls = 0
-    real = _htm._Partition.call
+    real = _partition.Partition.call
 
-    def fail_the_fifth_piece(self: _htm._Partition, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def fail_the_fifth_piece(self: _partition.Partition, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal calls
         if fn is _htm.Memory.put_pending:
             calls += 1
             if calls == 5:
-                raise _htm.MemoryStorageError("disk full (simulated)")
+                raise _partition.MemoryStorageError("disk full (simulated)")
         return real(self, fn, *args, **kwargs)
 
-    monkeypatch.setattr(_htm._Partition, "call", fail_the_fifth_piece)
-    with pytest.raises(_htm.MemoryStorageError):
+    monkeypatch.setattr(_partition.Partition, "call", fail_the_fifth_piece)
+    with pytest.raises(_partition.MemoryStorageError):
         _store(htm, "failed", rng)
     monkeypatch.undo()
     assert _batches(htm) == {"kept": ROWS}, "the writer forgot the aborted pieces"

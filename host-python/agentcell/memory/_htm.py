@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,11 +45,12 @@ from .._alloc import keep_heap_warm
 from .._twins import async_twin
 from .._wasm import Runtime
 from .._wit import Memory, MemorySearchOptions, MemoryStoreOptions
-from ..errors import AgentcellError, InvalidArgumentError, StorageError
+from ..errors import AgentcellError, StorageError
 from ..storage import SQLiteStorage
 from . import _args
+from ._partition import HostTimes, Partition, SearchHit, hits, memory_error
 from ._vectors import ArrayLike, as_matrix, as_vector, from_hex, to_hex, to_hex_pieces
-from .exceptions import HTMError, MemoryStorageError, ValidationError
+from .exceptions import HTMError, ValidationError
 
 __all__ = ["DEFAULT_DIMENSION", "HTMCore", "IndexKind", "SearchHit"]
 
@@ -84,102 +84,6 @@ P = ParamSpec("P")
 IndexKind = Literal["flat", "ivf"]
 #: Persistence shards of a new store when none are named (an existing store keeps its own).
 DEFAULT_SHARDS = 4
-
-#: One search result: key, similarity (or resonance), metadata.
-SearchHit = tuple[str, float, dict[str, Any]]
-
-
-def _memory_error(e: AgentcellError) -> AgentcellError:
-    """The memory-specific exception for a component error."""
-    if isinstance(e, InvalidArgumentError):
-        return ValidationError(e.message, field=e.field)
-    if isinstance(e, StorageError):
-        return MemoryStorageError(e.message, field=e.field)
-    return e
-
-
-def _hits(text: str) -> list[SearchHit]:
-    return [(k, float(s), m) for k, s, m in json.loads(text)]
-
-
-class _HostTimes:
-    """Durations of component calls as seen from Python (boundary included)."""
-
-    def __init__(self) -> None:
-        self.enabled = False
-        self._lock = threading.Lock()
-        self._times: dict[str, list[float]] = {}
-
-    def record(self, name: str, seconds: float) -> None:
-        with self._lock:
-            self._times.setdefault(name, []).append(seconds)
-
-    def summary(self) -> dict[str, dict[str, float]]:
-        with self._lock:
-            return {
-                f"call:{name}": {
-                    "count": len(times),
-                    "total_ms": sum(times) * 1000,
-                    "avg_duration_ms": sum(times) * 1000 / len(times),
-                }
-                for name, times in self._times.items()
-            }
-
-
-class _Partition:
-    """One component instance holding a share of a store: its runtime (and storage),
-    the store's handle there, and reopening after a trap."""
-
-    def __init__(self, runtime: Runtime, name: str, options: MemoryStoreOptions, times: _HostTimes) -> None:
-        self.runtime = runtime
-        self.name = name
-        self.options = options
-        self.times = times
-        self.handle = 0
-        self.generation = -1
-        self.closed = False
-
-    def open(self) -> None:
-        try:
-            self.handle = self.runtime.exports.memory.open(self.name, self.options)
-        except AgentcellError as e:
-            raise _memory_error(e) from e
-        self.generation = self.runtime.instantiations
-        if self.times.enabled:
-            self.runtime.exports.memory.set_profiling(self.handle, True)
-
-    def call(self, fn: Callable[Concatenate[Memory, int, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Calls `fn` (a `memory` export of the facade, e.g. `Memory.count`) on this
-        partition's store: `fn(memory, handle, *args)`. After a trap the runtime has a new
-        instance; the store is reopened from storage first (nothing acknowledged is lost)."""
-        started = time.perf_counter()
-        with self.runtime.lock:
-            if self.closed:
-                raise HTMError(f"the store {self.name!r} is closed")
-            if self.generation != self.runtime.instantiations:
-                self.open()
-            try:
-                out = fn(self.runtime.exports.memory, self.handle, *args, **kwargs)
-            except AgentcellError as e:
-                raise _memory_error(e) from e
-        if self.times.enabled:
-            self.times.record(fn.__name__.replace("_", "-"), time.perf_counter() - started)
-        return out
-
-    def core(self, fn: Callable[Concatenate[Memory, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """A `memory` export that takes no store handle (partition rules), on this
-        partition's instance."""
-        with self.runtime.lock:
-            try:
-                return fn(self.runtime.exports.memory, *args, **kwargs)
-            except AgentcellError as e:
-                raise _memory_error(e) from e
-
-    def close(self) -> None:
-        with self.runtime.lock:
-            if not self.closed and self.handle and self.generation == self.runtime.instantiations:
-                self.runtime.exports.memory.close(self.handle)
-            self.closed = True
 
 
 class HTMCore:
@@ -233,9 +137,9 @@ class HTMCore:
         # Embeddings move in 256 KiB pieces; keep glibc from returning and re-faulting
         # them on every call (see `agentcell._alloc`; AGENTCELL_TUNE_ALLOCATOR=0: off).
         keep_heap_warm()
-        self._times = _HostTimes()
+        self._times = HostTimes()
         options: MemoryStoreOptions = {"dimension": dimension, "shard_count": shard_count, "index": index}
-        first = _Partition(runtime or Runtime(self._storage_at(storage_path, 0)), name, options, self._times)
+        first = Partition(runtime or Runtime(self._storage_at(storage_path, 0)), name, options, self._times)
         with first.runtime.lock:
             first.open()
         if shard_count is None:  # an existing store's recorded count (4 for a new one)
@@ -243,7 +147,7 @@ class HTMCore:
             options["shard_count"] = self.shard_count
         count = self._layout(first, 1 if runtime is not None else partitions)
         self._parts = [first] + [
-            _Partition(Runtime(self._storage_at(storage_path, i)), name, options, self._times)
+            Partition(Runtime(self._storage_at(storage_path, i)), name, options, self._times)
             for i in range(1, count)
         ]
         for part in self._parts[1:]:
@@ -276,7 +180,7 @@ class HTMCore:
         except StorageError as e:
             raise HTMError(str(e), field="storage_path") from e
 
-    def _layout(self, first: _Partition, requested: int | None) -> int:
+    def _layout(self, first: Partition, requested: int | None) -> int:
         """The store's partition count, recorded in partition 0's storage when the store
         is created (the core's rule, WIT `memory.layout`)."""
         return int(first.core(Memory.layout, self.name, requested, _settings.current().thread_pool_size))
@@ -299,7 +203,7 @@ class HTMCore:
 
     def _merged(self, parts: list[str], limit: int) -> list[SearchHit]:
         """The partitions' hits merged (WIT `memory.merge-hits`)."""
-        return _hits(parts[0] if len(parts) == 1 else self._core(Memory.merge_hits, parts, limit))
+        return hits(parts[0] if len(parts) == 1 else self._core(Memory.merge_hits, parts, limit))
 
     @property
     def partitions(self) -> int:
@@ -313,7 +217,7 @@ class HTMCore:
         store's own calls by the runtime's lock."""
         return self._parts[0].runtime
 
-    def _each(self, task: Callable[[_Partition], T]) -> list[T]:
+    def _each(self, task: Callable[[Partition], T]) -> list[T]:
         """`task` on every partition at once (the first on this thread), results in
         partition order. Every task finishes before the first failure is raised."""
         if len(self._parts) == 1 or self._parts[0].closed:
@@ -334,7 +238,7 @@ class HTMCore:
             raise error
         return results
 
-    def _part_of(self, key: str) -> _Partition:
+    def _part_of(self, key: str) -> Partition:
         return self._parts[self.partition_of(key)]
 
     # --- writing -------------------------------------------------------------------
@@ -471,7 +375,7 @@ class HTMCore:
         try:
             self.runtime.exports.memory.check_entries(entries_jsons, rows.tobytes().hex())
         except AgentcellError as e:
-            raise _memory_error(e) from e
+            raise memory_error(e) from e
 
     def _rows_by_partition(self, keys: Sequence[str]) -> list[Sequence[int]]:
         """Each partition's rows of a batch, in batch order (one partition: all rows)."""
@@ -535,7 +439,7 @@ class HTMCore:
         for k, i in zip(keys, self._partitions_of(keys), strict=True):
             by_part[i].append(k)
 
-        def delete(part: _Partition) -> int:
+        def delete(part: Partition) -> int:
             mine = by_part[self._parts.index(part)]
             return int(part.call(Memory.delete, mine)) if mine or count == 1 else 0
 
@@ -588,7 +492,7 @@ class HTMCore:
         try:
             return float(self.runtime.exports.memory.resonance(to_hex(a), to_hex(b)))
         except AgentcellError as e:
-            raise _memory_error(e) from e
+            raise memory_error(e) from e
 
     def query_by_resonance(
         self, min_resonance: float, max_results: int | None = None, *, query: ArrayLike | None = None

@@ -1,0 +1,115 @@
+"""One partition of a store: a component instance (with its own storage) holding the
+keys that fall to it, the store's handle there, and reopening after a trap; plus the
+timing of calls as seen from Python."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from .._wasm import Runtime
+from .._wit import Memory, MemoryStoreOptions
+from ..errors import AgentcellError, InvalidArgumentError, StorageError
+from .exceptions import HTMError, MemoryStorageError, ValidationError
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+#: One search result: key, similarity (or resonance), metadata.
+SearchHit = tuple[str, float, dict[str, Any]]
+
+
+def memory_error(e: AgentcellError) -> AgentcellError:
+    """The memory-specific exception for a component error."""
+    if isinstance(e, InvalidArgumentError):
+        return ValidationError(e.message, field=e.field)
+    if isinstance(e, StorageError):
+        return MemoryStorageError(e.message, field=e.field)
+    return e
+
+
+def hits(text: str) -> list[SearchHit]:
+    return [(k, float(s), m) for k, s, m in json.loads(text)]
+
+
+class HostTimes:
+    """Durations of component calls as seen from Python (boundary included)."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._lock = threading.Lock()
+        self._times: dict[str, list[float]] = {}
+
+    def record(self, name: str, seconds: float) -> None:
+        with self._lock:
+            self._times.setdefault(name, []).append(seconds)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {
+                f"call:{name}": {
+                    "count": len(times),
+                    "total_ms": sum(times) * 1000,
+                    "avg_duration_ms": sum(times) * 1000 / len(times),
+                }
+                for name, times in self._times.items()
+            }
+
+
+class Partition:
+    """One component instance holding a share of a store: its runtime (and storage),
+    the store's handle there, and reopening after a trap."""
+
+    def __init__(self, runtime: Runtime, name: str, options: MemoryStoreOptions, times: HostTimes) -> None:
+        self.runtime = runtime
+        self.name = name
+        self.options = options
+        self.times = times
+        self.handle = 0
+        self.generation = -1
+        self.closed = False
+
+    def open(self) -> None:
+        try:
+            self.handle = self.runtime.exports.memory.open(self.name, self.options)
+        except AgentcellError as e:
+            raise memory_error(e) from e
+        self.generation = self.runtime.instantiations
+        if self.times.enabled:
+            self.runtime.exports.memory.set_profiling(self.handle, True)
+
+    def call(self, fn: Callable[Concatenate[Memory, int, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Calls `fn` (a `memory` export of the facade, e.g. `Memory.count`) on this
+        partition's store: `fn(memory, handle, *args)`. After a trap the runtime has a new
+        instance; the store is reopened from storage first (nothing acknowledged is lost)."""
+        started = time.perf_counter()
+        with self.runtime.lock:
+            if self.closed:
+                raise HTMError(f"the store {self.name!r} is closed")
+            if self.generation != self.runtime.instantiations:
+                self.open()
+            try:
+                out = fn(self.runtime.exports.memory, self.handle, *args, **kwargs)
+            except AgentcellError as e:
+                raise memory_error(e) from e
+        if self.times.enabled:
+            self.times.record(fn.__name__.replace("_", "-"), time.perf_counter() - started)
+        return out
+
+    def core(self, fn: Callable[Concatenate[Memory, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A `memory` export that takes no store handle (partition rules), on this
+        partition's instance."""
+        with self.runtime.lock:
+            try:
+                return fn(self.runtime.exports.memory, *args, **kwargs)
+            except AgentcellError as e:
+                raise memory_error(e) from e
+
+    def close(self) -> None:
+        with self.runtime.lock:
+            if not self.closed and self.handle and self.generation == self.runtime.instantiations:
+                self.runtime.exports.memory.close(self.handle)
+            self.closed = True
