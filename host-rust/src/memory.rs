@@ -32,6 +32,18 @@ pub struct PartitionedStore {
     parts: Vec<(Runtime, u32)>,
 }
 
+/// A fresh batch id: 128 bits from the process's random hasher keys and the clock.
+fn batch_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+    );
+    let a = h.finish();
+    h.write_u64(a);
+    format!("{a:016x}{:016x}", h.finish())
+}
+
 fn hex_f32(values: &[f32]) -> String {
     values.iter().flat_map(|v| v.to_le_bytes()).map(|b| format!("{b:02x}")).collect()
 }
@@ -41,6 +53,17 @@ impl PartitionedStore {
     /// partition count recorded in partition 0's file, and rolls forward any batch
     /// partition 0 has committed that another partition has not (see `put-pending`).
     pub fn open_dir(dir: impl AsRef<Path>, name: &str, dimension: u32) -> Result<Self, Error> {
+        Self::open_dir_with(dir, name, dimension, None)
+    }
+
+    /// `open_dir`, creating a new store with `partitions` (1..=16; default 2); naming a
+    /// count that differs from an existing store's is an `invalid-argument` error.
+    pub fn open_dir_with(
+        dir: impl AsRef<Path>,
+        name: &str,
+        dimension: u32,
+        partitions: Option<u32>,
+    ) -> Result<Self, Error> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Storage { path: dir.display().to_string(), message: e.to_string() })?;
@@ -58,7 +81,12 @@ impl PartitionedStore {
         let count = first
             .0
             .call_named("memory.layout", |l| {
-                l.bindings.agentcell_core_memory().call_layout(&mut l.store, name, None, DEFAULT_PARTITIONS)
+                l.bindings.agentcell_core_memory().call_layout(
+                    &mut l.store,
+                    name,
+                    partitions,
+                    DEFAULT_PARTITIONS,
+                )
             })?
             .map_err(Error::from)?;
         let mut parts = vec![first];
@@ -97,6 +125,103 @@ impl PartitionedStore {
             }
         }
         Ok(())
+    }
+
+    /// Stores a batch (replacing keys already present): `vectors` holds one row of the
+    /// store's dimension per key, `metadata` one JSON object per key. Whole or absent
+    /// after a crash: a batch over several partitions is written pending in each, then
+    /// committed in partition 0 (the decision), then in the others. Returns the count.
+    pub fn put(&self, keys: &[&str], vectors: &[f32], metadata: &[serde_json::Value]) -> Result<u32, Error> {
+        let invalid = |message: String| Error::Component {
+            code: crate::bindings::exports::agentcell::core::types::ErrorCode::InvalidArgument,
+            message,
+            field: Some("metadata".into()),
+        };
+        if metadata.len() != keys.len() {
+            return Err(invalid(format!("{} metadata objects for {} keys", metadata.len(), keys.len())));
+        }
+        let dim = if keys.is_empty() { 0 } else { vectors.len() / keys.len() };
+        let keys_json = serde_json::to_string(keys).expect("keys serialise");
+        let first = &self.parts[0].0;
+        let of = if self.parts.len() == 1 {
+            vec![0u8; keys.len()]
+        } else {
+            let hex = first
+                .call_named("memory.partitions-of", |l| {
+                    l.bindings.agentcell_core_memory().call_partitions_of(
+                        &mut l.store,
+                        &keys_json,
+                        self.parts.len() as u32,
+                    )
+                })?
+                .map_err(Error::from)?;
+            (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0)).collect()
+        };
+        let mut written = Vec::new();
+        for (p, (rt, handle)) in self.parts.iter().enumerate() {
+            let rows: Vec<usize> = (0..keys.len()).filter(|&i| of[i] as usize == p).collect();
+            if !rows.is_empty() {
+                let entries = serde_json::json!({
+                    "keys": rows.iter().map(|&i| keys[i]).collect::<Vec<_>>(),
+                    "metadata": rows.iter().map(|&i| &metadata[i]).collect::<Vec<_>>(),
+                })
+                .to_string();
+                let values: Vec<f32> = rows
+                    .iter()
+                    .flat_map(|&i| vectors.get(i * dim..(i + 1) * dim).unwrap_or(&[]))
+                    .copied()
+                    .collect();
+                written.push((rt, *handle, entries, vec![hex_f32(&values)]));
+            }
+        }
+        if let [(rt, handle, entries, hex)] = written.as_slice() {
+            return rt
+                .call_named("memory.put", |l| {
+                    l.bindings.agentcell_core_memory().call_put(&mut l.store, *handle, entries, hex)
+                })?
+                .map_err(Error::from);
+        }
+        let batch = batch_id();
+        let mut stored = 0;
+        for (rt, handle, entries, hex) in &written {
+            let outcome = rt
+                .call_named("memory.put-pending", |l| {
+                    l.bindings.agentcell_core_memory().call_put_pending(
+                        &mut l.store,
+                        *handle,
+                        &batch,
+                        entries,
+                        hex,
+                    )
+                })
+                .and_then(|r| r.map_err(Error::from));
+            match outcome {
+                Ok(n) => stored += n,
+                Err(e) => {
+                    for (rt, handle, _, _) in &written {
+                        // Left pending on failure: invisible, as aborted.
+                        let _ = rt.call_named("memory.abort-batch", |l| {
+                            l.bindings.agentcell_core_memory().call_abort_batch(&mut l.store, *handle, &batch)
+                        });
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let (first, first_handle) = &self.parts[0];
+        let commit = |rt: &Runtime, handle: u32| -> Result<(), Error> {
+            rt.call_named("memory.commit-batch", |l| {
+                l.bindings.agentcell_core_memory().call_commit_batch(&mut l.store, handle, &batch)
+            })?
+            .map_err(Error::from)
+        };
+        commit(first, *first_handle)?;
+        for (rt, handle, _, _) in &written {
+            if !std::ptr::eq(*rt, first) {
+                commit(rt, *handle)?;
+            }
+        }
+        Ok(stored)
     }
 
     /// How many component instances the store is split over.
