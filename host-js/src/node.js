@@ -8,6 +8,8 @@ export * from './errors.js';
 export { HttpPolicy } from './policy.js';
 export { MemoryStorage, KeyValueStorage } from './storage.js';
 export { Runtime } from './runtime.js';
+export { sqliteSnapshot } from './sqlite-snapshot.js';
+export { PartitionedStore, partitionFile } from './memory.js';
 
 // One cache of compiled core modules per build: `gen/` (shipped) and `gen-test/`.
 const modules = new Map();
