@@ -4,6 +4,7 @@
 
 pub mod batches;
 pub mod code;
+mod compaction;
 pub mod kernels;
 pub mod principles;
 #[cfg(target_arch = "wasm32")]
@@ -17,6 +18,7 @@ pub mod profile;
 pub mod search;
 pub mod segments;
 pub mod stats;
+mod stores;
 pub mod vector;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -27,7 +29,8 @@ use profile::Profile;
 use search::{scan, Hit, TopK};
 use segments::{Config, Segment};
 pub use stats::{GcReport, StoreStats};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+pub use stores::Stores;
 
 pub const MAX_DIMENSION: u32 = 65_536;
 pub const MAX_SHARDS: u32 = 256;
@@ -502,104 +505,6 @@ impl MemoryStore {
         self.scratch = Scratch::default();
     }
 
-    /// Rewrites every shard into compact segments of live entries, then deletes the
-    /// old segments. Crash-safe: the new segments sort after the old ones and hold
-    /// the same state, so a replay of both gives the same store.
-    /// Not while this instance is writing a batch: the rewrite would commit it early.
-    pub fn garbage_collect(&mut self, storage: &dyn Storage, aggressive: bool) -> Result<GcReport> {
-        if let Some(batch) = self.writing.keys().next() {
-            return Err(Error::invalid(
-                "garbage_collect",
-                format_args!("batch {batch:?} is being written; commit or abort it first"),
-            ));
-        }
-        let t = self.profile.start();
-        let before = self.segment_keys.len();
-        let used_before = self.used_bytes();
-        let mut by_shard: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        for i in 0..self.entries.len() {
-            by_shard
-                .entry(segments::shard_of(&self.entries.record(i).key, self.config.shard_count))
-                .or_default()
-                .push(i);
-        }
-        let old = std::mem::take(&mut self.segment_keys);
-        let mut fresh = Vec::new();
-        if let Err(e) = self.write_compacted(storage, by_shard, &mut fresh) {
-            self.segment_keys = old.into_iter().chain(fresh).collect();
-            return Err(e);
-        }
-        for chunk in old.chunks(1000) {
-            storage.delete_many(&self.namespace, chunk)?;
-        }
-        self.segment_keys = fresh;
-        // The committed batches' segments are rewritten untagged: their records can go.
-        let records: Vec<String> =
-            std::mem::take(&mut self.committed).iter().map(|b| batches::record_key(b)).collect();
-        storage.delete_many(&self.namespace, &records)?;
-        if aggressive {
-            self.ivf = None;
-            self.entries.shrink();
-        }
-        let report = GcReport {
-            segments_before: before as u64,
-            segments_after: self.segment_keys.len() as u64,
-            bytes_reclaimed: used_before.saturating_sub(self.used_bytes()) as u64,
-        };
-        self.profile.record("garbage_collect", t);
-        Ok(report)
-    }
-
-    /// Writes `rows` of each shard as fresh put segments, in transactions of ~16 MB;
-    /// the keys written go to `fresh` as each transaction commits.
-    fn write_compacted(
-        &mut self,
-        storage: &dyn Storage,
-        by_shard: BTreeMap<u32, Vec<usize>>,
-        fresh: &mut Vec<String>,
-    ) -> Result<()> {
-        const GROUP_BYTES: usize = 16 << 20;
-        let dim = self.entries.dim();
-        let mut group: Vec<(String, String)> = Vec::new();
-        let mut group_bytes = 0;
-        for (shard, rows) in by_shard {
-            for chunk in rows.chunks(segments::rows_per_segment(dim)) {
-                let items: Vec<(&Record, &[f32])> =
-                    chunk.iter().map(|&i| (self.entries.record(i), self.entries.row(i))).collect();
-                let value = segments::encode_put(dim, &items);
-                group_bytes += value.len();
-                group.push((segments::segment_key(shard, self.next_seq, self.writer), value));
-                self.next_seq += 1;
-                if group_bytes >= GROUP_BYTES {
-                    storage.set_many(&self.namespace, &group)?;
-                    fresh.extend(group.drain(..).map(|(k, _)| k));
-                    group_bytes = 0;
-                }
-            }
-        }
-        if !group.is_empty() {
-            storage.set_many(&self.namespace, &group)?;
-            fresh.extend(group.into_iter().map(|(k, _)| k));
-        }
-        Ok(())
-    }
-
-    /// Deletes every persisted value of the store and empties it.
-    pub fn destroy(&mut self, storage: &dyn Storage) -> Result<()> {
-        let mut keys = all_keys(storage, &self.namespace, "")?;
-        keys.sort();
-        for chunk in keys.chunks(1000) {
-            storage.delete_many(&self.namespace, chunk)?;
-        }
-        self.entries.clear();
-        self.ivf = None;
-        self.segment_keys.clear();
-        self.writing.clear();
-        self.pending.clear();
-        self.committed.clear();
-        Ok(())
-    }
-
     fn used_bytes(&self) -> usize {
         self.entries.vector_bytes() + self.entries.record_bytes() + self.ivf.as_ref().map_or(0, Ivf::bytes)
     }
@@ -681,49 +586,6 @@ fn hits_json(entries: &Entries, hits: &[Hit<'_>]) -> String {
     }
     out.push(']');
     out
-}
-
-/// The open stores of one component instance, by handle (handles start at 1).
-#[derive(Default)]
-pub struct Stores {
-    next: u32,
-    by_handle: HashMap<u32, MemoryStore>,
-}
-
-impl Stores {
-    /// Opens `name`, or returns the handle of the open store of that name.
-    pub fn open(&mut self, storage: &dyn Storage, name: &str, options: Options, writer: u64) -> Result<u32> {
-        if let Some((&h, store)) = self.by_handle.iter_mut().find(|(_, s)| s.name() == name) {
-            if store.dimension() != options.dimension as usize {
-                return Err(Error::invalid(
-                    "dimension",
-                    format_args!(
-                        "store {name:?} is open with dimension {}, not {}",
-                        store.dimension(),
-                        options.dimension
-                    ),
-                ));
-            }
-            store.set_index(options.index);
-            return Ok(h);
-        }
-        let store = MemoryStore::open(storage, name, options, writer)?;
-        self.next += 1;
-        self.by_handle.insert(self.next, store);
-        Ok(self.next)
-    }
-
-    pub fn get(&mut self, handle: u32) -> Result<&mut MemoryStore> {
-        self.by_handle.get_mut(&handle).ok_or_else(|| {
-            Error::new(ErrorCode::NotFound, format!("no open memory store has handle {handle}"))
-        })
-    }
-
-    pub fn close(&mut self, handle: u32) -> Result<()> {
-        self.by_handle.remove(&handle).map(|_| ()).ok_or_else(|| {
-            Error::new(ErrorCode::NotFound, format!("no open memory store has handle {handle}"))
-        })
-    }
 }
 
 #[cfg(test)]

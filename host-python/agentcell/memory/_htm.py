@@ -45,12 +45,11 @@ from .._alloc import keep_heap_warm
 from .._twins import async_twin
 from .._wasm import Runtime
 from .._wit import Memory, MemorySearchOptions, MemoryStoreOptions
-from ..errors import AgentcellError, StorageError
-from ..storage import SQLiteStorage
-from . import _args
-from ._partition import HostTimes, Partition, SearchHit, hits, memory_error
+from ..errors import AgentcellError
+from . import _args, _batch
+from ._partition import HostTimes, Partition, SearchHit, hits, memory_error, storage_at
 from ._vectors import ArrayLike, as_matrix, as_vector, from_hex, to_hex, to_hex_pieces
-from .exceptions import HTMError, ValidationError
+from .exceptions import ValidationError
 
 __all__ = ["DEFAULT_DIMENSION", "HTMCore", "IndexKind", "SearchHit"]
 
@@ -67,8 +66,6 @@ def chunk_rows(dimension: int) -> int:
     return max(1, min(CHUNK_ROWS, CHUNK_BYTES // (4 * dimension)))
 
 
-DB_FILE = "htm.sqlite3"
-JOURNAL = "truncate"
 #: Component instances a new store is split over: one per core of a 2-core machine.
 DEFAULT_PARTITIONS = 2
 MAX_PARTITIONS = 16
@@ -139,7 +136,7 @@ class HTMCore:
         keep_heap_warm()
         self._times = HostTimes()
         options: MemoryStoreOptions = {"dimension": dimension, "shard_count": shard_count, "index": index}
-        first = Partition(runtime or Runtime(self._storage_at(storage_path, 0)), name, options, self._times)
+        first = Partition(runtime or Runtime(storage_at(storage_path, 0)), name, options, self._times)
         with first.runtime.lock:
             first.open()
         if shard_count is None:  # an existing store's recorded count (4 for a new one)
@@ -147,7 +144,7 @@ class HTMCore:
             options["shard_count"] = self.shard_count
         count = self._layout(first, 1 if runtime is not None else partitions)
         self._parts = [first] + [
-            Partition(Runtime(self._storage_at(storage_path, i)), name, options, self._times)
+            Partition(Runtime(storage_at(storage_path, i)), name, options, self._times)
             for i in range(1, count)
         ]
         for part in self._parts[1:]:
@@ -160,25 +157,6 @@ class HTMCore:
         self._workers = [
             ThreadPoolExecutor(1, thread_name_prefix=f"agentcell-{name}-{i}") for i in range(count)
         ]
-
-    @staticmethod
-    def _storage_at(storage_path: str | Path, partition: int) -> SQLiteStorage:
-        if str(storage_path) == ":memory:":
-            return SQLiteStorage(":memory:")
-        directory = Path(storage_path)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise HTMError(
-                f"cannot create the store directory {str(directory)!r}: {e}", field="storage_path"
-            ) from e
-        file = DB_FILE if partition == 0 else DB_FILE.replace(".", f".part{partition}.", 1)
-        try:
-            # 64 KiB pages: segments are megabytes each; 16x fewer pages to write and
-            # chain than SQLite's default 4 KiB (insert and reopen ~2x faster, measured).
-            return SQLiteStorage(directory / file, page_size=65536, journal=JOURNAL)
-        except StorageError as e:
-            raise HTMError(str(e), field="storage_path") from e
 
     def _layout(self, first: Partition, requested: int | None) -> int:
         """The store's partition count, recorded in partition 0's storage when the store
@@ -286,12 +264,13 @@ class HTMCore:
             for rows in self._rows_by_partition(keys)
         ]
         entries_jsons = [
-            [self._entries_json(keys, metas, diffs, chunk) for chunk in part_chunks] for part_chunks in chunks
+            [_batch.entries_json(keys, metas, diffs, chunk) for chunk in part_chunks]
+            for part_chunks in chunks
         ]
         if sum(map(len, chunks)) > 1:
             # Several calls: check all of it first, so none of it is written if any is bad
             # (each call is still checked in full by the core).
-            self._precheck(matrix)
+            _batch.precheck(matrix, self.dimension)
             self._check_entries(
                 [j for part in entries_jsons for j in part], [c for part in chunks for c in part]
             )
@@ -384,45 +363,6 @@ class HTMCore:
             return [range(len(keys))]
         of = self._partitions_of(keys)
         return [np.flatnonzero(of == i).tolist() for i in range(count)]
-
-    def _precheck(self, matrix: npt.NDArray[np.float32]) -> None:
-        """The checks of the rows that could fail a later call, made before the first."""
-        if matrix.shape[1] != self.dimension:
-            raise ValidationError(
-                f"embeddings: rows have dimension {matrix.shape[1]}, the store {self.dimension}",
-                field="embeddings",
-            )
-        # One pass, no full-size temporary: a row with NaN/inf has a non-finite squared
-        # norm, a zero row a zero one. Rows flagged so (also huge or tiny finite rows,
-        # whose squares overflow or underflow) are then checked exactly.
-        squares = np.einsum("ij,ij->i", matrix, matrix)
-        for row in np.flatnonzero(~np.isfinite(squares) | (squares == 0)):
-            values = matrix[row]
-            if not np.isfinite(values).all():
-                raise ValidationError(f"embeddings[{row}]: holds NaN or infinity", field=f"embeddings[{row}]")
-            if not values.any():
-                raise ValidationError(f"embeddings[{row}]: is the zero vector", field=f"embeddings[{row}]")
-
-    @staticmethod
-    def _entries_json(keys: Sequence[str], metas: list[Any], diffs: list[Any], rows: Sequence[int]) -> str:
-        """The entries of the batch's `rows` as WIT `put` columns."""
-        columns: dict[str, list[Any]] = {"keys": [keys[i] for i in rows]}
-        for name, values in (("metadata", metas), ("diff_ops", diffs)):
-            column = [values[i] for i in rows]
-            if any(v is not None for v in column):
-                columns[name] = column
-        try:
-            return json.dumps(columns, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError):
-            for i in rows:
-                try:
-                    json.dumps([metas[i], diffs[i]], allow_nan=False)
-                except (TypeError, ValueError) as err:
-                    field = f"entries[{i}]"
-                    raise ValidationError(
-                        f"{field}: metadata must be JSON-serialisable: {err}", field=field
-                    ) from None
-            raise
 
     def delete_embedding(self, key: str) -> bool:
         """Removes `key`; True when it existed."""

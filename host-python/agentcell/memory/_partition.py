@@ -8,11 +8,13 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .._wasm import Runtime
 from .._wit import Memory, MemoryStoreOptions
 from ..errors import AgentcellError, InvalidArgumentError, StorageError
+from ..storage import SQLiteStorage
 from .exceptions import HTMError, MemoryStorageError, ValidationError
 
 T = TypeVar("T")
@@ -20,6 +22,10 @@ P = ParamSpec("P")
 
 #: One search result: key, similarity (or resonance), metadata.
 SearchHit = tuple[str, float, dict[str, Any]]
+
+#: Partition 0's file in a store directory; partition i's is ``htm.part<i>.sqlite3``.
+DB_FILE = "htm.sqlite3"
+JOURNAL = "truncate"
 
 
 def memory_error(e: AgentcellError) -> AgentcellError:
@@ -113,3 +119,24 @@ class Partition:
             if not self.closed and self.handle and self.generation == self.runtime.instantiations:
                 self.runtime.exports.memory.close(self.handle)
             self.closed = True
+
+
+def storage_at(storage_path: str | Path, partition: int) -> SQLiteStorage:
+    """The SQLite storage of `partition` under `storage_path` (a directory, created if
+    needed, or ``":memory:"``): ``htm.sqlite3``, ``htm.part1.sqlite3``, ..."""
+    if str(storage_path) == ":memory:":
+        return SQLiteStorage(":memory:")
+    directory = Path(storage_path)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HTMError(
+            f"cannot create the store directory {str(directory)!r}: {e}", field="storage_path"
+        ) from e
+    file = DB_FILE if partition == 0 else DB_FILE.replace(".", f".part{partition}.", 1)
+    try:
+        # 64 KiB pages: segments are megabytes each; 16x fewer pages to write and
+        # chain than SQLite's default 4 KiB (insert and reopen ~2x faster, measured).
+        return SQLiteStorage(directory / file, page_size=65536, journal=JOURNAL)
+    except StorageError as e:
+        raise HTMError(str(e), field="storage_path") from e
