@@ -9,6 +9,7 @@
 pub mod attune;
 pub mod bench;
 pub mod blob;
+pub mod dag;
 pub mod diagnostics;
 pub mod error;
 pub mod flows;
@@ -16,6 +17,7 @@ pub mod memory;
 pub mod meta;
 pub mod ports;
 pub mod testing;
+pub mod workflows;
 
 #[cfg(target_arch = "wasm32")]
 mod wit;

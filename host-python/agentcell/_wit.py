@@ -490,6 +490,30 @@ class TypesError(TypedDict):
     retry_after_ms: int | None
 
 
+class WorkflowsClaimedStep(TypedDict):
+    """A step claimed by a worker: run its handler on `context-json`, renew the lease
+    before `lease-until-ms` while it runs, then hand the result to `complete` with
+    the same `task-uuid`, `step-uuid` and `attempt`.
+    """
+
+    task_uuid: str
+    step_uuid: str
+    # The step's name in its template.
+    name: str
+    # The handler to run: the step's `handler.callable`.
+    handler: str
+    # 1 for the first run of the step, 2 for the second, ...
+    attempt: int
+    # JSON object with `StepContext`'s fields: `task_uuid`, `step_uuid`,
+    # `correlation_id`, `handler_name`, `step_name`, `input_data` (the task's
+    # context), `dependency_results` (every completed ancestor's result envelope,
+    # by step name), `step_config` (`handler.initialization`), `step_inputs`,
+    # `retry_count` (attempts before this one) and `max_retries`.
+    context_json: str
+    # When the lease ends unless renewed, in milliseconds since the Unix epoch.
+    lease_until_ms: int
+
+
 # The six groups of canonical axes.
 AttuneCategory = Literal["cognitive", "emotional", "social", "preferences", "control", "safety"]
 
@@ -597,6 +621,9 @@ HttpClientHttpError = (
 StorageStorageError = (
     tuple[Literal["invalid-key"], str] | tuple[Literal["too-large"], str] | tuple[Literal["unavailable"], str]
 )
+
+# What `complete` did with a result.
+WorkflowsCompletion = tuple[Literal["recorded"], str] | tuple[Literal["rejected"], str]
 
 
 class Types:
@@ -979,6 +1006,131 @@ class FlowsClient:
     ) -> Ok | Err:
         """What the answer to attempt number `attempt` (0 = first) means."""
         out: Ok | Err = self._call("flows-client", "interpret", config, op, attempt, answer)
+        return out
+
+
+class Workflows:
+    """Workflows (seed 003): tasker-core's task templates, tasks and workflow steps, run by
+    workers that claim ready steps by lease. The engine is sans-I/O like `flows`: it
+    never waits and never runs a handler. A worker asks `claim` for steps that are due,
+    runs each step's handler itself, renews its leases while they run, and hands each
+    result to `complete`. Everything is kept in storage (namespace `workflows`) and
+    every change of a task is one compare-and-set of the task's record, so any number
+    of workers in any processes sharing the storage can take any step.
+
+    Guarantees: a step runs at least once (a step whose worker died is claimed again
+    once its lease ends) and its result is recorded exactly once (a result from a
+    worker whose lease was taken over is rejected). Task and step states, and their
+    transitions, are upstream's state machines; every transition is kept in the task's
+    audit history. JSON shapes are upstream's REST bodies (`TaskResponse`,
+    `StepResponse`, `StepAuditResponse`); see docs/worker.md.
+    """
+
+    __slots__ = ("_call", "_call_ok")
+
+    def __init__(self, rt: Runtime) -> None:
+        self._call = rt.call
+        self._call_ok = rt.call_ok
+
+    def register_template(self, text: Text) -> str:
+        """Registers a task template (upstream's YAML shape, or the same as JSON):
+        `name`, `namespace_name` (default `default`), `version` (default `1.0.0`),
+        `steps` with `name`, `handler.callable`, `handler.initialization`,
+        `dependencies` (or `depends_on`), `retry` (`retryable`, `max_attempts`,
+        `backoff`: none, linear, exponential or fibonacci, `backoff_base_ms`,
+        `max_backoff_ms`), `type` (`standard`, `decision`, `deferred_convergence`).
+        Checked first: an unknown dependency, a cycle, two steps of one name, or a
+        missing handler is `invalid-argument` naming the step. Registering a template
+        again under its name and version replaces it (tasks already created keep the
+        steps they were created with). Returns the stored template as JSON.
+        """
+        out: str = self._call_ok("workflows", "register-template", text)
+        return out
+
+    def list_templates(self) -> str:
+        """The registered templates, as a JSON list."""
+        out: str = self._call_ok("workflows", "list-templates")
+        return out
+
+    def create_task(self, request_json: Text) -> str:
+        """Creates a task from a template: request JSON `{name, namespace?, version?,
+        context?, initiator?, source_system?, reason?, priority?, tags?,
+        correlation_id?}`. Its steps without dependencies are due at once. Returns the
+        task (`TaskResponse` JSON, with `steps`).
+        """
+        out: str = self._call_ok("workflows", "create-task", request_json)
+        return out
+
+    def get_task(self, task_uuid: Text) -> str:
+        """One task (`TaskResponse` JSON); `not-found` when there is none."""
+        out: str = self._call_ok("workflows", "get-task", task_uuid)
+        return out
+
+    def list_tasks(self, query_json: Text) -> str:
+        """Tasks, newest first: query JSON `{limit? (1..=1000, default 50), offset?,
+        namespace?, status?}`; answers `{tasks, pagination}` as upstream does.
+        """
+        out: str = self._call_ok("workflows", "list-tasks", query_json)
+        return out
+
+    def cancel_task(self, task_uuid: Text) -> str:
+        """Cancels a task that has not ended: it and every step not yet ended become
+        `cancelled`, and results still to come are rejected. Returns the task.
+        """
+        out: str = self._call_ok("workflows", "cancel-task", task_uuid)
+        return out
+
+    def list_steps(self, task_uuid: Text) -> str:
+        """A task's steps (`StepResponse` JSON list) in template order."""
+        out: str = self._call_ok("workflows", "list-steps", task_uuid)
+        return out
+
+    def step_audit(self, task_uuid: Text, step_uuid: Text) -> str:
+        """A step's audit history (`StepAuditResponse` JSON list, oldest first): one entry
+        per transition, with the worker, the attempt and the result or error.
+        """
+        out: str = self._call_ok("workflows", "step-audit", task_uuid, step_uuid)
+        return out
+
+    def claim(
+        self, worker_id: Text, handlers: Sequence[Text], max: int, lease_ms: int
+    ) -> list[WorkflowsClaimedStep]:
+        """Claims up to `max` steps that are due (ready, a retry whose backoff has passed,
+        or one whose lease has ended), whose handler is in `handlers` (empty: any), for
+        `lease-ms` milliseconds. Returns at once, with none when nothing is due.
+        """
+        out: list[WorkflowsClaimedStep] = self._call_ok(
+            "workflows", "claim", worker_id, handlers, max, lease_ms
+        )
+        return out
+
+    def renew(self, task_uuid: Text, step_uuid: Text, worker_id: Text, attempt: int, lease_ms: int) -> bool:
+        """Extends a lease by `lease-ms` from now; false when the worker no longer holds
+        the step (its handler's result will be rejected, so it may stop).
+        """
+        out: bool = self._call_ok("workflows", "renew", task_uuid, step_uuid, worker_id, attempt, lease_ms)
+        return out
+
+    def complete(
+        self, task_uuid: Text, step_uuid: Text, worker_id: Text, attempt: int, result_json: Text
+    ) -> WorkflowsCompletion:
+        """Records a step's result: JSON of `StepHandlerResult` (`success`, `result`,
+        `error_message`, `error_type`, `error_code`, `retryable`, `metadata`, and
+        optionally `execution_time_ms`). A failure is retried, after the step's backoff
+        with 10% jitter (`metadata.retry_after` seconds win, capped), unless it is not
+        `retryable` or the step has used its `max_attempts`; then the step is `error`
+        and so is the task. A success makes the steps that depended on it due.
+        """
+        out: WorkflowsCompletion = self._call_ok(
+            "workflows", "complete", task_uuid, step_uuid, worker_id, attempt, result_json
+        )
+        return out
+
+    def next_due_in(self) -> int | None:
+        """Milliseconds until the next step falls due (0: one is due now), or none when
+        nothing is waiting: how long an idle worker may sleep.
+        """
+        out: int | None = self._call_ok("workflows", "next-due-in")
         return out
 
 
@@ -1451,6 +1603,7 @@ class Exports:
         "principles",
         "testing",
         "types",
+        "workflows",
     )
 
     def __init__(self, rt: Runtime) -> None:
@@ -1462,6 +1615,7 @@ class Exports:
         self.attune_client = AttuneClient(rt)
         self.flows = Flows(rt)
         self.flows_client = FlowsClient(rt)
+        self.workflows = Workflows(rt)
         self.memory = Memory(rt)
         self.kernels = Kernels(rt)
         self.principles = Principles(rt)

@@ -57,15 +57,22 @@ def test_the_diamond_runs_by_hand_as_upstream_computes_it() -> None:
     ]
     start = run(registry, "diamond_start_py", ctx("s", {"even_number": 6}))
     assert start.is_success and start.result == {"result": 36}
-    # Dependency results arrive as recorded envelopes; get_dependency_result unwraps them.
-    deps = {"diamond_start_py": start.result}
+
+    # Dependency results arrive as recorded envelopes (upstream's StepExecutionResult);
+    # get_dependency_result unwraps them to what the handler returned.
+    def envelope(r: StepHandlerResult) -> dict[str, Any]:
+        return {"success": r.is_success, "result": r.result, "metadata": r.metadata}
+
+    deps = {"diamond_start_py": envelope(start)}
     b = run(registry, "diamond_branch_b_py", ctx("b", deps=deps, step_config={"constant": 25}))
     c = run(registry, "diamond_branch_c_py", ctx("c", deps=deps))
     assert (b.result, c.result) == ({"result": 61}, {"result": 72})
     end = run(
         registry,
         "diamond_end_py",
-        ctx("e", {"even_number": 6}, {"diamond_branch_b_py": b.result, "diamond_branch_c_py": c.result}),
+        ctx(
+            "e", {"even_number": 6}, {"diamond_branch_b_py": envelope(b), "diamond_branch_c_py": envelope(c)}
+        ),
     )
     assert end.result == {"result": 66.5}
     odd = run(registry, "diamond_start_py", ctx("s", {"even_number": 7}))

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// A JSON object.
 pub type Object = Map<String, Value>;
@@ -187,43 +187,9 @@ impl FlowDefinition {
 
     /// A dependency cycle, as node ids from one back to itself, if there is one.
     fn find_cycle(&self) -> Option<Vec<String>> {
-        let deps: BTreeMap<&str, &[String]> =
+        let graph: Vec<(&str, &[String])> =
             self.nodes.iter().map(|n| (n.id.as_str(), n.depends_on.as_slice())).collect();
-        // 0 = unseen, 1 = on the current path, 2 = done.
-        let mut mark: BTreeMap<&str, u8> = BTreeMap::new();
-        fn visit<'a>(
-            id: &'a str,
-            deps: &BTreeMap<&'a str, &'a [String]>,
-            mark: &mut BTreeMap<&'a str, u8>,
-            path: &mut Vec<&'a str>,
-        ) -> Option<Vec<String>> {
-            match mark.get(id) {
-                Some(2) => return None,
-                Some(1) => {
-                    let start = path.iter().position(|p| *p == id).unwrap_or(0);
-                    let mut cycle: Vec<String> = path[start..].iter().map(|s| s.to_string()).collect();
-                    cycle.push(id.to_string());
-                    return Some(cycle);
-                }
-                _ => {}
-            }
-            mark.insert(id, 1);
-            path.push(id);
-            for dep in deps.get(id).copied().unwrap_or_default() {
-                if let Some(c) = visit(dep, deps, mark, path) {
-                    return Some(c);
-                }
-            }
-            path.pop();
-            mark.insert(id, 2);
-            None
-        }
-        for node in &self.nodes {
-            if let Some(c) = visit(&node.id, &deps, &mut mark, &mut Vec::new()) {
-                return Some(c);
-            }
-        }
-        None
+        crate::dag::find_cycle(&graph)
     }
 
     pub fn node(&self, id: &str) -> Option<&FlowNode> {

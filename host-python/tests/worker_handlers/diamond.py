@@ -28,20 +28,20 @@ class DiamondStartHandler(StepHandler):
 
 @step_handler("diamond_branch_b_py")
 @depends_on(start="diamond_start_py")
-def branch_b(start: int, context: StepContext) -> dict[str, Any]:
-    return {"result": start + context.get_config("constant")}
+def branch_b(start: dict[str, Any], context: StepContext) -> dict[str, Any]:
+    return {"result": start["result"] + context.get_config("constant")}
 
 
 @step_handler("diamond_branch_c_py")
 @depends_on(start="diamond_start_py")
-async def branch_c(start: int) -> dict[str, Any]:
-    return {"result": start * 2}
+async def branch_c(start: dict[str, Any]) -> dict[str, Any]:
+    return {"result": start["result"] * 2}
 
 
 @step_handler("diamond_end_py")
 @depends_on(b="diamond_branch_b_py", c="diamond_branch_c_py")
 @inputs("even_number")
-def end(b: int, c: int, even_number: int | None) -> float:
+def end(b: dict[str, Any], c: dict[str, Any], even_number: int | None) -> float:
     if even_number is None:
         raise PermanentError("the task's even_number is gone")
-    return (b + c) / 2
+    return (b["result"] + c["result"]) / 2

@@ -1,0 +1,399 @@
+//! The workflow engine over the host storage (namespace `workflows`):
+//!
+//! - `template/{namespace}/{name}/{version}`: registered templates;
+//! - `task/{uuid}`: the whole task (steps, results, audit), changed only by
+//!   compare-and-set, so concurrent workers never lose a change;
+//! - `tasks/{newest-first time}{uuid}`: the listing index;
+//! - `due/{ms}/{uuid}`: the queue. A task not ended has a key here at (or before) the
+//!   time it next needs a worker (a ready step, a retry, a lease's end). The task
+//!   record says which key it last wrote (`indexed_due`). Index keys are hints, written
+//!   after the record: a claimer that finds a key ahead of its task's real due time
+//!   moves it, and one for a task that has ended or gone deletes it. So a crash
+//!   between the record and the index delays a step at most, never loses it.
+
+use super::states::TaskState;
+use super::task::{Completion, HandlerResult, Task, TaskRequest};
+use super::template::Template;
+use crate::error::{Error, ErrorCode, Result};
+use crate::ports::{all_keys, Storage, UPDATE_ATTEMPTS};
+use serde_json::Value;
+
+pub const NAMESPACE: &str = "workflows";
+
+/// How many queue keys one claim looks at.
+const CLAIM_WINDOW: u32 = 64;
+
+fn template_key(namespace: &str, name: &str, version: &str) -> String {
+    format!("template/{namespace}/{name}/{version}")
+}
+
+fn task_key(uuid: &str) -> String {
+    format!("task/{uuid}")
+}
+
+fn due_key(due_ms: i64, uuid: &str) -> String {
+    format!("due/{:013}/{uuid}", due_ms.max(0))
+}
+
+fn listing_key(created_ms: i64, uuid: &str) -> String {
+    format!("tasks/{:016x}{uuid}", u64::MAX - created_ms.max(0) as u64)
+}
+
+/// `(due ms, task uuid)` of a queue key.
+fn parse_due_key(key: &str) -> Option<(i64, &str)> {
+    let rest = key.strip_prefix("due/")?;
+    let (ms, uuid) = rest.split_once('/')?;
+    Some((ms.parse().ok()?, uuid))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(key: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            ErrorCode::Storage,
+            format!("stored {key} cannot be read ({e}); it was not written by this version"),
+        )
+    })
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("workflow records serialize")
+}
+
+/// A random number in [0, 1) from the host's randomness (WASI `random`).
+pub fn random_unit() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() as u64 >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn check_uuid(field: &str, value: &str) -> Result<()> {
+    uuid::Uuid::parse_str(value)
+        .map(|_| ())
+        .map_err(|_| Error::invalid(field, format!("{value:?} is not a UUID")))
+}
+
+pub fn register_template(storage: &dyn Storage, text: &str) -> Result<Template> {
+    let template = Template::parse(text)?;
+    let key = template_key(&template.namespace_name, &template.name, &template.version);
+    storage.set(NAMESPACE, &key, &encode(&template))?;
+    Ok(template)
+}
+
+pub fn list_templates(storage: &dyn Storage) -> Result<Vec<Template>> {
+    let keys = all_keys(storage, NAMESPACE, "template/")?;
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(500) {
+        for (key, value) in chunk.iter().zip(storage.get_many(NAMESPACE, chunk)?) {
+            if let Some(text) = value {
+                out.push(decode(key, &text)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn create_task(storage: &dyn Storage, request_json: &str, now: i64) -> Result<Task> {
+    let request: TaskRequest = serde_json::from_str(request_json)
+        .map_err(|e| Error::invalid("request", format!("is not a task request ({e})")))?;
+    if !request.context.is_object() {
+        return Err(Error::invalid("context", "must be a JSON object"));
+    }
+    if let Some(id) = &request.correlation_id {
+        check_uuid("correlation_id", id)?;
+    }
+    let key = template_key(&request.namespace, &request.name, &request.version);
+    let template: Template = match storage.get(NAMESPACE, &key)? {
+        Some(text) => decode(&key, &text)?,
+        None => {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!(
+                    "no task template '{}/{}' version {} is registered",
+                    request.namespace, request.name, request.version
+                ),
+            )
+            .with_field("name"))
+        }
+    };
+    let mut task = Task::new(&template, request, now, || uuid::Uuid::new_v4().to_string());
+    task.indexed_due = task.due();
+    // The index first: a task is never in storage without its queue key.
+    let mut index = vec![(listing_key(now, &task.task_uuid), String::new())];
+    if let Some(due) = task.indexed_due {
+        index.push((due_key(due, &task.task_uuid), String::new()));
+    }
+    storage.set_many(NAMESPACE, &index)?;
+    storage.set(NAMESPACE, &task_key(&task.task_uuid), &encode(&task))?;
+    Ok(task)
+}
+
+pub fn get_task(storage: &dyn Storage, uuid: &str) -> Result<Task> {
+    check_uuid("task_uuid", uuid)?;
+    let key = task_key(uuid);
+    match storage.get(NAMESPACE, &key)? {
+        Some(text) => decode(&key, &text),
+        None => {
+            Err(Error::new(ErrorCode::NotFound, format!("task {uuid} not found")).with_field("task_uuid"))
+        }
+    }
+}
+
+/// Which tasks a listing wants.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskQuery {
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub offset: Option<u32>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// One page of tasks, newest first, and how many match in all.
+pub fn list_tasks(storage: &dyn Storage, query: &TaskQuery) -> Result<(Vec<Task>, usize)> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(Error::invalid("limit", format!("must be 1 to 1000, got {limit}")));
+    }
+    let status = match &query.status {
+        Some(s) => Some(
+            TaskState::parse(s)
+                .ok_or_else(|| Error::invalid("status", format!("{s:?} is not a task state")))?,
+        ),
+        None => None,
+    };
+    let offset = query.offset.unwrap_or(0) as usize;
+    let mut matching = 0usize;
+    let mut page = Vec::new();
+    let listing = all_keys(storage, NAMESPACE, "tasks/")?;
+    let keys: Vec<String> = listing.iter().filter_map(|k| k.get(6 + 16..)).map(task_key).collect();
+    for chunk in keys.chunks(500) {
+        for (key, text) in chunk.iter().zip(storage.get_many(NAMESPACE, chunk)?) {
+            let Some(text) = text else { continue };
+            let task: Task = decode(key, &text)?;
+            let wanted = query.namespace.as_ref().is_none_or(|n| &task.namespace == n)
+                && status.is_none_or(|s| task.status == s);
+            if wanted {
+                if matching >= offset && page.len() < limit as usize {
+                    page.push(task);
+                }
+                matching += 1;
+            }
+        }
+    }
+    Ok((page, matching))
+}
+
+/// Reads the task, lets `change` change it (returning whether to write, and its
+/// answer), writes it by compare-and-set (again from the read when another worker got
+/// there first), then moves its queue key.
+fn change_task<T>(
+    storage: &dyn Storage,
+    uuid: &str,
+    mut change: impl FnMut(&mut Task) -> Result<(bool, T)>,
+) -> Result<(Task, T)> {
+    check_uuid("task_uuid", uuid)?;
+    let key = task_key(uuid);
+    for _ in 0..UPDATE_ATTEMPTS {
+        let Some(text) = storage.get(NAMESPACE, &key)? else {
+            return Err(
+                Error::new(ErrorCode::NotFound, format!("task {uuid} not found")).with_field("task_uuid")
+            );
+        };
+        let mut task: Task = decode(&key, &text)?;
+        let (write, out) = change(&mut task)?;
+        if !write {
+            return Ok((task, out));
+        }
+        let old_due = task.indexed_due;
+        task.indexed_due = task.due();
+        if storage.compare_and_set(NAMESPACE, &key, Some(&text), &encode(&task))? {
+            reindex(storage, uuid, old_due, task.indexed_due)?;
+            return Ok((task, out));
+        }
+    }
+    Err(Error::new(
+        ErrorCode::Storage,
+        format!("task {uuid} changed {UPDATE_ATTEMPTS} times during one update; retry"),
+    ))
+}
+
+/// Writes the queue key for `new` before removing the one for `old`.
+fn reindex(storage: &dyn Storage, uuid: &str, old: Option<i64>, new: Option<i64>) -> Result<()> {
+    if old == new {
+        return Ok(());
+    }
+    if let Some(due) = new {
+        storage.set(NAMESPACE, &due_key(due, uuid), "")?;
+    }
+    if let Some(due) = old {
+        storage.delete(NAMESPACE, &due_key(due, uuid))?;
+    }
+    Ok(())
+}
+
+pub fn cancel_task(storage: &dyn Storage, uuid: &str, now: i64) -> Result<Task> {
+    let (task, _) = change_task(storage, uuid, |task| Ok((task.cancel(now), ())))?;
+    Ok(task)
+}
+
+/// A step handed to a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed {
+    pub task_uuid: String,
+    pub step_uuid: String,
+    pub name: String,
+    pub handler: String,
+    pub attempt: u32,
+    pub context: Value,
+    pub lease_until_ms: i64,
+}
+
+fn check_lease(lease_ms: u32) -> Result<()> {
+    if !(100..=86_400_000).contains(&lease_ms) {
+        return Err(Error::invalid("lease_ms", format!("must be 100 ms to 24 h, got {lease_ms}")));
+    }
+    Ok(())
+}
+
+/// Claims up to `max` due steps whose handler is in `handlers` (empty: any). Workers
+/// start at a random place among the due keys so that two rarely race for one task.
+pub fn claim(
+    storage: &dyn Storage,
+    worker: &str,
+    handlers: &[String],
+    max: u32,
+    lease_ms: u32,
+    now: i64,
+    random: f64,
+) -> Result<Vec<Claimed>> {
+    check_lease(lease_ms)?;
+    if worker.is_empty() || worker.len() > 200 {
+        return Err(Error::invalid("worker_id", "must be 1 to 200 bytes"));
+    }
+    let max = max.min(1000) as usize;
+    let mut out = Vec::new();
+    if max == 0 {
+        return Ok(out);
+    }
+    let (keys, _) = storage.list_keys(NAMESPACE, "due/", None, CLAIM_WINDOW)?;
+    let mut due: Vec<(i64, String)> = keys
+        .iter()
+        .filter_map(|k| parse_due_key(k).map(|(ms, id)| (ms, id.to_string())))
+        .filter(|(ms, _)| *ms <= now)
+        .collect();
+    if due.is_empty() {
+        return Ok(out);
+    }
+    let start = ((random * due.len() as f64) as usize).min(due.len() - 1);
+    due.rotate_left(start);
+    let wants = |h: &str| handlers.is_empty() || handlers.iter().any(|x| x == h);
+    for (key_due, uuid) in due {
+        if out.len() >= max {
+            break;
+        }
+        let key = task_key(&uuid);
+        let Some(text) = storage.get(NAMESPACE, &key)? else {
+            storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+            continue;
+        };
+        let mut task: Task = decode(&key, &text)?;
+        let ready: Vec<usize> = (0..task.steps.len())
+            .filter(|&i| task.claimable(i, now) && wants(&task.steps[i].handler.callable))
+            .take(max - out.len())
+            .collect();
+        if ready.is_empty() {
+            // Nothing here for this worker: move a key that is early (or stale).
+            match task.due() {
+                None => {
+                    storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+                }
+                Some(real) if real > key_due => {
+                    storage.set(NAMESPACE, &due_key(real, &uuid), "")?;
+                    storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+                }
+                Some(_) => {}
+            }
+            continue;
+        }
+        let taken: Vec<usize> = ready.into_iter().filter(|&i| task.claim(i, worker, lease_ms, now)).collect();
+        let old_due = task.indexed_due;
+        task.indexed_due = task.due();
+        if !storage.compare_and_set(NAMESPACE, &key, Some(&text), &encode(&task))? {
+            continue; // another worker changed it first; it will be looked at again
+        }
+        reindex(storage, &uuid, old_due, task.indexed_due)?;
+        if Some(key_due) != old_due && Some(key_due) != task.indexed_due {
+            storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+        }
+        for i in taken {
+            let step = &task.steps[i];
+            let lease = step.lease.as_ref().expect("a claimed step has a lease");
+            out.push(Claimed {
+                task_uuid: task.task_uuid.clone(),
+                step_uuid: step.step_uuid.clone(),
+                name: step.name.clone(),
+                handler: step.handler.callable.clone(),
+                attempt: lease.attempt,
+                context: task.context_for(i),
+                lease_until_ms: lease.until_ms,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn step_of(task: &Task, step_uuid: &str) -> Result<usize> {
+    task.step_index(step_uuid).ok_or_else(|| {
+        Error::new(ErrorCode::NotFound, format!("task {} has no step {step_uuid}", task.task_uuid))
+            .with_field("step_uuid")
+    })
+}
+
+/// One attempt of one step, as the worker that claimed it names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub task_uuid: &'a str,
+    pub step_uuid: &'a str,
+    pub worker: &'a str,
+    pub attempt: u32,
+}
+
+pub fn renew(storage: &dyn Storage, at: Attempt<'_>, lease_ms: u32, now: i64) -> Result<bool> {
+    check_lease(lease_ms)?;
+    let (_, held) = change_task(storage, at.task_uuid, |task| {
+        let i = step_of(task, at.step_uuid)?;
+        let held = task.renew(i, at.worker, at.attempt, lease_ms, now);
+        Ok((held, held))
+    })?;
+    Ok(held)
+}
+
+pub fn complete(
+    storage: &dyn Storage,
+    at: Attempt<'_>,
+    result_json: &str,
+    now: i64,
+    jitter: f64,
+) -> Result<Completion> {
+    let result: HandlerResult = serde_json::from_str(result_json)
+        .map_err(|e| Error::invalid("result", format!("is not a step handler result ({e})")))?;
+    let (_, done) = change_task(storage, at.task_uuid, |task| {
+        let i = step_of(task, at.step_uuid)?;
+        let done = task.complete(i, at.worker, at.attempt, result.clone(), now, jitter);
+        Ok((matches!(done, Completion::Recorded(_)), done))
+    })?;
+    Ok(done)
+}
+
+/// Milliseconds until the first queue key falls due (0: now), none when the queue is
+/// empty.
+pub fn next_due_in(storage: &dyn Storage, now: i64) -> Result<Option<u64>> {
+    let (keys, _) = storage.list_keys(NAMESPACE, "due/", None, 1)?;
+    Ok(keys.first().and_then(|k| parse_due_key(k)).map(|(ms, _)| (ms - now).max(0) as u64))
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

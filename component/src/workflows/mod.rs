@@ -1,0 +1,18 @@
+//! Workflows (seed 003): tasker-core's task templates, tasks and steps, run by workers
+//! that claim steps by lease. The dependency graph rules are shared with AI Spine's
+//! flows ([`crate::dag`]).
+//!
+//! - [`template`]: templates in upstream's YAML shape and their rules, retry backoff;
+//! - [`states`]: upstream's task and step state machines;
+//! - [`task`]: a task record and every change of it, as pure functions;
+//! - [`engine`]: tasks in the host storage, claims, leases and the queue index;
+//! - [`views`]: upstream's REST shapes of tasks, steps and audit entries.
+
+#[cfg(target_arch = "wasm32")]
+mod wit;
+
+pub mod engine;
+pub mod states;
+pub mod task;
+pub mod template;
+pub mod views;

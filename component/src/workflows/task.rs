@@ -1,0 +1,657 @@
+//! A task and its steps as the engine keeps them (one record per task, changed only by
+//! compare-and-set), and every change a step or task can go through, as pure functions
+//! of the record, the time and the jitter. Storage is `engine`'s business.
+
+use super::states::{step_edge, task_path, StepState, TaskState};
+use super::template::{HandlerRef, Retry, StepType, Template};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// Who holds a step that runs, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    pub worker_id: String,
+    pub attempt: u32,
+    pub until_ms: i64,
+}
+
+/// One transition of a step: the audit history is the list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepTransition {
+    pub audit_uuid: String,
+    pub from_state: Option<StepState>,
+    pub to_state: StepState,
+    pub at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+    pub attempt: u32,
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_time_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One transition of a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskTransition {
+    pub from_state: TaskState,
+    pub to_state: TaskState,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub step_uuid: String,
+    pub name: String,
+    pub handler: HandlerRef,
+    pub dependencies: Vec<String>,
+    pub retry: Retry,
+    pub step_type: StepType,
+    pub state: StepState,
+    /// Not chosen by a decision step (its state is then `cancelled`).
+    #[serde(default)]
+    pub skipped: bool,
+    pub attempts: u32,
+    /// The result envelope of the attempt that completed it.
+    #[serde(default)]
+    pub results: Option<Value>,
+    #[serde(default)]
+    pub lease: Option<Lease>,
+    /// When its dependencies were all done (its place in the queue).
+    #[serde(default)]
+    pub ready_at: Option<i64>,
+    #[serde(default)]
+    pub next_retry_at: Option<i64>,
+    #[serde(default)]
+    pub last_attempted_at: Option<i64>,
+    #[serde(default)]
+    pub last_failure_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default)]
+    pub completed_at: Option<i64>,
+    pub audit: Vec<StepTransition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub task_uuid: String,
+    pub name: String,
+    pub namespace: String,
+    pub version: String,
+    pub status: TaskState,
+    pub context: Value,
+    pub initiator: String,
+    pub source_system: String,
+    pub reason: String,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub correlation_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    #[serde(default)]
+    pub completed_at: Option<i64>,
+    pub steps: Vec<Step>,
+    pub transitions: Vec<TaskTransition>,
+    /// The due time under which the index lists this task (see `engine`).
+    #[serde(default)]
+    pub indexed_due: Option<i64>,
+}
+
+/// What a task is created with, besides its template.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TaskRequest {
+    pub name: String,
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    #[serde(default = "default_version")]
+    pub version: String,
+    #[serde(default = "empty_object")]
+    pub context: Value,
+    #[serde(default = "default_initiator")]
+    pub initiator: String,
+    #[serde(default = "default_source")]
+    pub source_system: String,
+    #[serde(default = "default_reason")]
+    pub reason: String,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+fn default_version() -> String {
+    "1.0.0".into()
+}
+fn empty_object() -> Value {
+    json!({})
+}
+fn default_initiator() -> String {
+    "tasker-core-python".into()
+}
+fn default_source() -> String {
+    "tasker-core".into()
+}
+fn default_reason() -> String {
+    "Task requested".into()
+}
+
+/// A step's handler result, as a worker hands it to `complete`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HandlerResult {
+    #[serde(alias = "is_success")]
+    pub success: bool,
+    #[serde(default)]
+    pub result: Option<Value>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+    #[serde(default)]
+    pub error_type: Option<String>,
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default = "yes")]
+    pub retryable: bool,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    #[serde(default)]
+    pub execution_time_ms: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a step's result went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    Recorded(StepState),
+    Rejected(String),
+}
+
+impl Task {
+    /// A new task: every step pending, the roots ready now. `new_id` makes the ids.
+    pub fn new(
+        template: &Template,
+        request: TaskRequest,
+        now: i64,
+        mut new_id: impl FnMut() -> String,
+    ) -> Task {
+        let steps = template
+            .steps
+            .iter()
+            .map(|s| Step {
+                step_uuid: new_id(),
+                name: s.name.clone(),
+                handler: s.handler.clone(),
+                dependencies: s.dependencies.clone(),
+                retry: s.retry.clone(),
+                step_type: s.step_type,
+                state: StepState::Pending,
+                skipped: false,
+                attempts: 0,
+                results: None,
+                lease: None,
+                ready_at: s.dependencies.is_empty().then_some(now),
+                next_retry_at: None,
+                last_attempted_at: None,
+                last_failure_at: None,
+                created_at: now,
+                updated_at: now,
+                completed_at: None,
+                audit: Vec::new(),
+            })
+            .collect();
+        let mut task = Task {
+            task_uuid: new_id(),
+            name: request.name,
+            namespace: request.namespace,
+            version: request.version,
+            status: TaskState::Pending,
+            context: request.context,
+            initiator: request.initiator,
+            source_system: request.source_system,
+            reason: request.reason,
+            priority: request.priority,
+            tags: request.tags,
+            correlation_id: request.correlation_id.unwrap_or_else(&mut new_id),
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+            steps,
+            transitions: Vec::new(),
+            indexed_due: None,
+        };
+        task.settle(now);
+        task
+    }
+
+    pub fn step_index(&self, step_uuid: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.step_uuid == step_uuid)
+    }
+
+    fn by_name(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// Every dependency done: complete, or (for a convergence step) skipped by a decision.
+    pub fn dependencies_satisfied(&self, step: &Step) -> bool {
+        step.dependencies.iter().all(|d| match self.by_name(d) {
+            Some(dep) if dep.state == StepState::Complete => true,
+            Some(dep) => dep.skipped && step.step_type == StepType::DeferredConvergence,
+            None => false,
+        })
+    }
+
+    /// Whether step `i` may be claimed at `now`.
+    pub fn claimable(&self, i: usize, now: i64) -> bool {
+        let step = &self.steps[i];
+        if self.status.is_final() || step.skipped {
+            return false;
+        }
+        match step.state {
+            StepState::Pending => self.dependencies_satisfied(step),
+            StepState::WaitingForRetry => step.next_retry_at.is_none_or(|t| t <= now),
+            StepState::InProgress => step.lease.as_ref().is_none_or(|l| l.until_ms <= now),
+            _ => false,
+        }
+    }
+
+    /// When something in this task next needs a worker: a ready step's `ready_at`, a
+    /// retry's time, a lease's end. None when the task has ended or waits on nothing.
+    pub fn due(&self) -> Option<i64> {
+        if self.status.is_final() {
+            return None;
+        }
+        self.steps
+            .iter()
+            .filter(|s| !s.skipped)
+            .filter_map(|s| match s.state {
+                StepState::Pending if self.dependencies_satisfied(s) => {
+                    Some(s.ready_at.unwrap_or(s.created_at))
+                }
+                StepState::WaitingForRetry => Some(s.next_retry_at.unwrap_or(s.updated_at)),
+                StepState::InProgress => Some(s.lease.as_ref().map_or(s.updated_at, |l| l.until_ms)),
+                _ => None,
+            })
+            .min()
+    }
+
+    fn move_step(&mut self, i: usize, to: StepState, now: i64, note: Note) {
+        let step = &mut self.steps[i];
+        debug_assert!(step_edge(step.state, to), "{:?} -> {:?}", step.state, to);
+        step.audit.push(StepTransition {
+            audit_uuid: uuid::Uuid::new_v4().to_string(),
+            from_state: Some(step.state),
+            to_state: to,
+            at_ms: now,
+            worker_id: note.worker_id,
+            attempt: step.attempts,
+            success: note.success,
+            execution_time_ms: note.execution_time_ms,
+            result: note.result,
+            error: note.error,
+        });
+        step.state = to;
+        step.updated_at = now;
+        if to.is_terminal() {
+            step.completed_at = Some(now);
+            step.lease = None;
+        }
+    }
+
+    /// Claims step `i` for `worker` (it must be `claimable`). A step whose lease ended
+    /// counts that attempt as failed: it is retried if attempts are left, else it fails
+    /// (and false is returned).
+    pub fn claim(&mut self, i: usize, worker: &str, lease_ms: u32, now: i64) -> bool {
+        if self.steps[i].state == StepState::InProgress {
+            let lost = self.steps[i].lease.clone();
+            let holder = lost.as_ref().map_or("unknown".into(), |l| l.worker_id.clone());
+            let error = format!(
+                "lease of worker '{holder}' ended before it answered (attempt {})",
+                self.steps[i].attempts
+            );
+            self.steps[i].last_failure_at = Some(now);
+            if self.steps[i].attempts >= self.steps[i].retry.max_attempts {
+                let note = Note::failure(error + "; no attempts left", lost.map(|l| l.worker_id));
+                self.move_step(i, StepState::Error, now, note);
+                self.settle(now);
+                return false;
+            }
+            self.move_step(
+                i,
+                StepState::WaitingForRetry,
+                now,
+                Note::failure(error, lost.map(|l| l.worker_id)),
+            );
+        }
+        if self.steps[i].state == StepState::WaitingForRetry {
+            self.move_step(i, StepState::Pending, now, Note::system());
+        }
+        let step = &mut self.steps[i];
+        step.attempts += 1;
+        step.last_attempted_at = Some(now);
+        step.next_retry_at = None;
+        step.lease = Some(Lease {
+            worker_id: worker.to_string(),
+            attempt: step.attempts,
+            until_ms: now + lease_ms as i64,
+        });
+        let note = Note { worker_id: Some(worker.to_string()), success: true, ..Note::system() };
+        self.move_step(i, StepState::InProgress, now, note);
+        self.settle(now);
+        true
+    }
+
+    /// Whether `worker` holds step `i` for `attempt` (so its result counts).
+    pub fn holds(&self, i: usize, worker: &str, attempt: u32) -> Result<(), String> {
+        let step = &self.steps[i];
+        if self.status == TaskState::Cancelled || step.state == StepState::Cancelled {
+            return Err(format!("step '{}' was cancelled", step.name));
+        }
+        match &step.lease {
+            Some(l)
+                if step.state == StepState::InProgress && l.worker_id == worker && l.attempt == attempt =>
+            {
+                Ok(())
+            }
+            _ if step.state == StepState::Complete => {
+                Err(format!("step '{}' already has its result (attempt {})", step.name, step.attempts))
+            }
+            Some(l) if step.state == StepState::InProgress => Err(format!(
+                "worker '{worker}' no longer holds step '{}' attempt {attempt}: worker '{}' runs attempt {}",
+                step.name, l.worker_id, l.attempt
+            )),
+            _ => Err(format!(
+                "worker '{worker}' no longer holds step '{}' attempt {attempt}: its lease ended (state {})",
+                step.name,
+                step.state.as_str()
+            )),
+        }
+    }
+
+    /// Extends the lease of step `i`, if `worker` holds it.
+    pub fn renew(&mut self, i: usize, worker: &str, attempt: u32, lease_ms: u32, now: i64) -> bool {
+        if self.holds(i, worker, attempt).is_err() {
+            return false;
+        }
+        if let Some(lease) = self.steps[i].lease.as_mut() {
+            lease.until_ms = lease.until_ms.max(now + lease_ms as i64);
+        }
+        true
+    }
+
+    /// Records the result of the attempt `worker` holds. `jitter` in [-1, 1] spreads
+    /// the retry time by up to 10% of the backoff.
+    pub fn complete(
+        &mut self,
+        i: usize,
+        worker: &str,
+        attempt: u32,
+        result: HandlerResult,
+        now: i64,
+        jitter: f64,
+    ) -> Completion {
+        if let Err(why) = self.holds(i, worker, attempt) {
+            return Completion::Rejected(why);
+        }
+        let envelope = json!({
+            "success": result.success,
+            "result": result.result,
+            "metadata": result.metadata,
+            "execution_time_ms": result.execution_time_ms,
+        });
+        let note = Note {
+            worker_id: Some(worker.to_string()),
+            success: result.success,
+            execution_time_ms: result.execution_time_ms,
+            result: Some(envelope.clone()),
+            error: None,
+        };
+        if result.success {
+            if let Err(why) = self.check_decision(i, &result) {
+                return self.fail(i, now, Note { success: false, error: Some(why), ..note }, false, jitter);
+            }
+            self.steps[i].results = Some(envelope);
+            self.move_step(i, StepState::Complete, now, note);
+            self.apply_decision(i, now);
+            self.mark_ready(now);
+            self.settle(now);
+            return Completion::Recorded(StepState::Complete);
+        }
+        let error = format!(
+            "{}: {}",
+            result.error_type.as_deref().unwrap_or("handler_error"),
+            result.error_message.as_deref().unwrap_or("no message")
+        );
+        let retry_after = result.metadata.get("retry_after").and_then(Value::as_f64);
+        let retryable =
+            result.retryable && result.metadata.get("retryable").and_then(Value::as_bool) != Some(false);
+        let note = Note { error: Some(error), ..note };
+        self.fail_with(i, now, note, retryable, jitter, retry_after)
+    }
+
+    fn fail(&mut self, i: usize, now: i64, note: Note, retryable: bool, jitter: f64) -> Completion {
+        self.fail_with(i, now, note, retryable, jitter, None)
+    }
+
+    fn fail_with(
+        &mut self,
+        i: usize,
+        now: i64,
+        note: Note,
+        retryable: bool,
+        jitter: f64,
+        retry_after_s: Option<f64>,
+    ) -> Completion {
+        let step = &mut self.steps[i];
+        step.last_failure_at = Some(now);
+        step.lease = None;
+        let retry = retryable && step.retry.retryable && step.attempts < step.retry.max_attempts;
+        if !retry {
+            self.move_step(i, StepState::Error, now, note);
+            self.settle(now);
+            return Completion::Recorded(StepState::Error);
+        }
+        let base = step.retry.delay_ms(step.attempts);
+        let wait = match retry_after_s {
+            Some(s) if s.is_finite() && s >= 0.0 => ((s * 1000.0) as u64).min(step.retry.max_backoff_ms),
+            _ => {
+                let spread = base as f64 * 0.1 * jitter.clamp(-1.0, 1.0);
+                (base as f64 + spread).max(0.0) as u64
+            }
+        };
+        step.next_retry_at = Some(now + wait as i64);
+        self.move_step(i, StepState::WaitingForRetry, now, note);
+        self.settle(now);
+        Completion::Recorded(StepState::WaitingForRetry)
+    }
+
+    /// A decision step's outcome must name steps that depend on it.
+    fn check_decision(&self, i: usize, result: &HandlerResult) -> Result<(), String> {
+        if self.steps[i].step_type != super::template::StepType::Decision {
+            return Ok(());
+        }
+        let Some(chosen) = decision_choice(result.result.as_ref()) else {
+            return Err("decision_error: a decision step must return a decision_point_outcome".into());
+        };
+        let name = &self.steps[i].name;
+        for pick in chosen {
+            let ok = self.by_name(&pick).is_some_and(|s| s.dependencies.contains(name));
+            if !ok {
+                return Err(format!(
+                    "decision_error: the decision chose '{pick}', which is not a step depending on '{name}'"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips the dependents a decision did not choose, and whatever only they lead to.
+    fn apply_decision(&mut self, i: usize, now: i64) {
+        if self.steps[i].step_type != super::template::StepType::Decision {
+            return;
+        }
+        let chosen =
+            decision_choice(self.steps[i].results.as_ref().and_then(|r| r.get("result"))).unwrap_or_default();
+        let decider = self.steps[i].name.clone();
+        let mut skip: Vec<usize> = (0..self.steps.len())
+            .filter(|&j| {
+                self.steps[j].dependencies.contains(&decider) && !chosen.contains(&self.steps[j].name)
+            })
+            .filter(|&j| self.steps[j].step_type != StepType::DeferredConvergence)
+            .collect();
+        while let Some(j) = skip.pop() {
+            if self.steps[j].skipped || self.steps[j].state != StepState::Pending {
+                continue;
+            }
+            self.steps[j].skipped = true;
+            let why = format!("not chosen by decision step '{decider}'");
+            self.move_step(j, StepState::Cancelled, now, Note { error: Some(why), ..Note::system() });
+            let name = self.steps[j].name.clone();
+            for k in 0..self.steps.len() {
+                let s = &self.steps[k];
+                if s.dependencies.contains(&name) && !s.skipped {
+                    let all_skipped =
+                        s.dependencies.iter().all(|d| self.by_name(d).is_some_and(|x| x.skipped));
+                    if s.step_type != StepType::DeferredConvergence || all_skipped {
+                        skip.push(k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives every pending step whose dependencies are now done its place in the queue.
+    fn mark_ready(&mut self, now: i64) {
+        for j in 0..self.steps.len() {
+            let s = &self.steps[j];
+            if s.state == StepState::Pending
+                && s.ready_at.is_none()
+                && !s.skipped
+                && self.dependencies_satisfied(s)
+            {
+                self.steps[j].ready_at = Some(now);
+            }
+        }
+    }
+
+    /// Cancels the task and every step not yet ended; false when it had ended.
+    pub fn cancel(&mut self, now: i64) -> bool {
+        if self.status.is_final() {
+            return false;
+        }
+        for i in 0..self.steps.len() {
+            if step_edge(self.steps[i].state, StepState::Cancelled) {
+                let note = Note { error: Some("task cancelled".into()), ..Note::system() };
+                self.move_step(i, StepState::Cancelled, now, note);
+            }
+        }
+        self.move_task(TaskState::Cancelled, now);
+        true
+    }
+
+    /// Moves the task to the state its steps call for, along upstream's edges.
+    fn settle(&mut self, now: i64) {
+        if self.status.is_final() {
+            return;
+        }
+        let live = || self.steps.iter().filter(|s| !s.skipped);
+        let target = if live().all(|s| s.state == StepState::Complete) {
+            TaskState::Complete
+        } else if live().any(|s| s.state == StepState::Error) {
+            TaskState::Error
+        } else if live().any(|s| s.state == StepState::InProgress)
+            || (0..self.steps.len())
+                .any(|i| self.steps[i].state == StepState::Pending && self.claimable(i, now))
+        {
+            TaskState::StepsInProcess
+        } else if live().any(|s| s.state == StepState::WaitingForRetry) {
+            TaskState::WaitingForRetry
+        } else {
+            TaskState::StepsInProcess
+        };
+        self.move_task(target, now);
+    }
+
+    fn move_task(&mut self, to: TaskState, now: i64) {
+        // Every target is reachable from every non-final state along upstream's edges.
+        let path = task_path(self.status, to).unwrap_or_else(|| vec![to]);
+        for next in path {
+            self.transitions.push(TaskTransition { from_state: self.status, to_state: next, at_ms: now });
+            self.status = next;
+        }
+        self.updated_at = now;
+        if to.is_final() && self.completed_at.is_none() {
+            self.completed_at = Some(now);
+        }
+    }
+
+    /// The context a worker runs step `i` with (see WIT `claimed-step.context-json`).
+    pub fn context_for(&self, i: usize) -> Value {
+        let step = &self.steps[i];
+        let graph: Vec<(&str, &[String])> =
+            self.steps.iter().map(|s| (s.name.as_str(), s.dependencies.as_slice())).collect();
+        let mut deps = Map::new();
+        for name in crate::dag::ancestors(&graph, &step.name) {
+            if let Some(results) = self.by_name(name).and_then(|s| s.results.clone()) {
+                deps.insert(name.to_string(), results);
+            }
+        }
+        json!({
+            "task_uuid": self.task_uuid,
+            "step_uuid": step.step_uuid,
+            "correlation_id": self.correlation_id,
+            "handler_name": step.handler.callable,
+            "step_name": step.name,
+            "input_data": self.context,
+            "dependency_results": deps,
+            "step_config": step.handler.initialization,
+            "step_inputs": {},
+            "retry_count": step.attempts.saturating_sub(1),
+            "max_retries": step.retry.max_attempts,
+        })
+    }
+}
+
+/// The steps a decision result chose (`decision_point_outcome.next_step_names`), if the
+/// result holds a decision.
+fn decision_choice(result: Option<&Value>) -> Option<Vec<String>> {
+    let outcome = result?.get("decision_point_outcome")?;
+    let names = match outcome.get("next_step_names") {
+        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        _ => Vec::new(),
+    };
+    Some(names)
+}
+
+/// What a transition records besides its states.
+struct Note {
+    worker_id: Option<String>,
+    success: bool,
+    execution_time_ms: Option<u64>,
+    result: Option<Value>,
+    error: Option<String>,
+}
+
+impl Note {
+    fn system() -> Note {
+        Note { worker_id: None, success: true, execution_time_ms: None, result: None, error: None }
+    }
+    fn failure(error: String, worker_id: Option<String>) -> Note {
+        Note { worker_id, success: false, error: Some(error), ..Note::system() }
+    }
+}
+
+#[cfg(test)]
+#[path = "task_tests.rs"]
+mod tests;

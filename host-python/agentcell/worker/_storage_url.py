@@ -1,0 +1,53 @@
+"""Where a worker or client keeps its tasks, from a storage URL:
+
+- `None`: the default data file (`AGENTCELL_STORAGE`, else the user data directory);
+- `sqlite:///relative/file.db`, `sqlite:////absolute/file.db` (SQLAlchemy's form), or a
+  plain path: a SQLite file, shared by every process that opens it;
+- `memory://`: this process only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .._wasm import Runtime
+from .._wasm.runtime import default_storage_path
+from ..errors import InvalidArgumentError
+
+__all__ = ["open_runtime", "storage_path"]
+
+
+def storage_path(storage: str | Path | None) -> str | Path:
+    """The SQLite path (or `":memory:"`) a storage URL names."""
+    if storage is None:
+        return default_storage_path()
+    if isinstance(storage, Path):
+        return storage
+    if not isinstance(storage, str) or not storage:
+        raise InvalidArgumentError(f"storage: must be a URL or a path, got {storage!r}", field="storage")
+    if storage in ("memory://", ":memory:"):
+        return ":memory:"
+    if "://" not in storage:
+        return Path(storage)
+    scheme = urlsplit(storage).scheme
+    if scheme == "sqlite":
+        rest = storage[len("sqlite://") :]
+        if not rest.startswith("/") or len(rest) < 2:
+            raise InvalidArgumentError(
+                f"storage: {storage!r} must be sqlite:///relative/path or sqlite:////absolute/path",
+                field="storage",
+            )
+        return Path(rest[1:])
+    if scheme in ("redis", "rediss", "postgresql", "postgres"):
+        raise InvalidArgumentError(
+            f"storage: the Python host has no {scheme} backend yet (the Rust host serves Redis); "
+            "use a SQLite file shared by the workers' processes",
+            field="storage",
+        )
+    raise InvalidArgumentError(f"storage: unknown scheme {scheme!r} in {storage!r}", field="storage")
+
+
+def open_runtime(storage: str | Path | None) -> Runtime:
+    """A runtime whose storage is what `storage` names."""
+    return Runtime(storage_path(storage))
