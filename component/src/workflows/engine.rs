@@ -23,6 +23,10 @@ pub const NAMESPACE: &str = "workflows";
 /// How many queue keys one claim looks at.
 const CLAIM_WINDOW: u32 = 64;
 
+/// How long a queue key may point to a task not yet in storage (a creation between
+/// its two writes) before it counts as left by a creator that died.
+const CREATE_GRACE_MS: i64 = 60_000;
+
 fn template_key(namespace: &str, name: &str, version: &str) -> String {
     format!("template/{namespace}/{name}/{version}")
 }
@@ -35,8 +39,15 @@ fn due_key(due_ms: i64, uuid: &str) -> String {
     format!("due/{:013}/{uuid}", due_ms.max(0))
 }
 
+/// Newest first: the creation time inverted, to the microsecond where the clock has
+/// it, so tasks created in one millisecond still list in order.
 fn listing_key(created_ms: i64, uuid: &str) -> String {
-    format!("tasks/{:016x}{uuid}", u64::MAX - created_ms.max(0) as u64)
+    let ms = created_ms.max(0) as u64;
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let at = if clock / 1000 == ms { clock } else { ms.saturating_mul(1000) };
+    format!("tasks/{:016x}{uuid}", u64::MAX - at)
 }
 
 /// `(due ms, task uuid)` of a queue key.
@@ -295,7 +306,11 @@ pub fn claim(
         }
         let key = task_key(&uuid);
         let Some(text) = storage.get(NAMESPACE, &key)? else {
-            storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+            // A fresh key may belong to a task being created (its key is written
+            // first); only one older than that can take is dropped.
+            if now - key_due > CREATE_GRACE_MS {
+                storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+            }
             continue;
         };
         let mut task: Task = decode(&key, &text)?;
