@@ -35,7 +35,8 @@ $(VENV)/.installed: host-python/pyproject.toml Makefile
 	$(PY) -m pip install --quiet "wasmtime>=50.0.1,<51" "pytest>=8" "mypy>=1.10" "ruff>=0.8" \
 	    "numpy>=1.24" "pathspec>=0.12,<2" "build>=1.2" "hatchling>=1.25,<2" "editables>=0.5" \
 	    "fastapi>=0.115,<1" "langchain-core>=0.3,<2" "httpx>=0.27,<1" \
-	    "ai-spine-sdk==2.3.1" "uvicorn>=0.30,<1" "hypothesis>=6.100,<7"
+	    "ai-spine-sdk==2.3.1" "uvicorn>=0.30,<1" "hypothesis>=6.100,<7" \
+	    "huey==2.5.3"
 	touch $@
 
 setup-js: host-js/node_modules/.installed
@@ -105,6 +106,7 @@ bench: build
 	    --example stub_agent --example flows_load
 	$(PY) benches/service.py
 	$(PY) benches/flows.py
+	$(PY) benches/worker.py
 
 # Approximate search on isotropic data against hnswlib (issue 3); not in `make bench`:
 # building the HNSW graph of 100,000 x 768 takes minutes.
