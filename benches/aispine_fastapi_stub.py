@@ -28,17 +28,11 @@ bearer = HTTPBearer(auto_error=False)
 app = FastAPI(title="AI Spine baseline stub")
 
 
-def require_key(
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-) -> str:  # noqa: B008
+def require_key(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:  # noqa: B008
     if credentials is None:
-        raise HTTPException(
-            401, "Missing API key", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise HTTPException(401, "Missing API key", headers={"WWW-Authenticate": "Bearer"})
     if credentials.credentials not in KEYS:
-        raise HTTPException(
-            401, "Invalid API key", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise HTTPException(401, "Invalid API key", headers={"WWW-Authenticate": "Bearer"})
     return credentials.credentials
 
 
@@ -91,11 +85,7 @@ def order(flow: FlowDefinition) -> list[Node]:
     placed: list[Node] = []
     done: set[str] = set()
     while len(placed) < len(flow.nodes):
-        ready = [
-            n
-            for n in flow.nodes
-            if n.id not in done and all(d in done for d in n.depends_on)
-        ]
+        ready = [n for n in flow.nodes if n.id not in done and all(d in done for d in n.depends_on)]
         if not ready:
             raise ValueError("cycle")
         for n in ready:
@@ -106,12 +96,7 @@ def order(flow: FlowDefinition) -> list[Node]:
 
 @app.get("/health")
 async def health() -> dict[str, Any]:
-    return {
-        "status": "healthy",
-        "timestamp": now(),
-        "message": "baseline stub",
-        "startup_complete": True,
-    }
+    return {"status": "healthy", "timestamp": now(), "message": "baseline stub", "startup_complete": True}
 
 
 @app.get("/flows")
@@ -120,17 +105,13 @@ async def list_flows(_key: str = Depends(require_key)) -> dict[str, Any]:
 
 
 @app.post("/flows")
-async def create_flow(
-    flow: FlowDefinition, _key: str = Depends(require_key)
-) -> dict[str, Any]:
+async def create_flow(flow: FlowDefinition, _key: str = Depends(require_key)) -> dict[str, Any]:
     FLOWS[flow.flow_id] = flow
     return flow.model_dump()
 
 
 @app.post("/agents")
-async def create_agent(
-    agent: Agent, _key: str = Depends(require_key)
-) -> dict[str, Any]:
+async def create_agent(agent: Agent, _key: str = Depends(require_key)) -> dict[str, Any]:
     AGENTS[agent.agent_id] = agent
     return agent.model_dump()
 
@@ -147,44 +128,24 @@ async def run(execution_id: str, flow: FlowDefinition) -> None:
             outputs[node.id] = data
             continue
         agent = AGENTS[node.agent_id]
-        call = {
-            "execution_id": execution_id,
-            "node_id": node.id,
-            "input": data,
-            "config": node.config,
-        }
+        call = {"execution_id": execution_id, "node_id": node.id, "input": data, "config": node.config}
         try:
             async with httpx.AsyncClient(timeout=30.0) as client:
                 response = await client.post(f"{agent.endpoint}/execute", json=call)
                 response.raise_for_status()
                 outputs[node.id] = response.json().get("output", {})
         except Exception as e:  # the node fails the execution
-            execution.update(
-                status="failed",
-                error_message=str(e),
-                updated_at=now(),
-                completed_at=now(),
-            )
+            execution.update(status="failed", error_message=str(e), updated_at=now(), completed_at=now())
             return
-    result = {
-        exit_point: outputs.get(exit_point, {}) for exit_point in flow.exit_points
-    }
-    execution.update(
-        status="completed", output_data=result, updated_at=now(), completed_at=now()
-    )
+    result = {exit_point: outputs.get(exit_point, {}) for exit_point in flow.exit_points}
+    execution.update(status="completed", output_data=result, updated_at=now(), completed_at=now())
 
 
 @app.post("/flows/execute")
-async def execute(
-    request: ExecutionRequest, _key: str = Depends(require_key)
-) -> dict[str, Any]:
+async def execute(request: ExecutionRequest, _key: str = Depends(require_key)) -> dict[str, Any]:
     flow = FLOWS.get(request.flow_id)
     if flow is None:
-        return {
-            "execution_id": str(uuid.UUID(int=0)),
-            "status": "failed",
-            "error": "Flow not found",
-        }
+        return {"execution_id": str(uuid.UUID(int=0)), "status": "failed", "error": "Flow not found"}
     execution_id = str(uuid.uuid4())
     stamp = now()
     EXECUTIONS[execution_id] = {
@@ -199,18 +160,11 @@ async def execute(
         "completed_at": None,
     }
     asyncio.create_task(run(execution_id, flow))  # noqa: RUF006 - as upstream: fire and forget
-    return {
-        "execution_id": execution_id,
-        "status": "pending",
-        "result": None,
-        "error": None,
-    }
+    return {"execution_id": execution_id, "status": "pending", "result": None, "error": None}
 
 
 @app.get("/executions/{execution_id}")
-async def get_execution(
-    execution_id: uuid.UUID, _key: str = Depends(require_key)
-) -> dict[str, Any]:
+async def get_execution(execution_id: uuid.UUID, _key: str = Depends(require_key)) -> dict[str, Any]:
     execution = EXECUTIONS.get(str(execution_id))
     if execution is None:
         raise HTTPException(404, f"Execution '{execution_id}' not found")

@@ -40,9 +40,7 @@ def main() -> None:
     try:
         import hnswlib  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
-        sys.exit(
-            "needs hnswlib: .venv/bin/pip install 'hnswlib==0.8.0' (or make bench-ann)"
-        )
+        sys.exit("needs hnswlib: .venv/bin/pip install 'hnswlib==0.8.0' (or make bench-ann)")
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=30)
@@ -54,8 +52,7 @@ def main() -> None:
     data = rng.standard_normal((n, DIM), dtype=np.float32)
     keys = [f"doc-{i}" for i in range(n)]
     queries = [
-        data[i] + 0.3 * rng.standard_normal(DIM, dtype=np.float32)
-        for i in rng.integers(0, n, args.queries)
+        data[i] + 0.3 * rng.standard_normal(DIM, dtype=np.float32) for i in rng.integers(0, n, args.queries)
     ]
 
     htm = HTMCore(":memory:", index="ivf", name="ann-isotropic")
@@ -70,12 +67,8 @@ def main() -> None:
         truth.append({int(k.split("-")[1]) for k, _, _ in hits})
     t_exact = float(np.median(exact_times))
 
-    print(
-        f"approximate top-10 on isotropic data, {n:,} x {DIM} float32, {len(queries)} queries"
-    )
-    print(
-        f"our exact search: {t_exact * 1e3:.2f} ms per query (the 1.0x of every speed-up)"
-    )
+    print(f"approximate top-10 on isotropic data, {n:,} x {DIM} float32, {len(queries)} queries")
+    print(f"our exact search: {t_exact * 1e3:.2f} ms per query (the 1.0x of every speed-up)")
     print(f"{'index':<34} {'recall@10':>9} {'per query':>11} {'speed-up':>9}")
 
     def report(label: str, search: object) -> None:
@@ -86,22 +79,14 @@ def main() -> None:
             times.append(time.perf_counter() - t)
             found += len(want & got)
         per = float(np.median(times))
-        print(
-            f"{label:<34} {found / (10 * len(queries)):>9.3f} {per * 1e3:>8.2f} ms {t_exact / per:>8.1f}x"
-        )
+        print(f"{label:<34} {found / (10 * len(queries)):>9.3f} {per * 1e3:>8.2f} ms {t_exact / per:>8.1f}x")
 
     def ivf_top10(q: np.ndarray, probes: int) -> set[int]:
-        return {
-            int(k.split("-")[1])
-            for k, _, _ in htm.search_similar(q, 10, -1.0, probes=probes)
-        }
+        return {int(k.split("-")[1]) for k, _, _ in htm.search_similar(q, 10, -1.0, probes=probes)}
 
     lists = htm.get_memory_stats()["index_lists"]
     for probes in (8, 32, lists // 2):
-        report(
-            f"agentcell IVF, {probes}/{lists} probes",
-            lambda q, p=probes: ivf_top10(q, p),
-        )
+        report(f"agentcell IVF, {probes}/{lists} probes", lambda q, p=probes: ivf_top10(q, p))
     htm.close()
 
     normed = data / np.linalg.norm(data, axis=1, keepdims=True)
@@ -110,18 +95,13 @@ def main() -> None:
     t = time.perf_counter()
     index.add_items(normed, num_threads=2)
     built = time.perf_counter() - t
-    print(
-        f"(hnswlib M={args.m}, ef_construction={args.ef_construction}: graph built in {built:.0f} s)"
-    )
+    print(f"(hnswlib M={args.m}, ef_construction={args.ef_construction}: graph built in {built:.0f} s)")
     index.set_num_threads(1)
     for ef in (50, 200, 800, 2000, 5000):
         index.set_ef(ef)
         report(
             f"hnswlib HNSW, ef={ef}",
-            lambda q: {
-                int(i)
-                for i in index.knn_query((q / np.linalg.norm(q))[None, :], k=10)[0][0]
-            },
+            lambda q: {int(i) for i in index.knn_query((q / np.linalg.norm(q))[None, :], k=10)[0][0]},
         )
 
 

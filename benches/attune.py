@@ -50,8 +50,7 @@ def main() -> None:
     agentcell.set_runtime(rt)
     axes = {a.name: (i % 10) / 10 for i, a in enumerate(agentcell.CANONICAL_AXES)}
     snapshots = [
-        agentcell.StateSnapshot.builder().user_id(f"user-{i}").axes(axes).build()
-        for i in range(1000)
+        agentcell.StateSnapshot.builder().user_id(f"user-{i}").axes(axes).build() for i in range(1000)
     ]
     translator = agentcell.RuleTranslator()
 
@@ -70,26 +69,16 @@ def main() -> None:
 
     n_single = 200
     ours_single = per_second(
-        lambda: [translator.to_prompt_context(s) for s in snapshots[:n_single]],
-        n_single,
+        lambda: [translator.to_prompt_context(s) for s in snapshots[:n_single]], n_single
     )
-    ours_batch = per_second(
-        lambda: translator.to_prompt_contexts(snapshots), len(snapshots)
-    )
-    base_single = per_second(
-        lambda: [translate(w, None) for w in wit_snapshots[:n_single]], n_single
-    )
+    ours_batch = per_second(lambda: translator.to_prompt_contexts(snapshots), len(snapshots))
+    base_single = per_second(lambda: [translate(w, None) for w in wit_snapshots[:n_single]], n_single)
 
     print("attune in-process: 23-axis snapshots translated per second (median of 7)")
     print(f"{'benchmark':34} {'agentcell':>14} {'wasmtime-py':>14} {'ratio':>9}")
-    rows = (
-        ("translate, one call each", ours_single),
-        ("translate, batches of 1000", ours_batch),
-    )
+    rows = (("translate, one call each", ours_single), ("translate, batches of 1000", ours_batch))
     for label, ours in rows:
-        print(
-            f"{label:34} {ours:>12,.0f}/s {base_single:>12,.0f}/s {ours / base_single:>8.1f}x"
-        )
+        print(f"{label:34} {ours:>12,.0f}/s {base_single:>12,.0f}/s {ours / base_single:>8.1f}x")
     inference(base)
 
 
@@ -164,41 +153,24 @@ def inference(base: Baseline) -> None:
     engine = agentcell.InferenceEngine()
     infer = base.func("attune", "infer")
     n_single = 300
-    ours_single = per_second(
-        lambda: [engine.infer(t) for t in texts[:n_single]], n_single
-    )
+    ours_single = per_second(lambda: [engine.infer(t) for t in texts[:n_single]], n_single)
     ours_batch = per_second(lambda: engine.infer_batch(texts), len(texts))
-    base_single = per_second(
-        lambda: [infer(t, None) for t in texts[:n_single]], n_single
-    )
+    base_single = per_second(lambda: [infer(t, None) for t in texts[:n_single]], n_single)
     native = None
     if NATIVE.exists():
-        out = subprocess.run(
-            [str(NATIVE)], input=texts[0], capture_output=True, text=True, check=True
-        )
+        out = subprocess.run([str(NATIVE)], input=texts[0], capture_output=True, text=True, check=True)
         native = float(out.stdout.strip())
     print()
-    print(
-        "attune inference: 200-word messages per second (median of 7); target >= 20,000/s batched"
-    )
+    print("attune inference: 200-word messages per second (median of 7); target >= 20,000/s batched")
     print(f"{'benchmark':34} {'agentcell':>14} {'wasmtime-py':>14} {'ratio':>9}")
-    rows = (
-        ("infer, one call each", ours_single),
-        ("infer, batches of 1000", ours_batch),
-    )
+    rows = (("infer, one call each", ours_single), ("infer, batches of 1000", ours_batch))
     for label, ours in rows:
-        print(
-            f"{label:34} {ours:>12,.0f}/s {base_single:>12,.0f}/s {ours / base_single:>8.1f}x"
-        )
+        print(f"{label:34} {ours:>12,.0f}/s {base_single:>12,.0f}/s {ours / base_single:>8.1f}x")
     if native is not None:
         ratio = ours_batch / native
-        print(
-            f"{'same code built natively':34} {native:>12,.0f}/s   batched in the component: {ratio:.2f}x"
-        )
+        print(f"{'same code built natively':34} {native:>12,.0f}/s   batched in the component: {ratio:.2f}x")
     else:
-        print(
-            "native figure: build it with `cargo build --release -p agentcell-host --example infer_native`"
-        )
+        print("native figure: build it with `cargo build --release -p agentcell-host --example infer_native`")
 
 
 if __name__ == "__main__":

@@ -83,12 +83,8 @@ class Baseline:
         self.instance = linker.instantiate(self.store, component)
 
     def func(self, interface: str, name: str) -> Callable[..., Any]:
-        iface = self.instance.get_export_index(
-            self.store, f"agentcell:core/{interface}@0.1.0"
-        )
-        f = self.instance.get_func(
-            self.store, self.instance.get_export_index(self.store, name, iface)
-        )
+        iface = self.instance.get_export_index(self.store, f"agentcell:core/{interface}@0.1.0")
+        f = self.instance.get_func(self.store, self.instance.get_export_index(self.store, name, iface))
         return lambda *args: f(self.store, *args)
 
 
@@ -176,13 +172,7 @@ def main() -> None:
     )
     # The typed facade generated from the WIT (`rt.exports`), over the same call path.
     facade = rt.exports.bench
-    row(
-        "no-op call, typed facade",
-        median_seconds(facade.noop, repeat=15, inner=2000),
-        noop_base,
-        "us",
-        "",
-    )
+    row("no-op call, typed facade", median_seconds(facade.noop, repeat=15, inner=2000), noop_base, "us", "")
 
     sum_list = base.func("bench", "sum-f32-list")
     vec = np.random.default_rng(1).random(768, dtype=np.float32)
@@ -200,9 +190,7 @@ def main() -> None:
     )
     row(
         "768-float embedding in, facade",
-        median_seconds(
-            lambda: facade.sum_f32_blob(vec.tobytes().hex()), repeat=15, inner=300
-        ),
+        median_seconds(lambda: facade.sum_f32_blob(vec.tobytes().hex()), repeat=15, inner=300),
         next(r[2] for r in rows if r[0] == "768-float embedding in"),
         "us",
         "",
@@ -220,19 +208,13 @@ def main() -> None:
             repeat=reps,
             inner=inner,
         )
-        t_out = median_seconds(
-            lambda: rt.call_blob("bench", "blob-out", size, 0), repeat=reps, inner=inner
-        )
+        t_out = median_seconds(lambda: rt.call_blob("bench", "blob-out", size, 0), repeat=reps, inner=inner)
         return t_in, t_out
 
     for label, size, reps, base_reps in sizes:
         ours_in, ours_out = bulk_ours(size, reps)
-        base_in = median_seconds(
-            lambda d=payloads[size]: bytes_in(d), repeat=base_reps, inner=1
-        )
-        base_out = median_seconds(
-            lambda n=size: bytes_out(n, 0), repeat=base_reps, inner=1
-        )
+        base_in = median_seconds(lambda d=payloads[size]: bytes_in(d), repeat=base_reps, inner=1)
+        base_out = median_seconds(lambda n=size: bytes_out(n, 0), repeat=base_reps, inner=1)
         target = ">= 300 MB/s" if size > 4096 else ""
         row(f"{label} in", ours_in, base_in, "MB/s:" + str(size), target)
         row(f"{label} out", ours_out, base_out, "MB/s:" + str(size), target)
@@ -259,15 +241,9 @@ def main() -> None:
     print(
         f"agentcell boundary benchmarks (wasmtime-py {wasmtime_version()}, Python {sys.version.split()[0]})"
     )
-    print(
-        "baseline: wasmtime-py's default Func.__call__ on the same component, same run"
-    )
-    print(
-        f"start-up floor: `import wasmtime, wasmtime.component` alone takes {floor * 1e3:.1f} ms"
-    )
-    print(
-        f"{'benchmark':34} {'agentcell':>14} {'wasmtime-py':>14} {'ratio':>9}  target"
-    )
+    print("baseline: wasmtime-py's default Func.__call__ on the same component, same run")
+    print(f"start-up floor: `import wasmtime, wasmtime.component` alone takes {floor * 1e3:.1f} ms")
+    print(f"{'benchmark':34} {'agentcell':>14} {'wasmtime-py':>14} {'ratio':>9}  target")
     for name, ours, baseline, unit, target in rows:
         if unit.startswith("MB/s:"):
             size = int(unit.split(":")[1])

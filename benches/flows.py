@@ -40,16 +40,7 @@ KEY = "sk_bench"
 
 def wrk(url: str) -> tuple[float, str, str]:
     out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            "-c32",
-            "-d5s",
-            "--latency",
-            "-H",
-            f"Authorization: Bearer {KEY}",
-            url,
-        ],
+        ["wrk", "-t2", "-c32", "-d5s", "--latency", "-H", f"Authorization: Bearer {KEY}", url],
         capture_output=True,
         text=True,
         check=True,
@@ -92,20 +83,10 @@ def seed(base: str, agent_base: str) -> None:
     post(
         base,
         "/flows",
-        {
-            "flow_id": "bench",
-            "name": "bench",
-            "nodes": nodes,
-            "entry_point": "a",
-            "exit_points": ["c"],
-        },
+        {"flow_id": "bench", "name": "bench", "nodes": nodes, "entry_point": "a", "exit_points": ["c"]},
     )
     for i in range(4):  # GET /flows lists five flows
-        post(
-            base,
-            "/flows",
-            {"flow_id": f"f{i}", "name": f"f{i}", "nodes": nodes, "entry_point": "a"},
-        )
+        post(base, "/flows", {"flow_id": f"f{i}", "name": f"f{i}", "nodes": nodes, "entry_point": "a"})
 
 
 def load(base: str, *mode: str) -> dict[str, float]:
@@ -121,9 +102,7 @@ def load(base: str, *mode: str) -> dict[str, float]:
 
 def start(args: list[str], ready: str) -> tuple[subprocess.Popen[str], str]:
     """Starts a server that prints `ready ... http://host:port` on stdout or stderr."""
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -146,9 +125,7 @@ def free_port() -> int:
         return port
 
 
-def measure(
-    base: str, health: str, agent_base: str, args: argparse.Namespace
-) -> dict[str, Any]:
+def measure(base: str, health: str, agent_base: str, args: argparse.Namespace) -> dict[str, Any]:
     seed(base, agent_base)
     return {
         "GET /health": wrk(base + health),
@@ -160,33 +137,16 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--executions", type=int, default=2000, help="executions started in the burst"
-    )
-    parser.add_argument(
-        "--clients", type=int, default=16, help="connections starting them"
-    )
-    parser.add_argument(
-        "--serial", type=int, default=200, help="executions run one at a time"
-    )
+    parser.add_argument("--executions", type=int, default=2000, help="executions started in the burst")
+    parser.add_argument("--clients", type=int, default=16, help="connections starting them")
+    parser.add_argument("--serial", type=int, default=200, help="executions run one at a time")
     args = parser.parse_args()
 
-    agent_proc, agent_base = start(
-        [str(EXAMPLES / "stub_agent"), "127.0.0.1:0"], "listening"
-    )
+    agent_proc, agent_base = start([str(EXAMPLES / "stub_agent"), "127.0.0.1:0"], "listening")
     results: dict[str, dict[str, Any]] = {}
     try:
         with tempfile.TemporaryDirectory() as data:
-            serve = [
-                str(AGENTCELL),
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--api-key",
-                KEY,
-                "--rate-limit",
-                "0",
-            ]
+            serve = [str(AGENTCELL), "serve", "--addr", "127.0.0.1:0", "--api-key", KEY, "--rate-limit", "0"]
             serve += ["--allow-agent", "127.0.0.1", "--data", data]
             proc, base = start(serve, "listening")
             try:
@@ -203,15 +163,7 @@ def main() -> None:
             str(ROOT / "benches"),
             "aispine_fastapi_stub:app",
         ]
-        uvicorn += [
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-        ]
+        uvicorn += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log"]
         proc, base = start(uvicorn, "Uvicorn running")
         try:
             results["baseline"] = measure(base, "/health", agent_base, args)
@@ -223,16 +175,12 @@ def main() -> None:
         agent_proc.wait(timeout=10)
 
     ours, theirs = results["agentcell"], results["baseline"]
-    print(
-        "AI Spine: agentcell serve (SQLite, API keys on) against a FastAPI stub of upstream's backend"
-    )
+    print("AI Spine: agentcell serve (SQLite, API keys on) against a FastAPI stub of upstream's backend")
     print("(uvicorn, one worker, keys on), same stub agent, same run")
     print(f"{'':34} {'agentcell':>14} {'baseline':>14} {'ratio':>8}")
     for route in ("GET /health", "GET /flows"):
         (a, a50, a99), (b, _, _) = ours[route], theirs[route]
-        print(
-            f"{route + ' (req/s)':34} {a:>14,.0f} {b:>14,.0f} {a / b:>7.1f}x   ours p50 {a50}, p99 {a99}"
-        )
+        print(f"{route + ' (req/s)':34} {a:>14,.0f} {b:>14,.0f} {a / b:>7.1f}x   ours p50 {a50}, p99 {a99}")
     rate, base_rate = ours["burst"]["per_second"], theirs["burst"]["per_second"]
     print(
         f"{'3-node executions completed/s':34} {rate:>14,.1f} {base_rate:>14,.1f}"
@@ -243,10 +191,7 @@ def main() -> None:
             a, b = ours[mode][key], theirs[mode][key]
             name = f"  latency {key[:3]} {label} (ms)"
             print(f"{name:34} {a:>14.1f} {b:>14.1f} {b / max(a, 0.5):>7.1f}x lower")
-    failed = {
-        name: r["burst"]["failed"] + r["serial"]["failed"]
-        for name, r in results.items()
-    }
+    failed = {name: r["burst"]["failed"] + r["serial"]["failed"] for name, r in results.items()}
     print(
         f"(executions not completed: agentcell {failed['agentcell']:.0f}, baseline {failed['baseline']:.0f})"
     )

@@ -85,22 +85,13 @@ def main() -> None:
                 os.fsync(f.fileno())
 
         t_np, _ = timed(np_save)
-        row(
-            "bulk insert (durable)",
-            f"{t_ours:.2f} s",
-            f"{t_np:.2f} s",
-            f"{t_ours / t_np:.1f}x",
-            "<= 3 s",
-        )
+        row("bulk insert (durable)", f"{t_ours:.2f} s", f"{t_np:.2f} s", f"{t_ours / t_np:.1f}x", "<= 3 s")
 
         normed = data / np.linalg.norm(data, axis=1, keepdims=True)
-        t_exact = median_time(
-            lambda q: htm.search_similar(q, 10, -1.0, exact=True), queries
-        )
+        t_exact = median_time(lambda q: htm.search_similar(q, 10, -1.0, exact=True), queries)
         t_numpy = median_time(lambda q: numpy_top10(normed, q), queries)
         same = all(
-            [k for k, _, _ in htm.search_similar(q, 10, -1.0)]
-            == [keys[i] for i in numpy_top10(normed, q)]
+            [k for k, _, _ in htm.search_similar(q, 10, -1.0)] == [keys[i] for i in numpy_top10(normed, q)]
             for q in queries[:5]
         )
         row(
@@ -157,9 +148,7 @@ def main() -> None:
                 exact = {k for k, _, _ in ivf.search_similar(q, 10, -1.0, exact=True)}
                 found += len(exact & {k for k, _, _ in ivf.search_similar(q, 10, -1.0)})
             recall = found / (10 * len(qs))
-            t_e = median_time(
-                lambda q, ivf=ivf: ivf.search_similar(q, 10, -1.0, exact=True), qs
-            )
+            t_e = median_time(lambda q, ivf=ivf: ivf.search_similar(q, 10, -1.0, exact=True), qs)
             t_a = median_time(lambda q, ivf=ivf: ivf.search_similar(q, 10, -1.0), qs)
             lists = ivf.get_memory_stats()["index_lists"]
             row(
@@ -179,10 +168,7 @@ def kernel_rows(rng: np.random.Generator) -> None:
     """The seed's kernels on a 10,000 x 768 batch from numpy, against the same formulas
     written in numpy (issue 18: within 1.5x of numpy)."""
     batch = rng.standard_normal((10_000, DIM), dtype=np.float32)
-    kernel, harmonic = (
-        ResonanceKernel(n_harmonics=8),
-        HarmonicKernel(spatial_dims=DIM, n_modes=16),
-    )
+    kernel, harmonic = ResonanceKernel(n_harmonics=8), HarmonicKernel(spatial_dims=DIM, n_modes=16)
 
     def numpy_resonance(x: np.ndarray) -> float:
         u = x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -192,14 +178,12 @@ def kernel_rows(rng: np.random.Generator) -> None:
         s = float(np.sum(np.sin(k * np.pi * c + (k - 1)) / k) / np.sum(1.0 / k))
         return min(1.0, max(0.0, c * (1 + 0.1 * s)))
 
-    waves = np.cos(
-        np.pi * np.arange(1, 17)[:, None] * (np.arange(DIM)[None, :] + 0.5) / DIM
-    ).astype(np.float32)
+    waves = np.cos(np.pi * np.arange(1, 17)[:, None] * (np.arange(DIM)[None, :] + 0.5) / DIM).astype(
+        np.float32
+    )
 
     def numpy_field(p: np.ndarray) -> np.ndarray:
-        result: np.ndarray = np.cos(
-            np.arange(1, 17)[None, :] * 1.0 - p @ waves.T / np.sqrt(DIM)
-        )
+        result: np.ndarray = np.cos(np.arange(1, 17)[None, :] * 1.0 - p @ waves.T / np.sqrt(DIM))
         return result
 
     for label, ours, theirs in (
@@ -215,13 +199,7 @@ def kernel_rows(rng: np.random.Generator) -> None:
         ),
     ):
         t_ours, t_np = median_time(ours, [None] * 5), median_time(theirs, [None] * 5)
-        row(
-            label,
-            f"{t_ours * 1e3:.1f} ms",
-            f"{t_np * 1e3:.1f} ms",
-            f"{t_ours / t_np:.2f}x",
-            "<= 1.5x numpy",
-        )
+        row(label, f"{t_ours * 1e3:.1f} ms", f"{t_np * 1e3:.1f} ms", f"{t_ours / t_np:.2f}x", "<= 1.5x numpy")
 
 
 if __name__ == "__main__":

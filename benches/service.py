@@ -48,17 +48,7 @@ end
 
 def wrk(url: str, *extra: str) -> tuple[float, str, str]:
     out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            "-c32",
-            "-d5s",
-            "--latency",
-            "-H",
-            f"Authorization: Bearer {KEY}",
-            *extra,
-            url,
-        ],
+        ["wrk", "-t2", "-c32", "-d5s", "--latency", "-H", f"Authorization: Bearer {KEY}", *extra, url],
         capture_output=True,
         text=True,
         check=True,
@@ -82,18 +72,13 @@ def measure(args: list[str]) -> dict[str, tuple[float, str, str]]:
         seed = urllib.request.Request(
             f"{base}/v1/state",
             data=json.dumps({"user_id": "bench", "axes": {"warmth": 0.9}}).encode(),
-            headers={
-                "Authorization": f"Bearer {KEY}",
-                "Content-Type": "application/json",
-            },
+            headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
             method="POST",
         )
         urllib.request.urlopen(seed, timeout=5).close()
         scripts = []
         for lua in (POST_LUA, POST_MANY_LUA):
-            with tempfile.NamedTemporaryFile(
-                "w", suffix=".lua", delete=False
-            ) as script:
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
                 script.write(lua)
             scripts.append(script.name)
         return {
@@ -111,41 +96,20 @@ ROUNDS = 2
 RATE_LIMIT = 1_000_000_000
 
 
-def best(
-    runs: list[dict[str, tuple[float, str, str]]],
-) -> dict[str, tuple[float, str, str]]:
+def best(runs: list[dict[str, tuple[float, str, str]]]) -> dict[str, tuple[float, str, str]]:
     """Per route, the run with the most requests/s (noise on a shared VM only slows)."""
-    return {
-        route: max((r[route] for r in runs), key=lambda m: m[0]) for route in runs[0]
-    }
+    return {route: max((r[route] for r in runs), key=lambda m: m[0]) for route in runs[0]}
 
 
 def serve_args(binary: Path) -> list[str]:
-    return [
-        str(binary),
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--api-key",
-        KEY,
-        "--rate-limit",
-        str(RATE_LIMIT),
-    ]
+    return [str(binary), "serve", "--addr", "127.0.0.1:0", "--api-key", KEY, "--rate-limit", str(RATE_LIMIT)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--binary", type=Path, default=AGENTCELL, help="the agentcell binary to measure"
-    )
-    parser.add_argument(
-        "--previous",
-        type=Path,
-        help="another agentcell binary, measured in the same rounds",
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=ROUNDS, help="rounds, each running all servers"
-    )
+    parser.add_argument("--binary", type=Path, default=AGENTCELL, help="the agentcell binary to measure")
+    parser.add_argument("--previous", type=Path, help="another agentcell binary, measured in the same rounds")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds, each running all servers")
     args = parser.parse_args()
     previous: Path | None = args.previous
     print(
@@ -166,9 +130,7 @@ def main() -> None:
                         measure([*serve_args(binary), *storage, "--data", data])
                     )
     baseline = best(baseline_runs)
-    print(
-        f"{'':40} {'agentcell':>12}  {'p50':>8}  {'p99':>8}  {'baseline':>12}  {'ratio':>6}"
-    )
+    print(f"{'':40} {'agentcell':>12}  {'p50':>8}  {'p99':>8}  {'baseline':>12}  {'ratio':>6}")
     for label in ("memory", "SQLite"):
         for route, (rps, p50, p99) in best(runs[("this build", label)]).items():
             base_rps = baseline[route][0]
@@ -182,15 +144,10 @@ def main() -> None:
         print(f"\nthis build against {previous}, same rounds")
         print(f"{'':40} {'this build':>12}  {'previous':>12}  {'ratio':>6}")
         for label in ("memory", "SQLite"):
-            now, before = (
-                best(runs[("this build", label)]),
-                best(runs[("previous", label)]),
-            )
+            now, before = best(runs[("this build", label)]), best(runs[("previous", label)])
             for route in now:
                 rps, old = now[route][0], before[route][0]
-                print(
-                    f"{route + ', ' + label:40} {rps:>10,.0f}/s  {old:>10,.0f}/s  {rps / old:>5.2f}x"
-                )
+                print(f"{route + ', ' + label:40} {rps:>10,.0f}/s  {old:>10,.0f}/s  {rps / old:>5.2f}x")
 
 
 if __name__ == "__main__":

@@ -107,9 +107,7 @@ def huey_workers(db: Path, fsync: bool) -> list[subprocess.Popen[str]]:
         )
         for _ in range(2)
     ]
-    time.sleep(
-        1.0
-    )  # the consumer prints nothing to wait on; give both a second to start
+    time.sleep(1.0)  # the consumer prints nothing to wait on; give both a second to start
     return procs
 
 
@@ -151,9 +149,7 @@ def bench_agentcell(tmp: Path, tasks: int, diamonds: int) -> tuple[float, list[f
     return rate, latencies
 
 
-def bench_huey(
-    tmp: Path, tasks: int, diamonds: int, fsync: bool
-) -> tuple[float, list[float]]:
+def bench_huey(tmp: Path, tasks: int, diamonds: int, fsync: bool) -> tuple[float, list[float]]:
     os.environ["HUEY_DB"] = str(tmp / f"huey-{fsync}.db")
     os.environ["HUEY_FSYNC"] = "1" if fsync else "0"
     import importlib
@@ -200,9 +196,7 @@ def main() -> None:
         ("Huey SqliteHuey default (no sync)", huey_fast),
     ):
         print(f"  {label:<38} {rate:9.0f}   agentcell/Huey = {ours[0] / rate:.2f}x")
-    print(
-        f"4-step diamond end to end, ms, {args.diamonds} tasks one at a time (lower is better)"
-    )
+    print(f"4-step diamond end to end, ms, {args.diamonds} tasks one at a time (lower is better)")
     for label, (_, lat) in (
         ("agentcell", ours),
         ("Huey fsync=True", huey_sync),
