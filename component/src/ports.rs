@@ -54,7 +54,15 @@ pub trait Storage {
         expected: Option<&str>,
         value: &str,
     ) -> Result<bool, StorageError>;
+    /// Applies `writes` (`Some`: store, `None`: remove) all or none, only if every guard
+    /// holds (its key holds exactly the expected value), atomically; true when applied.
+    fn commit(&self, namespace: &str, guards: &[Guard], writes: &[Write]) -> Result<bool, StorageError>;
 }
+
+/// A key and the value it must hold for a [`Storage::commit`] to apply.
+pub type Guard = (String, Option<String>);
+/// A key and what a [`Storage::commit`] leaves under it (`None`: nothing).
+pub type Write = (String, Option<String>);
 
 /// How many times [`update`] reads and changes a value again because another writer
 /// changed it between the read and the write, before it gives up. A writer can lose
@@ -232,6 +240,24 @@ impl Storage for MemoryStorage {
             return Ok(false);
         }
         map.insert(slot, value.into());
+        Ok(true)
+    }
+
+    fn commit(&self, namespace: &str, guards: &[Guard], writes: &[Write]) -> Result<bool, StorageError> {
+        let mut map = self.entries.borrow_mut();
+        let holds = guards.iter().all(|(k, expected)| {
+            map.get(&(namespace.to_string(), k.clone())).map(String::as_str) == expected.as_deref()
+        });
+        if !holds {
+            return Ok(false);
+        }
+        for (k, v) in writes {
+            let slot = (namespace.to_string(), k.clone());
+            match v {
+                Some(v) => map.insert(slot, v.clone()),
+                None => map.remove(&slot),
+            };
+        }
         Ok(true)
     }
 }

@@ -98,6 +98,14 @@ impl ports::Storage for HostStorage {
     ) -> Result<bool, StorageError> {
         Ok(wit_storage::compare_and_set(namespace, key, expected, value)?)
     }
+    fn commit(
+        &self,
+        namespace: &str,
+        guards: &[ports::Guard],
+        writes: &[ports::Write],
+    ) -> Result<bool, StorageError> {
+        Ok(wit_storage::commit(namespace, guards, writes)?)
+    }
 }
 
 /// [`ports::HttpClient`] over the WIT `http-client` import.
@@ -135,6 +143,14 @@ impl ports::HttpClient for HostHttp {
     fn send(&self, r: &HttpRequest) -> Result<HttpResponse, HttpError> {
         response_from_wit(wit_http::send(&request_to_wit(r)).map_err(http_error_from_wit)?)
     }
+}
+
+/// Wall-clock time in microseconds since the Unix epoch (WASI clock).
+pub(crate) fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
 }
 
 /// Wall-clock time in milliseconds since the Unix epoch (WASI clock).

@@ -85,6 +85,16 @@ export class KeyValueStorage {
         m.set(k(ns, key), value);
         return true;
       },
+      // Guards and writes are [key, value-or-undefined] pairs; atomic like compareAndSet.
+      commit(ns, guards, writes) {
+        checkAll(ns, [...guards, ...writes].map(([key]) => key));
+        if (!guards.every(([key, expected]) => m.get(k(ns, key)) === expected)) return false;
+        for (const [key, value] of writes) {
+          if (value === undefined) m.delete(k(ns, key));
+          else m.set(k(ns, key), value);
+        }
+        return true;
+      },
     };
   }
 }

@@ -26,6 +26,18 @@ test('key rules hold in the storage backend', () => {
   }
 });
 
+test('commit applies every write only when every guard holds', () => {
+  const s = new MemoryStorage().imports();
+  s.setMany('ns', [['rec', 'v1'], ['idx/old', '']]);
+  const writes = [['rec', 'v2'], ['idx/old', undefined], ['idx/new', '']];
+  assert.equal(s.commit('ns', [['rec', 'v0']], writes), false);
+  assert.equal(s.commit('ns', [['rec', 'v1'], ['absent', 'x']], writes), false);
+  assert.deepEqual(s.getMany('ns', ['rec', 'idx/old']), ['v1', '']);
+  assert.equal(s.commit('ns', [['rec', 'v1'], ['absent', undefined]], writes), true);
+  assert.deepEqual(s.getMany('ns', ['rec', 'idx/old', 'idx/new']), ['v2', undefined, '']);
+  assert.throws(() => s.commit('ns', [['', undefined]], []), (e) => e.payload?.tag === 'invalid-key');
+});
+
 test('allow-list matching', () => {
   for (const c of rules.allow) {
     assert.equal(new HttpPolicy({ allow: c.allow }).permits(c.url), c.permitted, JSON.stringify(c));

@@ -514,6 +514,17 @@ class WorkflowsClaimedStep(TypedDict):
     lease_until_ms: int
 
 
+class WorkflowsStepResult(TypedDict):
+    """One step's result, for `complete-many`."""
+
+    task_uuid: str
+    step_uuid: str
+    worker_id: str
+    attempt: int
+    # As `complete`'s `result-json`.
+    result_json: str
+
+
 # The six groups of canonical axes.
 AttuneCategory = Literal["cognitive", "emotional", "social", "preferences", "control", "safety"]
 
@@ -1124,6 +1135,15 @@ class Workflows:
         out: WorkflowsCompletion = self._call_ok(
             "workflows", "complete", task_uuid, step_uuid, worker_id, attempt, result_json
         )
+        return out
+
+    def complete_many(self, results: Sequence[WorkflowsStepResult]) -> list[WorkflowsCompletion]:
+        """`complete` for several results at once (a worker's steps that finished while it
+        recorded the last ones): one storage commit for all of them when no other worker
+        changed their tasks meanwhile, else one per task. The answers are in the same
+        order. A result that is not valid JSON fails the whole call, recording nothing.
+        """
+        out: list[WorkflowsCompletion] = self._call_ok("workflows", "complete-many", results)
         return out
 
     def next_due_in(self) -> int | None:

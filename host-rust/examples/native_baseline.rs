@@ -76,6 +76,25 @@ impl Storage for Shared {
         map.insert(slot, value.into());
         Ok(true)
     }
+    fn commit(
+        &self,
+        ns: &str,
+        guards: &[(String, Option<String>)],
+        writes: &[(String, Option<String>)],
+    ) -> Result<bool, StorageError> {
+        let mut map = self.0.write().unwrap();
+        let slot = |k: &String| (ns.to_string(), k.clone());
+        if guards.iter().any(|(k, expected)| map.get(&slot(k)) != expected.as_ref()) {
+            return Ok(false);
+        }
+        for (k, v) in writes {
+            match v {
+                Some(v) => map.insert(slot(k), v.clone()),
+                None => map.remove(&slot(k)),
+            };
+        }
+        Ok(true)
+    }
 }
 
 async fn handle(State(store): State<Arc<Shared>>, request: Request<Body>) -> Response {

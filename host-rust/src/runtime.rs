@@ -79,6 +79,14 @@ impl storage::Host for HostState {
     ) -> Result<bool, storage::StorageError> {
         self.storage.compare_and_set(&namespace, &key, expected.as_deref(), &value)
     }
+    fn commit(
+        &mut self,
+        namespace: String,
+        guards: Vec<(String, Option<String>)>,
+        writes: Vec<(String, Option<String>)>,
+    ) -> Result<bool, storage::StorageError> {
+        self.storage.commit(&namespace, &guards, &writes)
+    }
 }
 
 impl http_client::Host for HostState {

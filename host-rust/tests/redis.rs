@@ -75,3 +75,21 @@ fn unreachable_redis_is_a_storage_error_naming_it() {
     let err = RedisStorage::open("redis://127.0.0.1:9/0").err().unwrap();
     assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
 }
+
+#[test]
+fn commit_applies_everything_only_when_every_guard_holds() {
+    let Some(server) = redis_server() else { return };
+    let b = RedisStorage::open(&server.url).unwrap();
+    b.set_many("ns", &[(s("rec"), s("v1")), (s("idx/old"), s(""))]).unwrap();
+    let writes = [(s("rec"), Some(s("v2"))), (s("idx/old"), None), (s("idx/new"), Some(s("")))];
+    assert!(!b.commit("ns", &[(s("rec"), Some(s("v0")))], &writes).unwrap(), "a stale guard");
+    assert!(!b.commit("ns", &[(s("rec"), Some(s("v1"))), (s("absent"), Some(s("x")))], &writes).unwrap());
+    assert_eq!(b.get_many("ns", &[s("rec"), s("idx/old")]).unwrap(), vec![Some(s("v1")), Some(s(""))]);
+    assert!(b.commit("ns", &[(s("rec"), Some(s("v1"))), (s("absent"), None)], &writes).unwrap());
+    let now = b.get_many("ns", &[s("rec"), s("idx/old"), s("idx/new")]).unwrap();
+    assert_eq!(now, vec![Some(s("v2")), None, Some(s(""))]);
+    assert_eq!(b.list_keys("ns", "idx/", None, 10).unwrap().keys, vec![s("idx/new")]);
+    // An empty value is a value: a guard expecting "" fails on an absent key.
+    assert!(!b.commit("ns", &[(s("e"), Some(s("")))], &[(s("z"), Some(s("1")))]).unwrap());
+    assert!(b.commit("ns", &[(s("idx/new"), Some(s("")))], &[(s("z"), Some(s("1")))]).unwrap());
+}

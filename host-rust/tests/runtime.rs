@@ -111,6 +111,14 @@ impl agentcell_host::StorageBackend for Panicky {
     ) -> Result<bool, StorageError> {
         self.0.compare_and_set(ns, key, expected, value)
     }
+    fn commit(
+        &self,
+        ns: &str,
+        guards: &[(String, Option<String>)],
+        writes: &[(String, Option<String>)],
+    ) -> Result<bool, StorageError> {
+        self.0.commit(ns, guards, writes)
+    }
     fn list_keys(
         &self,
         ns: &str,

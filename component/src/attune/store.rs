@@ -236,6 +236,14 @@ mod tests {
         fn set_many(&self, ns: &str, entries: &[(String, String)]) -> std::result::Result<(), StorageError> {
             self.inner.set_many(ns, entries)
         }
+        fn commit(
+            &self,
+            ns: &str,
+            guards: &[crate::ports::Guard],
+            writes: &[crate::ports::Write],
+        ) -> std::result::Result<bool, StorageError> {
+            self.inner.commit(ns, guards, writes)
+        }
         fn delete_many(&self, ns: &str, keys: &[String]) -> std::result::Result<u32, StorageError> {
             self.inner.delete_many(ns, keys)
         }

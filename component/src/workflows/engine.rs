@@ -6,10 +6,10 @@
 //! - `tasks/{newest-first time}{uuid}`: the listing index;
 //! - `due/{ms}/{uuid}`: the queue. A task not ended has a key here at (or before) the
 //!   time it next needs a worker (a ready step, a retry, a lease's end). The task
-//!   record says which key it last wrote (`indexed_due`). Index keys are hints, written
-//!   after the record: a claimer that finds a key ahead of its task's real due time
-//!   moves it, and one for a task that has ended or gone deletes it. So a crash
-//!   between the record and the index delays a step at most, never loses it.
+//!   record says which key it wrote (`indexed_due`); both change in one storage
+//!   `commit` (one transaction: one sync to disk per claim, one per result). Keys are
+//!   still only hints: a claimer that finds a key ahead of its task's real due time
+//!   moves it, and one for a task that has ended deletes it.
 
 use super::states::TaskState;
 use super::task::{Completion, HandlerResult, Task, TaskRequest};
@@ -39,15 +39,10 @@ fn due_key(due_ms: i64, uuid: &str) -> String {
     format!("due/{:013}/{uuid}", due_ms.max(0))
 }
 
-/// Newest first: the creation time inverted, to the microsecond where the clock has
-/// it, so tasks created in one millisecond still list in order.
-fn listing_key(created_ms: i64, uuid: &str) -> String {
-    let ms = created_ms.max(0) as u64;
-    let clock = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    let at = if clock / 1000 == ms { clock } else { ms.saturating_mul(1000) };
-    format!("tasks/{:016x}{uuid}", u64::MAX - at)
+/// Newest first: the creation time (in microseconds, so tasks created within one
+/// millisecond still list in order) inverted.
+fn listing_key(created_us: i64, uuid: &str) -> String {
+    format!("tasks/{:016x}{uuid}", u64::MAX - created_us.max(0) as u64)
 }
 
 /// `(due ms, task uuid)` of a queue key.
@@ -101,7 +96,9 @@ pub fn list_templates(storage: &dyn Storage) -> Result<Vec<Template>> {
     Ok(out)
 }
 
-pub fn create_task(storage: &dyn Storage, request_json: &str, now: i64) -> Result<Task> {
+/// A new task; `now_us` is the time in microseconds (the listing's order).
+pub fn create_task(storage: &dyn Storage, request_json: &str, now_us: i64) -> Result<Task> {
+    let now = now_us / 1000;
     let request: TaskRequest = serde_json::from_str(request_json)
         .map_err(|e| Error::invalid("request", format!("is not a task request ({e})")))?;
     if !request.context.is_object() {
@@ -126,13 +123,15 @@ pub fn create_task(storage: &dyn Storage, request_json: &str, now: i64) -> Resul
     };
     let mut task = Task::new(&template, request, now, || uuid::Uuid::new_v4().to_string());
     task.indexed_due = task.due();
-    // The index first: a task is never in storage without its queue key.
-    let mut index = vec![(listing_key(now, &task.task_uuid), String::new())];
+    let key = task_key(&task.task_uuid);
+    let mut writes = vec![(listing_key(now_us, &task.task_uuid), Some(String::new()))];
     if let Some(due) = task.indexed_due {
-        index.push((due_key(due, &task.task_uuid), String::new()));
+        writes.push((due_key(due, &task.task_uuid), Some(String::new())));
     }
-    storage.set_many(NAMESPACE, &index)?;
-    storage.set(NAMESPACE, &task_key(&task.task_uuid), &encode(&task))?;
+    writes.push((key.clone(), Some(encode(&task))));
+    if !storage.commit(NAMESPACE, &[(key, None)], &writes)? {
+        return Err(Error::new(ErrorCode::Internal, format!("task id {} was taken", task.task_uuid)));
+    }
     Ok(task)
 }
 
@@ -219,8 +218,9 @@ fn change_task<T>(
         }
         let old_due = task.indexed_due;
         task.indexed_due = task.due();
-        if storage.compare_and_set(NAMESPACE, &key, Some(&text), &encode(&task))? {
-            reindex(storage, uuid, old_due, task.indexed_due)?;
+        let mut writes = vec![(key.clone(), Some(encode(&task)))];
+        writes.extend(queue_moves(uuid, old_due, task.indexed_due));
+        if storage.commit(NAMESPACE, &[(key.clone(), Some(text))], &writes)? {
             return Ok((task, out));
         }
     }
@@ -230,18 +230,19 @@ fn change_task<T>(
     ))
 }
 
-/// Writes the queue key for `new` before removing the one for `old`.
-fn reindex(storage: &dyn Storage, uuid: &str, old: Option<i64>, new: Option<i64>) -> Result<()> {
+/// The queue writes that move a task's key from `old` to `new` (none when equal).
+fn queue_moves(uuid: &str, old: Option<i64>, new: Option<i64>) -> Vec<crate::ports::Write> {
     if old == new {
-        return Ok(());
+        return Vec::new();
+    }
+    let mut writes = Vec::with_capacity(2);
+    if let Some(due) = old {
+        writes.push((due_key(due, uuid), None));
     }
     if let Some(due) = new {
-        storage.set(NAMESPACE, &due_key(due, uuid), "")?;
+        writes.push((due_key(due, uuid), Some(String::new())));
     }
-    if let Some(due) = old {
-        storage.delete(NAMESPACE, &due_key(due, uuid))?;
-    }
-    Ok(())
+    writes
 }
 
 pub fn cancel_task(storage: &dyn Storage, uuid: &str, now: i64) -> Result<Task> {
@@ -300,14 +301,15 @@ pub fn claim(
     let start = ((random * due.len() as f64) as usize).min(due.len() - 1);
     due.rotate_left(start);
     let wants = |h: &str| handlers.is_empty() || handlers.iter().any(|x| x == h);
+    let mut changed: Vec<Change> = Vec::new();
+    let mut wanted = 0usize;
     for (key_due, uuid) in due {
-        if out.len() >= max {
+        if wanted >= max {
             break;
         }
         let key = task_key(&uuid);
         let Some(text) = storage.get(NAMESPACE, &key)? else {
-            // A fresh key may belong to a task being created (its key is written
-            // first); only one older than that can take is dropped.
+            // A key older than any creation under way points at nothing: drop it.
             if now - key_due > CREATE_GRACE_MS {
                 storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
             }
@@ -316,36 +318,61 @@ pub fn claim(
         let mut task: Task = decode(&key, &text)?;
         let ready: Vec<usize> = (0..task.steps.len())
             .filter(|&i| task.claimable(i, now) && wants(&task.steps[i].handler.callable))
-            .take(max - out.len())
+            .take(max - wanted)
             .collect();
         if ready.is_empty() {
             // Nothing here for this worker: move a key that is early (or stale).
-            match task.due() {
-                None => {
-                    storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
-                }
+            let moves = match task.due() {
+                None => vec![(due_key(key_due, &uuid), None)],
                 Some(real) if real > key_due => {
-                    storage.set(NAMESPACE, &due_key(real, &uuid), "")?;
-                    storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+                    vec![(due_key(key_due, &uuid), None), (due_key(real, &uuid), Some(String::new()))]
                 }
-                Some(_) => {}
+                Some(_) => Vec::new(),
+            };
+            if !moves.is_empty() {
+                storage.commit(NAMESPACE, &[], &moves)?;
             }
             continue;
         }
         let taken: Vec<usize> = ready.into_iter().filter(|&i| task.claim(i, worker, lease_ms, now)).collect();
+        wanted += taken.len();
         let old_due = task.indexed_due;
         task.indexed_due = task.due();
-        if !storage.compare_and_set(NAMESPACE, &key, Some(&text), &encode(&task))? {
-            continue; // another worker changed it first; it will be looked at again
-        }
-        reindex(storage, &uuid, old_due, task.indexed_due)?;
+        let mut writes = vec![(key.clone(), Some(encode(&task)))];
+        writes.extend(queue_moves(&uuid, old_due, task.indexed_due));
         if Some(key_due) != old_due && Some(key_due) != task.indexed_due {
-            storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+            writes.push((due_key(key_due, &uuid), None));
         }
-        for i in taken {
+        changed.push(Change { guard: (key, Some(text)), writes, task, taken });
+    }
+    // One commit for every task claimed; when another worker changed one of them
+    // first, each is tried alone, so the others are still claimed.
+    let guards: Vec<_> = changed.iter().map(|c| c.guard.clone()).collect();
+    let writes: Vec<_> = changed.iter().flat_map(|c| c.writes.iter().cloned()).collect();
+    let all = !changed.is_empty() && storage.commit(NAMESPACE, &guards, &writes)?;
+    for change in changed {
+        if all || storage.commit(NAMESPACE, std::slice::from_ref(&change.guard), &change.writes)? {
+            out.extend(claimed_steps(&change.task, &change.taken));
+        }
+    }
+    Ok(out)
+}
+
+/// One task changed by a claim: its guard, its writes, and the steps it hands out.
+struct Change {
+    guard: crate::ports::Guard,
+    writes: Vec<crate::ports::Write>,
+    task: Task,
+    taken: Vec<usize>,
+}
+
+fn claimed_steps(task: &Task, taken: &[usize]) -> Vec<Claimed> {
+    taken
+        .iter()
+        .map(|&i| {
             let step = &task.steps[i];
             let lease = step.lease.as_ref().expect("a claimed step has a lease");
-            out.push(Claimed {
+            Claimed {
                 task_uuid: task.task_uuid.clone(),
                 step_uuid: step.step_uuid.clone(),
                 name: step.name.clone(),
@@ -353,10 +380,9 @@ pub fn claim(
                 attempt: lease.attempt,
                 context: task.context_for(i),
                 lease_until_ms: lease.until_ms,
-            });
-        }
-    }
-    Ok(out)
+            }
+        })
+        .collect()
 }
 
 fn step_of(task: &Task, step_uuid: &str) -> Result<usize> {
@@ -400,6 +426,68 @@ pub fn complete(
         Ok((matches!(done, Completion::Recorded(_)), done))
     })?;
     Ok(done)
+}
+
+/// One result handed to [`complete_many`].
+pub struct Finished<'a> {
+    pub at: Attempt<'a>,
+    pub result_json: &'a str,
+}
+
+/// [`complete`] for several results: one commit for all of them when every task is as
+/// read, else each task alone. `jitter` gives each result its own draw.
+pub fn complete_many(
+    storage: &dyn Storage,
+    finished: &[Finished<'_>],
+    now: i64,
+    mut jitter: impl FnMut() -> f64,
+) -> Result<Vec<Completion>> {
+    let mut results = Vec::with_capacity(finished.len());
+    for f in finished {
+        check_uuid("task_uuid", f.at.task_uuid)?;
+        let r: HandlerResult = serde_json::from_str(f.result_json)
+            .map_err(|e| Error::invalid("result", format!("is not a step handler result ({e})")))?;
+        results.push(r);
+    }
+    let jitters: Vec<f64> = finished.iter().map(|_| jitter()).collect();
+    let mut order: Vec<&str> = finished.iter().map(|f| f.at.task_uuid).collect();
+    order.sort_unstable();
+    order.dedup();
+    let keys: Vec<String> = order.iter().map(|u| task_key(u)).collect();
+    let texts = storage.get_many(NAMESPACE, &keys)?;
+    let mut answers: Vec<Option<Completion>> = vec![None; finished.len()];
+    let (mut guards, mut writes) = (Vec::new(), Vec::new());
+    for ((uuid, key), text) in order.iter().zip(&keys).zip(texts) {
+        let Some(text) = text else { continue }; // answered alone below: not found
+        let mut task: Task = decode(key, &text)?;
+        let mut changed = false;
+        for (n, f) in finished.iter().enumerate().filter(|(_, f)| f.at.task_uuid == *uuid) {
+            let Some(i) = task.step_index(f.at.step_uuid) else { continue };
+            let done = task.complete(i, f.at.worker, f.at.attempt, results[n].clone(), now, jitters[n]);
+            changed |= matches!(done, Completion::Recorded(_));
+            answers[n] = Some(done);
+        }
+        if changed {
+            let old_due = task.indexed_due;
+            task.indexed_due = task.due();
+            writes.push((key.clone(), Some(encode(&task))));
+            writes.extend(queue_moves(uuid, old_due, task.indexed_due));
+            guards.push((key.clone(), Some(text)));
+        }
+    }
+    if guards.is_empty() || storage.commit(NAMESPACE, &guards, &writes)? {
+        // Recorded; a result whose task or step is missing gets its error alone.
+        return answers
+            .into_iter()
+            .zip(finished.iter().zip(&jitters))
+            .map(|(answer, (f, &j))| match answer {
+                Some(done) => Ok(done),
+                None => complete(storage, f.at, f.result_json, now, j),
+            })
+            .collect();
+    }
+    // Another worker changed one of the tasks first: each result alone.
+    finished.iter().zip(jitters).map(|(f, j)| complete(storage, f.at, f.result_json, now, j)).collect()
 }
 
 /// Milliseconds until the first queue key falls due (0: now), none when the queue is

@@ -18,9 +18,12 @@ const DIAMOND: &str = r#"{
 fn setup() -> (MemoryStorage, String) {
     let s = MemoryStorage::default();
     register_template(&s, DIAMOND).unwrap();
-    let task =
-        create_task(&s, r#"{"name": "diamond", "namespace": "test", "context": {"even_number": 6}}"#, 1000)
-            .unwrap();
+    let task = create_task(
+        &s,
+        r#"{"name": "diamond", "namespace": "test", "context": {"even_number": 6}}"#,
+        1_000_000,
+    )
+    .unwrap();
     (s, task.task_uuid)
 }
 
@@ -230,7 +233,7 @@ fn bad_requests_are_typed_and_name_the_field() {
 #[test]
 fn listings_are_newest_first_filtered_and_paged() {
     let (s, first) = setup();
-    let second = create_task(&s, r#"{"name": "diamond", "namespace": "test"}"#, 2000).unwrap().task_uuid;
+    let second = create_task(&s, r#"{"name": "diamond", "namespace": "test"}"#, 2_000_000).unwrap().task_uuid;
     cancel_task(&s, &first, 2001).unwrap();
     let (all, total) = list_tasks(&s, &TaskQuery::default()).unwrap();
     assert_eq!(
@@ -249,3 +252,30 @@ fn listings_are_newest_first_filtered_and_paged() {
 }
 
 use crate::workflows::views;
+
+#[test]
+fn results_of_several_tasks_are_recorded_in_one_call_and_a_stale_one_still_rejected() {
+    let s = MemoryStorage::default();
+    register_template(&s, DIAMOND).unwrap();
+    let request = r#"{"name": "diamond", "namespace": "test", "context": {"even_number": 2}}"#;
+    let tasks: Vec<String> =
+        (0..3).map(|i| create_task(&s, request, 1_000_000 + i).unwrap().task_uuid).collect();
+    let claimed = claim_all(&s, "w", 1000);
+    assert_eq!(claimed.len(), 3);
+    let ok = ok(json!({"value": 4}));
+    let mut finished: Vec<Finished<'_>> = claimed
+        .iter()
+        .map(|c| Finished { at: at(&c.task_uuid, &c.step_uuid, "w", c.attempt), result_json: &ok })
+        .collect();
+    finished
+        .push(Finished { at: at(&claimed[0].task_uuid, &claimed[0].step_uuid, "w", 9), result_json: &ok });
+    let done = complete_many(&s, &finished, 1001, || 0.0).unwrap();
+    assert!(done[..3].iter().all(|d| *d == Completion::Recorded(StepState::Complete)), "{done:?}");
+    assert!(matches!(done[3], Completion::Rejected(_)));
+    for task in &tasks {
+        assert_eq!(get_task(&s, task).unwrap().steps[0].state, StepState::Complete);
+    }
+    assert_eq!(claim_all(&s, "w", 1002).len(), 6, "every task's two branches are due");
+    let bad = [Finished { at: finished[0].at, result_json: "nope" }];
+    assert_eq!(complete_many(&s, &bad, 1003, || 0.0).unwrap_err().field.as_deref(), Some("result"));
+}

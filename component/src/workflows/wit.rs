@@ -13,6 +13,13 @@ fn json_text(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
+fn completion(done: Completion) -> w::Completion {
+    match done {
+        Completion::Recorded(state) => w::Completion::Recorded(state.as_str().to_string()),
+        Completion::Rejected(why) => w::Completion::Rejected(why),
+    }
+}
+
 impl w::Guest for Component {
     fn register_template(text: String) -> WitResult<String> {
         wit_result(
@@ -26,10 +33,9 @@ impl w::Guest for Component {
         )
     }
     fn create_task(request_json: String) -> WitResult<String> {
-        let now = now_ms();
-        wit_result(
-            engine::create_task(&HostStorage, &request_json, now).map(|t| json_text(&views::task(&t, now))),
-        )
+        let now_us = crate::wit::now_us();
+        let task = engine::create_task(&HostStorage, &request_json, now_us)?;
+        Ok(json_text(&views::task(&task, now_us / 1000)))
     }
     fn get_task(task_uuid: String) -> WitResult<String> {
         let now = now_ms();
@@ -108,10 +114,23 @@ impl w::Guest for Component {
         let jitter = random_unit() * 2.0 - 1.0;
         let at = Attempt { task_uuid: &task_uuid, step_uuid: &step_uuid, worker: &worker_id, attempt };
         let done = engine::complete(&HostStorage, at, &result_json, now_ms(), jitter)?;
-        Ok(match done {
-            Completion::Recorded(state) => w::Completion::Recorded(state.as_str().to_string()),
-            Completion::Rejected(why) => w::Completion::Rejected(why),
-        })
+        Ok(completion(done))
+    }
+    fn complete_many(results: Vec<w::StepResult>) -> WitResult<Vec<w::Completion>> {
+        let finished: Vec<engine::Finished<'_>> = results
+            .iter()
+            .map(|r| engine::Finished {
+                at: Attempt {
+                    task_uuid: &r.task_uuid,
+                    step_uuid: &r.step_uuid,
+                    worker: &r.worker_id,
+                    attempt: r.attempt,
+                },
+                result_json: &r.result_json,
+            })
+            .collect();
+        let done = engine::complete_many(&HostStorage, &finished, now_ms(), || random_unit() * 2.0 - 1.0)?;
+        Ok(done.into_iter().map(completion).collect())
     }
     fn next_due_in() -> WitResult<Option<u64>> {
         wit_result(engine::next_due_in(&HostStorage, now_ms()))

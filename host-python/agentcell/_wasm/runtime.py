@@ -238,6 +238,7 @@ def _storage_imports(get_storage: Callable[[], SQLiteStorage]) -> dict[str, Host
         "compare-and-set": _storage_call(
             lambda ns, k, expected, v: get_storage().compare_and_set(ns, k, expected, v)
         ),
+        "commit": _storage_call(lambda ns, guards, writes: get_storage().commit(ns, guards, writes)),
     }
 
 

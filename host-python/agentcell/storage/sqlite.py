@@ -181,6 +181,46 @@ class SQLiteStorage:
         except self._sqlite3.Error as e:
             raise StorageFailure("unavailable", f"{self.path}: {e}") from e
 
+    def commit(
+        self,
+        ns: str,
+        guards: Sequence[tuple[str, str | None]],
+        writes: Sequence[tuple[str, str | bytes | None]],
+    ) -> bool:
+        """Applies `writes` (a value: store it; None: remove the key) all or none, only if
+        every guard's key holds exactly its expected value, in one IMMEDIATE transaction;
+        True when it applied them."""
+        check_key("namespace", ns)
+        for key, _ in [*guards, *writes]:
+            check_key("key", key)
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for key, expected in guards:
+                        row = self._db.execute(
+                            "SELECT CAST(value AS BLOB) FROM kv WHERE ns=? AND key=?", (ns, key)
+                        ).fetchone()
+                        if (row[0].decode() if row is not None else None) != expected:
+                            self._db.execute("ROLLBACK")
+                            return False
+                    for key, value in writes:
+                        if value is None:
+                            self._db.execute("DELETE FROM kv WHERE ns=? AND key=?", (ns, key))
+                        else:
+                            self._db.execute(
+                                "INSERT INTO kv (ns, key, value) VALUES (?, ?, CAST(? AS TEXT))"
+                                " ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
+                                (ns, key, value),
+                            )
+                    self._db.execute("COMMIT")
+                    return True
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except self._sqlite3.Error as e:
+            raise StorageFailure("unavailable", f"{self.path}: {e}") from e
+
     def delete_many(self, ns: str, keys: Sequence[str]) -> int:
         check_key("namespace", ns)
         for key in keys:

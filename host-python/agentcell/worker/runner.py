@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from types import TracebackType
 from typing import Any, ClassVar
 
 from .._wasm import Runtime
+from .._wit import WorkflowsStepResult
 from ..errors import AgentcellError, InvalidArgumentError
 from ._storage_url import open_runtime
 from .client import load_templates
@@ -135,6 +137,10 @@ class Worker:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None
+        # Results wait here for the recorder thread, which hands all that have piled
+        # up to the engine in one call (one storage commit).
+        self._finished: queue.Queue[tuple[dict[str, Any], str, bool] | None] = queue.Queue()
+        self._recorder: threading.Thread | None = None
         self._started = False
 
     # --- lifecycle
@@ -166,6 +172,10 @@ class Worker:
             thread = threading.Thread(target=target, name=f"agentcell-worker-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._recorder = threading.Thread(
+            target=self._record_loop, name="agentcell-worker-results", daemon=True
+        )
+        self._recorder.start()
         log.info("worker %s started (%d at once)", self.worker_id, self.concurrency)
         return self
 
@@ -196,6 +206,10 @@ class Worker:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._recorder is not None:  # after the pool: every result is queued
+            self._finished.put(None)
+            self._recorder.join(timeout)
+            self._recorder = None
         if type(self)._instance is self:
             type(self)._instance = None
         if self._owns_runtime and self._started:
@@ -275,7 +289,6 @@ class Worker:
                     log.warning("worker %s lost the lease of step %s", self.worker_id, step)
 
     def _run_step(self, claimed: dict[str, Any]) -> None:
-        key = (claimed["task_uuid"], claimed["step_uuid"])
         try:
             context = _context(claimed)
             handler = self.registry.resolve(claimed["handler"])
@@ -287,22 +300,64 @@ class Worker:
             else:
                 result = run_step(handler, context)
             elapsed = int((time.perf_counter() - started) * 1000)
-            outcome = self._wf.complete(
-                *key, self.worker_id, claimed["attempt"], _result_json(result, elapsed)
+            self._finished.put((claimed, _result_json(result, elapsed), result.is_success))
+        except Exception:  # a worker thread must never die silently
+            log.exception(
+                "step %s of task %s could not be run", claimed.get("name"), claimed.get("task_uuid")
             )
-            with self._guard:
+            self._release([claimed])
+
+    def _record_loop(self) -> None:
+        while True:
+            first = self._finished.get()
+            batch = [] if first is None else [first]
+            last = first is None
+            while len(batch) < 256:
+                try:
+                    item = self._finished.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    last = True
+                else:
+                    batch.append(item)
+            if batch:
+                self._record(batch)
+            if last:
+                return
+
+    def _record(self, batch: list[tuple[dict[str, Any], str, bool]]) -> None:
+        results: list[WorkflowsStepResult] = [
+            {
+                "task_uuid": c["task_uuid"],
+                "step_uuid": c["step_uuid"],
+                "worker_id": self.worker_id,
+                "attempt": c["attempt"],
+                "result_json": text,
+            }
+            for c, text, _ in batch
+        ]
+        try:
+            outcomes = self._wf.complete_many(results)
+        except AgentcellError as e:  # the leases run out and the steps run again
+            log.warning("recording %d results failed: %s", len(batch), e)
+            self._release([c for c, _, _ in batch])
+            return
+        with self._guard:
+            for (claimed, _, success), outcome in zip(batch, outcomes, strict=True):
                 if outcome[0] == "rejected":
                     self.metrics.results_rejected += 1
                     log.warning("result of step %s rejected: %s", claimed["name"], outcome[1])
                 else:
                     self.metrics.steps_processed += 1
-                    if result.is_success:
+                    if success:
                         self.metrics.steps_succeeded += 1
                     else:
                         self.metrics.steps_failed += 1
-        except Exception:  # a worker thread must never die silently
-            log.exception("step %s of task %s could not be run", claimed.get("name"), key[0])
-        finally:
-            with self._guard:
-                self._running.pop(key, None)
-            self._wake.set()
+        self._release([c for c, _, _ in batch])
+
+    def _release(self, steps: list[dict[str, Any]]) -> None:
+        with self._guard:
+            for claimed in steps:
+                self._running.pop((claimed["task_uuid"], claimed["step_uuid"]), None)
+        self._wake.set()

@@ -56,6 +56,31 @@ impl StorageBackend for MemoryStorage {
         Ok(true)
     }
 
+    fn commit(
+        &self,
+        ns: &str,
+        guards: &[super::Guard],
+        writes: &[super::Change],
+    ) -> Result<bool, StorageError> {
+        check_key("namespace", ns)?;
+        check_keys(ns, guards.iter().chain(writes).map(|(k, _)| k))?;
+        let mut by_ns = self.by_ns.write().unwrap();
+        let holds = guards.iter().all(|(k, expected)| {
+            by_ns.get(ns).and_then(|m| m.get(k.as_str())).map(String::as_str) == expected.as_deref()
+        });
+        if !holds {
+            return Ok(false);
+        }
+        let map = by_ns.entry(ns.to_string()).or_default();
+        for (k, v) in writes {
+            match v {
+                Some(v) => map.insert(k.clone(), v.clone()),
+                None => map.remove(k.as_str()),
+            };
+        }
+        Ok(true)
+    }
+
     fn list_keys(
         &self,
         ns: &str,

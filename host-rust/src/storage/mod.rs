@@ -17,6 +17,11 @@ use crate::bindings::agentcell::core::storage::{KeyPage, StorageError};
 pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_LIST_LIMIT: u32 = 1000;
 
+/// A key and the value it must hold for a `commit` to apply (`None`: nothing).
+pub type Guard = (String, Option<String>);
+/// A key and what a `commit` leaves under it (`None`: nothing).
+pub type Change = (String, Option<String>);
+
 /// What backs the `storage` import. Every method is atomic.
 pub trait StorageBackend: Send + Sync {
     fn get_many(&self, ns: &str, keys: &[String]) -> Result<Vec<Option<String>>, StorageError>;
@@ -31,6 +36,10 @@ pub trait StorageBackend: Send + Sync {
         expected: Option<&str>,
         value: &str,
     ) -> Result<bool, StorageError>;
+    /// Applies `writes` (`Some`: store, `None`: remove) all or none, only if every guard
+    /// holds (its key holds exactly the expected value), as one atomic step; true when
+    /// it applied them.
+    fn commit(&self, ns: &str, guards: &[Guard], writes: &[Change]) -> Result<bool, StorageError>;
     fn list_keys(
         &self,
         ns: &str,
@@ -110,6 +119,32 @@ mod tests {
             assert!(!b.compare_and_set("ns", "k", Some("b"), "c").unwrap(), "deleted: no longer b");
             assert!(b.compare_and_set("ns", "k", None, "c").unwrap());
             assert!(matches!(b.compare_and_set("ns", "", None, "c"), Err(StorageError::InvalidKey(_))));
+        }
+    }
+
+    #[test]
+    fn commit_applies_everything_only_when_every_guard_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = backends();
+        all.push(Box::new(SqliteStorage::open_owned(dir.path().join("owned.db")).unwrap()));
+        for b in all {
+            b.set_many("ns", &[(s("rec"), s("v1")), (s("idx/old"), s(""))]).unwrap();
+            let writes = [(s("rec"), Some(s("v2"))), (s("idx/old"), None), (s("idx/new"), Some(s("")))];
+            assert!(!b.commit("ns", &[(s("rec"), Some(s("v0")))], &writes).unwrap(), "a stale guard");
+            assert!(!b
+                .commit("ns", &[(s("rec"), Some(s("v1"))), (s("gone"), Some(s("x")))], &writes)
+                .unwrap());
+            assert_eq!(
+                b.get_many("ns", &[s("rec"), s("idx/old")]).unwrap(),
+                vec![Some(s("v1")), Some(s(""))]
+            );
+            assert!(b.commit("ns", &[(s("rec"), Some(s("v1"))), (s("absent"), None)], &writes).unwrap());
+            let now = b.get_many("ns", &[s("rec"), s("idx/old"), s("idx/new")]).unwrap();
+            assert_eq!(now, vec![Some(s("v2")), None, Some(s(""))]);
+            assert_eq!(b.list_keys("ns", "idx/", None, 10).unwrap().keys, vec![s("idx/new")]);
+            assert!(b.commit("ns", &[], &[(s("k"), Some(s("a"))), (s("k"), Some(s("b")))]).unwrap());
+            assert_eq!(b.get_many("ns", &[s("k")]).unwrap(), vec![Some(s("b"))], "the last write wins");
+            assert!(matches!(b.commit("ns", &[(s(""), None)], &[]), Err(StorageError::InvalidKey(_))));
         }
     }
 

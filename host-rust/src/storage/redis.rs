@@ -12,6 +12,7 @@ pub struct RedisStorage {
     conn: Mutex<redis::Connection>,
     /// Compare-and-set as a Lua script: Redis runs a script as one atomic step.
     cas: redis::Script,
+    commit: redis::Script,
 }
 
 /// KEYS: value key, index key. ARGV: key, value, and the expected value when there is
@@ -27,6 +28,34 @@ end
 return 0
 ";
 
+/// `commit`: KEYS = the index, then the guarded value keys, then the written value
+/// keys; ARGV = the number of guards, then per guard a flag (1: expects a value) and
+/// the value, then per write its key name, a flag (1: store) and the value.
+const COMMIT_SCRIPT: &str = r"
+local guards = tonumber(ARGV[1])
+local a = 2
+for i = 1, guards do
+  local current = redis.call('GET', KEYS[1 + i])
+  if ARGV[a] == '1' then
+    if current ~= ARGV[a + 1] then return 0 end
+  elseif current ~= false then
+    return 0
+  end
+  a = a + 2
+end
+for i = 1 + guards + 1, #KEYS do
+  if ARGV[a + 1] == '1' then
+    redis.call('SET', KEYS[i], ARGV[a + 2])
+    redis.call('ZADD', KEYS[1], 0, ARGV[a])
+  else
+    redis.call('DEL', KEYS[i])
+    redis.call('ZREM', KEYS[1], ARGV[a])
+  end
+  a = a + 3
+end
+return 1
+";
+
 impl RedisStorage {
     /// Connects to `url` (`redis://host:port/db`).
     pub fn open(url: &str) -> Result<Self, crate::Error> {
@@ -36,7 +65,12 @@ impl RedisStorage {
         let client = redis::Client::open(url).map_err(fail)?;
         let mut conn = client.get_connection().map_err(fail)?;
         redis::cmd("PING").query::<String>(&mut conn).map_err(fail)?;
-        Ok(Self { shown: shown.clone(), conn: Mutex::new(conn), cas: redis::Script::new(CAS_SCRIPT) })
+        Ok(Self {
+            shown: shown.clone(),
+            conn: Mutex::new(conn),
+            cas: redis::Script::new(CAS_SCRIPT),
+            commit: redis::Script::new(COMMIT_SCRIPT),
+        })
     }
 
     fn unavailable(&self, e: redis::RedisError) -> StorageError {
@@ -113,6 +147,31 @@ impl StorageBackend for RedisStorage {
         let mut conn = self.conn.lock().unwrap();
         let stored: i32 = invocation.invoke(&mut *conn).map_err(|e| self.unavailable(e))?;
         Ok(stored == 1)
+    }
+
+    fn commit(
+        &self,
+        ns: &str,
+        guards: &[super::Guard],
+        writes: &[super::Change],
+    ) -> Result<bool, StorageError> {
+        check_keys(ns, guards.iter().chain(writes).map(|(k, _)| k))?;
+        let mut invocation = self.commit.key(Self::index_key(ns));
+        invocation.arg(guards.len());
+        for (key, expected) in guards {
+            invocation.key(Self::value_key(ns, key));
+            invocation.arg(if expected.is_some() { "1" } else { "0" }).arg(expected.as_deref().unwrap_or(""));
+        }
+        for (key, value) in writes {
+            invocation.key(Self::value_key(ns, key));
+            invocation
+                .arg(key)
+                .arg(if value.is_some() { "1" } else { "0" })
+                .arg(value.as_deref().unwrap_or(""));
+        }
+        let mut conn = self.conn.lock().unwrap();
+        let applied: i32 = invocation.invoke(&mut *conn).map_err(|e| self.unavailable(e))?;
+        Ok(applied == 1)
     }
 
     fn list_keys(

@@ -24,6 +24,12 @@ enum Write {
         expected: Option<String>,
         value: String,
     },
+    /// Applies `writes` if every guard holds; its result is 1 when it did.
+    Commit {
+        ns: String,
+        guards: Vec<super::Guard>,
+        writes: Vec<super::Change>,
+    },
 }
 
 /// A SQLite file: the embedded default.
@@ -227,6 +233,8 @@ impl SqliteStorage {
                     self.cache_update(&ns, std::iter::once((key, Some(value))))
                 }
                 (Write::CompareAndSet { .. }, Ok(_)) => {}
+                (Write::Commit { ns, writes, .. }, Ok(1)) => self.cache_update(&ns, writes.into_iter()),
+                (Write::Commit { .. }, Ok(_)) => {}
                 (_, Err(_)) => {}
             }
         }
@@ -268,6 +276,31 @@ impl SqliteStorage {
                     .map_err(|e| self.unavailable(&e))?;
                     changed = 1;
                 }
+            }
+            Write::Commit { ns, guards, writes } => {
+                for (key, expected) in guards {
+                    if self.select(&sp, ns, std::slice::from_ref(key))?.pop().flatten() != *expected {
+                        return Ok(0); // the savepoint rolls back as it drops
+                    }
+                }
+                let mut put = sp
+                    .prepare_cached(
+                        "INSERT INTO kv (ns, key, value) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
+                    )
+                    .map_err(|e| self.unavailable(&e))?;
+                let mut remove = sp
+                    .prepare_cached("DELETE FROM kv WHERE ns=?1 AND key=?2")
+                    .map_err(|e| self.unavailable(&e))?;
+                for (key, value) in writes {
+                    match value {
+                        Some(v) => put.execute((ns, key, v)),
+                        None => remove.execute((ns, key)),
+                    }
+                    .map_err(|e| self.unavailable(&e))?;
+                }
+                drop((put, remove));
+                changed = 1;
             }
         }
         sp.commit().map_err(|e| self.unavailable(&e))?;
@@ -353,6 +386,23 @@ impl StorageBackend for SqliteStorage {
             expected: expected.map(str::to_string),
             value: value.to_string(),
         };
+        Ok(self.write(write)? == 1)
+    }
+
+    fn commit(
+        &self,
+        ns: &str,
+        guards: &[super::Guard],
+        writes: &[super::Change],
+    ) -> Result<bool, StorageError> {
+        check_keys(ns, guards.iter().chain(writes).map(|(k, _)| k))?;
+        // As `compare_and_set`: a guard that fails now fails without waiting for a commit.
+        let keys: Vec<String> = guards.iter().map(|(k, _)| k.clone()).collect();
+        let current = self.get_many(ns, &keys)?;
+        if current.iter().zip(guards).any(|(now, (_, expected))| now != expected) {
+            return Ok(false);
+        }
+        let write = Write::Commit { ns: ns.to_string(), guards: guards.to_vec(), writes: writes.to_vec() };
         Ok(self.write(write)? == 1)
     }
 
