@@ -303,15 +303,22 @@ pub fn claim(
     let wants = |h: &str| handlers.is_empty() || handlers.iter().any(|x| x == h);
     let mut changed: Vec<Change> = Vec::new();
     let mut wanted = 0usize;
-    for (key_due, uuid) in due {
+    // Records are read `max` at a time (one storage call for a batch), in queue order.
+    let mut texts: std::collections::VecDeque<Option<String>> = Default::default();
+    for (n, (key_due, uuid)) in due.iter().enumerate() {
+        let (key_due, uuid) = (*key_due, uuid.as_str());
         if wanted >= max {
             break;
         }
-        let key = task_key(&uuid);
-        let Some(text) = storage.get(NAMESPACE, &key)? else {
+        if texts.is_empty() {
+            let keys: Vec<String> = due[n..].iter().take(max).map(|(_, u)| task_key(u)).collect();
+            texts.extend(storage.get_many(NAMESPACE, &keys)?);
+        }
+        let key = task_key(uuid);
+        let Some(text) = texts.pop_front().flatten() else {
             // A key older than any creation under way points at nothing: drop it.
             if now - key_due > CREATE_GRACE_MS {
-                storage.delete(NAMESPACE, &due_key(key_due, &uuid))?;
+                storage.delete(NAMESPACE, &due_key(key_due, uuid))?;
             }
             continue;
         };
@@ -323,9 +330,9 @@ pub fn claim(
         if ready.is_empty() {
             // Nothing here for this worker: move a key that is early (or stale).
             let moves = match task.due() {
-                None => vec![(due_key(key_due, &uuid), None)],
+                None => vec![(due_key(key_due, uuid), None)],
                 Some(real) if real > key_due => {
-                    vec![(due_key(key_due, &uuid), None), (due_key(real, &uuid), Some(String::new()))]
+                    vec![(due_key(key_due, uuid), None), (due_key(real, uuid), Some(String::new()))]
                 }
                 Some(_) => Vec::new(),
             };
@@ -339,9 +346,9 @@ pub fn claim(
         let old_due = task.indexed_due;
         task.indexed_due = task.due();
         let mut writes = vec![(key.clone(), Some(encode(&task)))];
-        writes.extend(queue_moves(&uuid, old_due, task.indexed_due));
+        writes.extend(queue_moves(uuid, old_due, task.indexed_due));
         if Some(key_due) != old_due && Some(key_due) != task.indexed_due {
-            writes.push((due_key(key_due, &uuid), None));
+            writes.push((due_key(key_due, uuid), None));
         }
         changed.push(Change { guard: (key, Some(text)), writes, task, taken });
     }
