@@ -34,6 +34,50 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("AGENTCELL_STORAGE", str(tmp_path_factory.getbasetemp() / "default.db"))
 
 
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A real redis-server on a free loopback port, for the session: its URL. Skipped
+    where redis-server is not installed, except in CI, which must have it."""
+    import shutil
+    import socket
+
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            raise AssertionError("redis-server is required in CI")
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The session's redis-server, emptied for this test."""
+    from agentcell.storage import RedisStorage
+
+    store = RedisStorage(redis_server)
+    store._db.flushdb()
+    store.close()
+    return redis_server
+
+
 @pytest.fixture
 def rt() -> agentcell.Runtime:
     return agentcell.Runtime(":memory:")

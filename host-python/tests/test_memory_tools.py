@@ -169,7 +169,7 @@ def test_code_memory_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[
     sys.path.insert(0, str(REPO))
     from examples.code_memory import main
 
-    hits = main(["--data", str(tmp_path / "mem"), "--query", "sqlite storage transaction"])
+    hits = main(["--data", str(tmp_path / "mem"), "--query", "sqlite transaction rollback commit journal"])
     out = capsys.readouterr()
     assert "storage/sqlite.py" in hits
     assert "crawled" in out.out and "##" in out.err

@@ -131,42 +131,14 @@ def test_refuses_to_start_without_keys() -> None:
     assert out.returncode == 2 and "--api-key" in out.stderr
 
 
-def test_two_servers_share_state_through_redis(tmp_path: Path) -> None:
-    import os
-    import shutil
-    import socket
-    import time
-
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI"):
-            raise AssertionError("redis-server is required in CI")
-        pytest.skip("redis-server is not installed")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    redis = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
+def test_two_servers_share_state_through_redis(tmp_path: Path, redis_url: str) -> None:
+    url = redis_url
+    first = Server(tmp_path / "a", "--redis", url)
+    second = Server(tmp_path / "b", "--redis", url)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        url = f"redis://127.0.0.1:{port}/0"
-        first = Server(tmp_path / "a", "--redis", url)
-        second = Server(tmp_path / "b", "--redis", url)
-        try:
-            assert first.request("POST", "/v1/state", {"user_id": "ana", "axes": {"warmth": 0.9}})[0] == 204
-            status, ctx, _ = second.request("GET", "/v1/context/ana")
-            assert status == 200 and ctx["tone"] == "warm-casual"
-        finally:
-            first.stop()
-            second.stop()
+        assert first.request("POST", "/v1/state", {"user_id": "ana", "axes": {"warmth": 0.9}})[0] == 204
+        status, ctx, _ = second.request("GET", "/v1/context/ana")
+        assert status == 200 and ctx["tone"] == "warm-casual"
     finally:
-        redis.terminate()
-        redis.wait(timeout=10)
+        first.stop()
+        second.stop()

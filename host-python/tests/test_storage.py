@@ -1,4 +1,5 @@
-"""The storage import backed by SQLite: persistence, atomicity, durability under SIGKILL."""
+"""The storage import's backends: SQLite (persistence, durability under SIGKILL) and,
+with the same tests of the contract, a real Redis server."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ import pytest
 
 import agentcell
 from agentcell.errors import StorageError
-from agentcell.storage import SQLiteStorage, StorageFailure
+from agentcell.storage import RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest) -> StorageBackend:
+    """Each backend in turn: SQLite in memory, and the test's own Redis database."""
+    if request.param == "sqlite":
+        return SQLiteStorage()
+    return RedisStorage(request.getfixturevalue("redis_url"))
 
 
 def test_counter_survives_a_restart_of_the_host(tmp_path: Path) -> None:
@@ -43,8 +52,8 @@ def test_storage_error_reaches_the_caller_as_a_typed_error(tmp_path: Path) -> No
     assert rt.instantiations == 1
 
 
-def test_list_keys_pages_in_byte_order() -> None:
-    s = SQLiteStorage()
+def test_list_keys_pages_in_byte_order(backend: StorageBackend) -> None:
+    s = backend
     s.set_many("ns", [(f"k{i:02d}", str(i)) for i in range(25)] + [("other", "x")])
     keys, cursor = s.list_keys("ns", "k", None, 10)
     assert keys == [f"k{i:02d}" for i in range(10)] and cursor == "k09"
@@ -55,8 +64,8 @@ def test_list_keys_pages_in_byte_order() -> None:
     assert s.list_keys("ns", "", None, 1000)[0][-1] == "other"
 
 
-def test_set_many_is_all_or_nothing() -> None:
-    s = SQLiteStorage()
+def test_set_many_is_all_or_nothing(backend: StorageBackend) -> None:
+    s = backend
     with pytest.raises(StorageFailure, match="key must not be empty"):
         s.set_many("ns", [("a", "1"), ("", "2")])
     assert s.get("ns", "a") is None
@@ -66,8 +75,8 @@ def test_set_many_is_all_or_nothing() -> None:
     assert s.exists("ns", "b") and not s.exists("ns", "a")
 
 
-def test_key_rules() -> None:
-    s = SQLiteStorage()
+def test_key_rules(backend: StorageBackend) -> None:
+    s = backend
     with pytest.raises(StorageFailure, match="at most 1024 bytes"):
         s.set("ns", "k" * 1025, "v")
     with pytest.raises(StorageFailure, match="limit"):
@@ -144,8 +153,8 @@ def test_bad_storage_options_are_named(tmp_path: Path, option: str, value: objec
     assert e.value.field == option
 
 
-def test_compare_and_set_stores_only_over_the_expected_value() -> None:
-    s = SQLiteStorage(":memory:")
+def test_compare_and_set_stores_only_over_the_expected_value(backend: StorageBackend) -> None:
+    s = backend
     assert s.compare_and_set("ns", "k", None, "a")
     assert not s.compare_and_set("ns", "k", None, "b")
     assert not s.compare_and_set("ns", "k", "x", "b")
@@ -180,3 +189,52 @@ def test_concurrent_adds_from_several_instances_and_connections_are_all_counted(
         t.join()
     assert not errors
     assert agentcell.counter_get("hits", agentcell.Runtime(db)) == 200
+
+
+def test_commit_applies_every_write_only_when_every_guard_holds(backend: StorageBackend) -> None:
+    s = backend
+    s.set_many("ns", [("rec", "v1"), ("idx/old", "")])
+    writes: list[tuple[str, str | bytes | None]] = [("rec", "v2"), ("idx/old", None), ("idx/new", "")]
+    assert not s.commit("ns", [("rec", "v0")], writes)
+    assert not s.commit("ns", [("rec", "v1"), ("absent", "x")], writes)
+    assert s.get_many("ns", ["rec", "idx/old"]) == ["v1", ""]
+    assert s.commit("ns", [("rec", "v1"), ("absent", None)], writes)
+    assert s.get_many("ns", ["rec", "idx/old", "idx/new"]) == ["v2", None, ""]
+    assert s.list_keys("ns", "idx/", None, 10) == (["idx/new"], None)
+    assert not s.commit("ns", [("absent", "")], [("z", "1")]), "an empty value is a value"
+    with pytest.raises(StorageFailure):
+        s.commit("ns", [("", None)], [])
+
+
+def test_several_runtimes_count_through_one_redis_server(redis_url: str) -> None:
+    """Four instances, each with its own connection, adding from four threads: none lost."""
+    import threading
+
+    runtimes = [agentcell.Runtime(RedisStorage(redis_url)) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda rt=rt: [agentcell.counter_add("hits", 1, rt) for _ in range(25)])
+        for rt in runtimes
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert agentcell.counter_get("hits", runtimes[0]) == 100
+
+
+def test_python_and_the_rust_host_share_one_redis_layout(redis_url: str) -> None:
+    """What Python writes through Redis, the Rust host's backend reads (the same keys)."""
+    from .conftest import REPO
+
+    rt = agentcell.Runtime(RedisStorage(redis_url))
+    agentcell.counter_add("shared", 41, rt)
+    binary = REPO / "target" / "release" / "agentcell"
+    out = subprocess.run(
+        [str(binary), "counter", "shared", "--add", "1", "--redis", redis_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "42" in out.stdout
+    assert agentcell.counter_get("shared", rt) == 42

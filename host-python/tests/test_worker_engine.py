@@ -258,3 +258,19 @@ def test_worker_start_is_one_per_process_and_stops_cleanly(client: TaskerClient)
     assert not w.is_running
     with pytest.raises(InvalidArgumentError, match="concurrency"):
         Worker(runtime=client.runtime, concurrency=0)
+
+
+def test_storage_urls_are_checked_and_name_the_problem(tmp_path: Path) -> None:
+    from agentcell import StorageError
+    from agentcell.worker._storage_url import storage_path
+
+    assert storage_path("sqlite:///rel/tasks.db") == Path("rel/tasks.db")
+    assert storage_path(f"sqlite:///{tmp_path}/t.db") == tmp_path / "t.db"
+    assert storage_path("memory://") == ":memory:"
+    with pytest.raises(InvalidArgumentError, match="unknown scheme 'ftp'"):
+        storage_path("ftp://x")
+    with pytest.raises(InvalidArgumentError, match="no PostgreSQL backend yet"):
+        storage_path("postgresql://localhost/tasks")
+    with pytest.raises(StorageError, match=r"redis://127\.0\.0\.1:1/0: .*Connection refused") as e:
+        TaskerClient(storage="redis://127.0.0.1:1/0")
+    assert e.value.field == "storage"

@@ -1,6 +1,6 @@
-"""Worker processes sharing one SQLite file (`python -m agentcell.worker`): two of them
-run diamonds together, and a worker killed with SIGKILL mid-step has its step finished
-by the other, the audit showing both attempts."""
+"""Worker processes sharing one storage (`python -m agentcell.worker`), a SQLite file and
+then a Redis server: two of them run diamonds together, and a worker killed with SIGKILL
+mid-step has its step finished by the other, the audit showing both attempts."""
 
 from __future__ import annotations
 
@@ -20,14 +20,23 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "worker_templates"
 
 
-def start_worker(db: Path, worker_id: str, *extra: str) -> subprocess.Popen[str]:
+@pytest.fixture(params=["sqlite", "redis"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The storage URL every process of the test shares."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tasks.db'}"
+    url: str = request.getfixturevalue("redis_url")
+    return url
+
+
+def start_worker(storage: str, logs: Path, worker_id: str, *extra: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "agentcell.worker",
             "--storage",
-            f"sqlite:///{db}",
+            storage,
             "--worker-id",
             worker_id,
             "--handlers",
@@ -40,7 +49,7 @@ def start_worker(db: Path, worker_id: str, *extra: str) -> subprocess.Popen[str]
         ],
         cwd=HERE.parent,
         stdout=subprocess.PIPE,
-        stderr=(db.parent / f"{worker_id}.log").open("w"),  # its log, kept with the test's files
+        stderr=(logs / f"{worker_id}.log").open("w"),  # its log, kept with the test's files
         text=True,
     )
     assert proc.stdout is not None
@@ -63,13 +72,12 @@ def workers() -> Iterator[list[subprocess.Popen[str]]]:
             p.kill()
 
 
-def test_two_worker_processes_run_diamonds_on_one_sqlite_file(
-    tmp_path: Path, workers: list[subprocess.Popen[str]]
+def test_two_worker_processes_run_diamonds_on_one_storage(
+    tmp_path: Path, storage: str, workers: list[subprocess.Popen[str]]
 ) -> None:
-    db = tmp_path / "tasks.db"
-    client = TaskerClient(storage=f"sqlite:///{db}")
+    client = TaskerClient(storage=storage)
     client.register_template(TEMPLATES / "diamond.yaml")
-    workers += [start_worker(db, "alpha"), start_worker(db, "beta")]
+    workers += [start_worker(storage, tmp_path, "alpha"), start_worker(storage, tmp_path, "beta")]
     tasks = [
         client.create_task("diamond_workflow", namespace="diamond_workflow", context={"even_number": 2 * i})
         for i in range(1, 21)
@@ -89,10 +97,10 @@ def test_two_worker_processes_run_diamonds_on_one_sqlite_file(
 
 
 def test_a_worker_killed_mid_step_has_its_step_finished_by_another(
-    tmp_path: Path, workers: list[subprocess.Popen[str]]
+    tmp_path: Path, storage: str, workers: list[subprocess.Popen[str]]
 ) -> None:
-    db, marker = tmp_path / "tasks.db", tmp_path / "started"
-    client = TaskerClient(storage=f"sqlite:///{db}")
+    marker = tmp_path / "started"
+    client = TaskerClient(storage=storage)
     client.register_template(
         {
             "name": "crashy",
@@ -103,7 +111,7 @@ def test_a_worker_killed_mid_step_has_its_step_finished_by_another(
             ],
         }
     )
-    doomed = start_worker(db, "doomed", "--lease", "1.5")
+    doomed = start_worker(storage, tmp_path, "doomed", "--lease", "1.5")
     workers.append(doomed)
     task = client.create_task("crashy", context={"marker": str(marker)})
     deadline = time.monotonic() + 30
@@ -111,7 +119,7 @@ def test_a_worker_killed_mid_step_has_its_step_finished_by_another(
         assert time.monotonic() < deadline, "the slow step never started"
         time.sleep(0.02)
     assert int(marker.read_text()) == doomed.pid
-    workers.append(start_worker(db, "survivor"))
+    workers.append(start_worker(storage, tmp_path, "survivor"))
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait(10)
     done = client.wait_for_task(task.task_uuid, timeout=30)

@@ -23,7 +23,7 @@ from .._twins import async_twin
 from .._wit import WIT_NAMESPACE, WIT_VERSION
 from ..errors import AgentcellError, ComponentLoadError, ComponentTrap, StorageError, error_from_wit
 from ..http import HttpFailure, HttpPolicy
-from ..storage import SQLiteStorage, StorageFailure
+from ..storage import RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
 from . import cache
 from ._capi import consume_error, error_from_ptr, ffi, func_ptr, functype_from_ptr, store_context
 from .values import HEX, TEXT, UTF8, Err, Lift, Lower, Ok, Val, lifter, lowerer, val_delete
@@ -211,7 +211,7 @@ def _storage_call(fn: Callable[..., Any]) -> HostHandler:
 _UTF8_STORAGE_IMPORTS = frozenset({"get", "set", "get-many", "set-many"})
 
 
-def _storage_imports(get_storage: Callable[[], SQLiteStorage]) -> dict[str, HostHandler]:
+def _storage_imports(get_storage: Callable[[], StorageBackend]) -> dict[str, HostHandler]:
     def list_keys(ns: str, prefix: str, cursor: str | None, limit: int) -> dict[str, Any]:
         keys, next_cursor = get_storage().list_keys(ns, prefix, cursor, limit)
         return {"keys": keys, "cursor": next_cursor}
@@ -333,7 +333,7 @@ class Runtime:
 
     def __init__(
         self,
-        storage: str | Path | SQLiteStorage | None = None,
+        storage: str | Path | StorageBackend | None = None,
         http: HttpPolicy | None = None,
         *,
         wasm: str | Path | None = None,
@@ -341,9 +341,9 @@ class Runtime:
     ) -> None:
         self.loaded = load_component(Path(wasm) if wasm is not None else None, use_cache=use_cache)
         self.http = http or HttpPolicy()
-        self._storage: SQLiteStorage | None = None
-        self._owns_storage = not isinstance(storage, SQLiteStorage)
-        if isinstance(storage, SQLiteStorage):
+        self._storage: StorageBackend | None = None
+        self._owns_storage = not isinstance(storage, (SQLiteStorage, RedisStorage))
+        if isinstance(storage, (SQLiteStorage, RedisStorage)):
             self._storage = storage
         elif storage is not None:
             self._storage = SQLiteStorage(storage)  # fail now, naming the path
@@ -389,7 +389,7 @@ class Runtime:
         return self._lock
 
     @property
-    def storage(self) -> SQLiteStorage:
+    def storage(self) -> StorageBackend:
         """The storage backend; the default SQLite file is opened on first use."""
         if self._storage is None:
             self._storage = SQLiteStorage(default_storage_path())

@@ -1,9 +1,22 @@
-"""Backends of the component's `storage` import, one module each (today: `sqlite`,
-the embedded default, a file or `":memory:"`), and the key rules they share."""
+"""Backends of the component's `storage` import, one module each: `sqlite` (the
+embedded default, a file or `":memory:"`) and `redis` (a server shared by processes on
+several machines, laid out as the Rust host lays it out), and the key rules they share."""
 
 from __future__ import annotations
 
 from ._rules import MAX_KEY_BYTES, MAX_LIST_LIMIT, StorageFailure, check_key
+from .redis import RedisStorage
 from .sqlite import SQLiteStorage
 
-__all__ = ["MAX_KEY_BYTES", "MAX_LIST_LIMIT", "SQLiteStorage", "StorageFailure", "check_key"]
+#: What a runtime's storage import can be backed by.
+StorageBackend = SQLiteStorage | RedisStorage
+
+__all__ = [
+    "MAX_KEY_BYTES",
+    "MAX_LIST_LIMIT",
+    "RedisStorage",
+    "SQLiteStorage",
+    "StorageBackend",
+    "StorageFailure",
+    "check_key",
+]

@@ -3,6 +3,8 @@
 - `None`: the default data file (`AGENTCELL_STORAGE`, else the user data directory);
 - `sqlite:///relative/file.db`, `sqlite:////absolute/file.db` (SQLAlchemy's form), or a
   plain path: a SQLite file, shared by every process that opens it;
+- `redis://host:port/db` (or `rediss://`): a Redis server, shared by processes on
+  several machines (and with the Rust host, which lays it out the same way);
 - `memory://`: this process only.
 """
 
@@ -13,13 +15,14 @@ from urllib.parse import urlsplit
 
 from .._wasm import Runtime
 from .._wasm.runtime import default_storage_path
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, StorageError
+from ..storage import RedisStorage, StorageBackend, StorageFailure
 
 __all__ = ["open_runtime", "storage_path"]
 
 
-def storage_path(storage: str | Path | None) -> str | Path:
-    """The SQLite path (or `":memory:"`) a storage URL names."""
+def storage_path(storage: str | Path | None) -> str | Path | StorageBackend:
+    """The SQLite path (or `":memory:"`), or the Redis backend, a storage URL names."""
     if storage is None:
         return default_storage_path()
     if isinstance(storage, Path):
@@ -39,10 +42,15 @@ def storage_path(storage: str | Path | None) -> str | Path:
                 field="storage",
             )
         return Path(rest[1:])
-    if scheme in ("redis", "rediss", "postgresql", "postgres"):
+    if scheme in ("redis", "rediss"):
+        try:
+            return RedisStorage(storage)
+        except StorageFailure as e:  # unreachable, refused, bad URL: say which
+            raise StorageError(e.message, field="storage") from e
+    if scheme in ("postgresql", "postgres"):
         raise InvalidArgumentError(
-            f"storage: the Python host has no {scheme} backend yet (the Rust host serves Redis); "
-            "use a SQLite file shared by the workers' processes",
+            "storage: the Python host has no PostgreSQL backend yet; use a SQLite file (one "
+            "machine) or redis://host:port/db (several)",
             field="storage",
         )
     raise InvalidArgumentError(f"storage: unknown scheme {scheme!r} in {storage!r}", field="storage")
