@@ -51,6 +51,7 @@ __all__ = [
     "InvalidRegistryError",
     "MemoryError",
     "MemoryStorageError",
+    "MultiAgentOrchestrator",
     "Principle",
     "ProgressCallback",
     "ResonanceKernel",
@@ -63,3 +64,12 @@ __all__ = [
     "configure_ffi",
     "validate_nam_compliance",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The orchestrator runs on the workflow engine (agentcell.worker), imported when asked for.
+    if name == "MultiAgentOrchestrator":
+        from ..worker.orchestrator import MultiAgentOrchestrator
+
+        return MultiAgentOrchestrator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
