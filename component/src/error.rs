@@ -15,6 +15,7 @@ pub enum ErrorCode {
     Unauthorized,
     RateLimited,
     ServerError,
+    Transport,
 }
 
 /// An error with a code, a sentence for people, and the field at fault.

@@ -14,6 +14,7 @@ pub mod diagnostics;
 pub mod error;
 pub mod flows;
 pub mod memory;
+pub mod mesh;
 pub mod meta;
 pub mod ports;
 pub mod testing;

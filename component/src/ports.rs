@@ -268,3 +268,27 @@ impl MemoryStorage {
         self.entries.borrow().keys().filter(|(ns, _)| ns == namespace).count()
     }
 }
+
+/// The host's message bus (the `transport` import): hands one envelope to a topic.
+pub trait Transport {
+    /// An error is the bus's sentence; nothing was published then.
+    fn publish(&self, topic: &str, envelope: &[u8]) -> Result<(), String>;
+}
+
+/// A bus in memory: what was published, in order (tests and native use).
+#[derive(Default)]
+pub struct MemoryTransport {
+    pub published: std::cell::RefCell<Vec<(String, Vec<u8>)>>,
+    /// When set, every publish fails with this sentence.
+    pub down: std::cell::RefCell<Option<String>>,
+}
+
+impl Transport for MemoryTransport {
+    fn publish(&self, topic: &str, envelope: &[u8]) -> Result<(), String> {
+        if let Some(why) = self.down.borrow().as_ref() {
+            return Err(why.clone());
+        }
+        self.published.borrow_mut().push((topic.to_string(), envelope.to_vec()));
+        Ok(())
+    }
+}

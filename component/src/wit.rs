@@ -18,7 +18,9 @@ wit_bindgen::generate!({
 
 use crate::error::{Error, ErrorCode};
 use crate::ports::{self, HttpError, HttpRequest, HttpResponse, StorageError};
-pub(crate) use agentcell::core::{http_client as wit_http, storage as wit_storage};
+pub(crate) use agentcell::core::{
+    http_client as wit_http, storage as wit_storage, transport as wit_transport,
+};
 pub(crate) use exports::agentcell::core::types as wit_types;
 
 /// The component: every system implements its interfaces' `Guest` traits on it.
@@ -38,6 +40,7 @@ impl From<Error> for wit_types::Error {
             ErrorCode::Unauthorized => wit_types::ErrorCode::Unauthorized,
             ErrorCode::RateLimited => wit_types::ErrorCode::RateLimited,
             ErrorCode::ServerError => wit_types::ErrorCode::ServerError,
+            ErrorCode::Transport => wit_types::ErrorCode::Transport,
         };
         wit_types::Error { code, message: e.message, field: e.field, retry_after_ms: e.retry_after_ms }
     }
@@ -142,6 +145,15 @@ pub(crate) fn response_from_wit(response: wit_http::Response) -> Result<HttpResp
 impl ports::HttpClient for HostHttp {
     fn send(&self, r: &HttpRequest) -> Result<HttpResponse, HttpError> {
         response_from_wit(wit_http::send(&request_to_wit(r)).map_err(http_error_from_wit)?)
+    }
+}
+
+/// The bus, through the `transport` import.
+pub(crate) struct HostTransport;
+
+impl ports::Transport for HostTransport {
+    fn publish(&self, topic: &str, envelope: &[u8]) -> Result<(), String> {
+        wit_transport::publish(topic, &crate::blob::encode(envelope))
     }
 }
 

@@ -9,6 +9,7 @@ export * from './errors.js';
 export { HttpPolicy } from './policy.js';
 export { MemoryStorage, WebStorage } from './storage.js';
 export { Runtime } from './runtime.js';
+export { MemoryBus } from './bus.js';
 
 const modules = new Map();
 function getCoreModule(name) {

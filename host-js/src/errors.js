@@ -18,6 +18,7 @@ export class InternalError extends AgentcellError {}
 export class AuthenticationError extends AgentcellError {}
 export class RateLimitedError extends AgentcellError {}
 export class ServerError extends AgentcellError {}
+export class TransportError extends AgentcellError {}
 /** The component trapped; the runtime has already replaced the instance. */
 export class ComponentTrap extends AgentcellError {}
 
@@ -32,6 +33,7 @@ const BY_CODE = {
   unauthorized: AuthenticationError,
   'rate-limited': RateLimitedError,
   'server-error': ServerError,
+  transport: TransportError,
 };
 
 /** A WIT `types.error` payload -> the matching exception. */

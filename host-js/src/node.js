@@ -8,6 +8,7 @@ export * from './errors.js';
 export { HttpPolicy } from './policy.js';
 export { MemoryStorage, KeyValueStorage } from './storage.js';
 export { Runtime } from './runtime.js';
+export { MemoryBus } from './bus.js';
 export { sqliteSnapshot } from './sqlite-snapshot.js';
 export { PartitionedStore, partitionFile } from './memory.js';
 

@@ -4,6 +4,7 @@
 import { ComponentTrap, ImportFailure, errorFromWit } from './errors.js';
 import { MemoryStorage } from './storage.js';
 import { HttpPolicy } from './policy.js';
+import { MemoryBus } from './bus.js';
 
 function httpImports(policy, transport) {
   return {
@@ -24,10 +25,11 @@ export class Runtime {
   /**
    * @param {object} env what the environment provides: `instantiate` and `getCoreModule`
    *   (jco output), `wasi` (an import object), `transport` (sync HTTP).
-   * @param {object} [options] `storage` (a KeyValueStorage), `http` (an HttpPolicy).
+   * @param {object} [options] `storage` (a KeyValueStorage), `http` (an HttpPolicy),
+   *   `bus` (a MemoryBus: where mesh envelopes go).
    */
-  static async create(env, { storage = new MemoryStorage(), http = new HttpPolicy() } = {}) {
-    const rt = new Runtime(env, storage, http);
+  static async create(env, { storage = new MemoryStorage(), http = new HttpPolicy(), bus = new MemoryBus() } = {}) {
+    const rt = new Runtime(env, storage, http, bus);
     await rt.#instantiate();
     return rt;
   }
@@ -36,10 +38,11 @@ export class Runtime {
   #instance = null;
   instantiations = 0;
 
-  constructor(env, storage, http) {
+  constructor(env, storage, http, bus) {
     this.#env = env;
     this.storage = storage;
     this.http = http;
+    this.bus = bus;
   }
 
   async #instantiate() {
@@ -47,6 +50,7 @@ export class Runtime {
       ...this.#env.wasi,
       'agentcell:core/storage': this.storage.imports(),
       'agentcell:core/http-client': httpImports(this.http, this.#env.transport),
+      'agentcell:core/transport': this.bus.imports(),
     };
     this.#instance = await this.#env.instantiate(this.#env.getCoreModule, imports);
     this.instantiations += 1;

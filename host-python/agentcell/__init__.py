@@ -49,6 +49,7 @@ from .errors import (
     NotFoundError,
     RateLimitedError,
     ServerError,
+    TransportError,
     StorageError,
 )
 from .http import HttpPolicy
@@ -81,6 +82,7 @@ __all__ = [
     "Runtime",
     "SQLiteStorage",
     "ServerError",
+    "TransportError",
     "Settings",
     "Source",
     "StateSnapshot",

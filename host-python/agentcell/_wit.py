@@ -426,6 +426,59 @@ class MemoryOpProfile(TypedDict):
     total_ns: int
 
 
+class MeshKeyPair(TypedDict):
+    """A key pair and the id derived from its public key."""
+
+    # Blob, 1952 bytes.
+    public_key: str
+    # Blob, 4032 bytes.
+    secret_key: str
+    # Lowercase hex, 64 characters.
+    id: str
+
+
+class MeshKeyFile(TypedDict):
+    """What a key file holds."""
+
+    keys: MeshKeyPair
+    # Unix seconds after which the key is expired (upstream's v2 files), if recorded.
+    not_after: int | None
+
+
+class MeshOpened(TypedDict):
+    """A verified envelope."""
+
+    # Unique id (hex), the key for dropping duplicates.
+    id: str
+    kind: MeshEnvelopeKind
+    topic: str
+    # The sender's agent id (hex).
+    sender: str
+    # Milliseconds since the Unix epoch, as signed by the sender.
+    timestamp_ms: int
+    # Blob.
+    payload: str
+    # For a task-op that changed a task: the task list id, task id, its state
+    # (`empty`/`claimed`/`done`) and assignee after the change, as JSON.
+    task_update: str | None
+
+
+class MeshRejection(TypedDict):
+    """An envelope refused by `open`."""
+
+    reason: MeshRejectionReason
+    message: str
+
+
+class MeshTaskListRef(TypedDict):
+    """A task list's identity."""
+
+    # Hex of `BLAKE3("x0x.tasklist.id.v1" || topic)`: creator and joiners agree.
+    id: str
+    topic: str
+    name: str
+
+
 class MetaBuildInfo(TypedDict):
     """How this component was built."""
 
@@ -545,6 +598,14 @@ HttpClientBodyEncoding = Literal["utf8", "base64"]
 # Which index answers approximate searches.
 MemoryIndexKind = Literal["flat", "ivf"]
 
+# What an envelope carries for its receiver.
+MeshEnvelopeKind = Literal["message", "task-op", "presence"]
+
+# Why an envelope was refused.
+MeshRejectionReason = Literal[
+    "malformed", "wrong-sender", "bad-signature", "wrong-topic", "from-the-future", "bad-operation"
+]
+
 # What kind of failure an `error` reports. Each host maps the code to its idiom
 # (Python: a subclass of `agentcell.AgentcellError`).
 TypesErrorCode = Literal[
@@ -558,6 +619,7 @@ TypesErrorCode = Literal[
     "unauthorized",
     "rate-limited",
     "server-error",
+    "transport",
 ]
 
 # What to do.
@@ -626,6 +688,15 @@ HttpClientHttpError = (
     | tuple[Literal["timeout"], str]
     | tuple[Literal["invalid-request"], str]
     | tuple[Literal["failed"], str]
+)
+
+# One change to a task list, made by the signer.
+MeshTaskOp = (
+    tuple[Literal["add"], tuple[str, str, int]]
+    | tuple[Literal["claim"], str]
+    | tuple[Literal["complete"], str]
+    | tuple[Literal["reorder"], list[str]]
+    | tuple[Literal["set-priority"], tuple[str, int]]
 )
 
 # Why a storage call failed.
@@ -1154,6 +1225,103 @@ class Workflows:
         return out
 
 
+class Mesh:
+    """x0x's agent mesh: ML-DSA-65 identities, signed envelopes on a bus, and task lists
+    that are CRDTs replicated by signed operations.
+
+    Identities are upstream's: a key pair is ML-DSA-65 (FIPS 204; public key 1952
+    bytes, secret key 4032, signature 3309) and an id is
+    `SHA-256("AUTONOMI_PEER_ID_V2:" || public key)`, the same for machine and agent ids.
+    Binary values cross as blobs (lowercase hex), see the package comment.
+
+    Envelope (version 3, agentcell's; upstream's V2 signs neither a timestamp nor a
+    unique id and does not frame its fields): `0x03 | kind u8 | sender id [32] |
+    u16be pk-len | pk | u16be sig-len | sig | u16be topic-len | topic | timestamp-ms
+    u64be | nonce [16] | payload`. The signature covers `"agentcell-mesh-v3" | kind |
+    sender id | u32be topic-len | topic | timestamp-ms | nonce | u32be payload-len |
+    payload`, so no field can be moved into another. The message id is
+    `SHA-256(sender id | nonce)`.
+    """
+
+    __slots__ = ("_call", "_call_ok")
+
+    def __init__(self, rt: Runtime) -> None:
+        self._call = rt.call
+        self._call_ok = rt.call_ok
+
+    def generate_key(self, seed: Text | None) -> MeshKeyPair:
+        """A new key pair from 32 seed bytes (a blob); the same seed gives the same keys.
+        `none`: the seed comes from WASI random.
+        """
+        out: MeshKeyPair = self._call_ok("mesh", "generate-key", seed)
+        return out
+
+    def key_id(self, public_key: Text) -> str:
+        """The id of a public key (blob)."""
+        out: str = self._call_ok("mesh", "key-id", public_key)
+        return out
+
+    def read_key_file(self, file: Text) -> MeshKeyFile:
+        """Reads a key file (a blob of its bytes) in upstream's v1 or v2 format and checks
+        that its secret key belongs to its public key. A corrupt file is an error
+        naming what is wrong, never a new key.
+        """
+        out: MeshKeyFile = self._call_ok("mesh", "read-key-file", file)
+        return out
+
+    def write_key_file(self, keys: MeshKeyPair, not_after: int | None) -> str:
+        """The bytes (a blob) of a key file for `keys` in upstream's format: v1, or v2
+        when `not-after` is given.
+        """
+        out: str = self._call_ok("mesh", "write-key-file", keys, not_after)
+        return out
+
+    def publish(self, signer: MeshKeyPair, topic: Text, payload: Text) -> str:
+        """Signs `payload` (a blob) for `topic` as `signer` and hands the envelope to the
+        transport. Returns the envelope's id.
+        """
+        out: str = self._call_ok("mesh", "publish", signer, topic, payload)
+        return out
+
+    def seal(self, signer: MeshKeyPair, kind: MeshEnvelopeKind, topic: Text, payload: Text) -> str:
+        """Signs like `publish` without publishing; returns the envelope (a blob)."""
+        out: str = self._call_ok("mesh", "seal", signer, kind, topic, payload)
+        return out
+
+    def open(self, topic: Text, envelopes: Sequence[Text]) -> list[Ok | Err]:
+        """Verifies envelopes read from the bus under `topic`, in order; applies every valid
+        task-op to the stored replica of its list. One result per envelope; a bad one
+        never stops the others. An error (storage failed) means nothing was applied:
+        hand the same envelopes in again.
+        """
+        out: list[Ok | Err] = self._call_ok("mesh", "open", topic, envelopes)
+        return out
+
+    def create_task_list(self, signer: MeshKeyPair, name: Text, topic: Text) -> MeshTaskListRef:
+        """Creates (or, when it exists, joins) the list on `topic` named `name`, stores the
+        local replica and publishes the creation.
+        """
+        out: MeshTaskListRef = self._call_ok("mesh", "create-task-list", signer, name, topic)
+        return out
+
+    def change_task_list(self, signer: MeshKeyPair, topic: Text, op: MeshTaskOp) -> str:
+        """Applies `op` to the local replica as `signer` (checked against the CRDT's rules),
+        stores it and publishes it on the list's topic. Returns the changed task's id
+        (the new id for `add`, empty for `reorder`).
+        """
+        out: str = self._call_ok("mesh", "change-task-list", signer, topic, op)
+        return out
+
+    def get_task_list(self, topic: Text) -> str | None:
+        """The local replica: the list's ref and its tasks in display order, as JSON
+        (`{"list": {...}, "tasks": [{id, title, description, state, assignee,
+        priority, claimed_by, claimed_at, completed_by, completed_at}]}`); `none` when
+        no replica of that topic exists here yet.
+        """
+        out: str | None = self._call_ok("mesh", "get-task-list", topic)
+        return out
+
+
 class Memory:
     """Embedding memory (seed 004, "HTM"): entries of key, f32 embedding, JSON metadata and
     optional diff ops, searched by cosine similarity. Each store lives in the component's
@@ -1619,6 +1787,7 @@ class Exports:
         "flows_client",
         "kernels",
         "memory",
+        "mesh",
         "meta",
         "principles",
         "testing",
@@ -1636,6 +1805,7 @@ class Exports:
         self.flows = Flows(rt)
         self.flows_client = FlowsClient(rt)
         self.workflows = Workflows(rt)
+        self.mesh = Mesh(rt)
         self.memory = Memory(rt)
         self.kernels = Kernels(rt)
         self.principles = Principles(rt)

@@ -99,6 +99,12 @@ class ServerError(AgentcellError):
     code = "server-error"
 
 
+class TransportError(AgentcellError, ConnectionError):
+    """The message bus refused or failed (down, read-only); nothing was published."""
+
+    code = "transport"
+
+
 class ComponentTrap(AgentcellError, RuntimeError):
     """The component trapped (a bug, never control flow). The runtime has already
     replaced the instance, so the next call works; persisted data is untouched."""
@@ -125,6 +131,7 @@ _BY_CODE: dict[str, type[AgentcellError]] = {
         AuthenticationError,
         RateLimitedError,
         ServerError,
+        TransportError,
     )
 }
 

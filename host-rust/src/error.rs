@@ -47,6 +47,7 @@ pub fn error_code_name(code: ErrorCode) -> &'static str {
         ErrorCode::Unauthorized => "unauthorized",
         ErrorCode::RateLimited => "rate-limited",
         ErrorCode::ServerError => "server-error",
+        ErrorCode::Transport => "transport",
     }
 }
 

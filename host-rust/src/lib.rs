@@ -8,6 +8,7 @@
 //! ```
 
 pub mod bindings;
+pub mod bus;
 pub mod error;
 pub mod flows;
 pub mod group_commit;
@@ -18,6 +19,7 @@ pub mod serve;
 pub mod storage;
 pub mod thread_slot;
 
+pub use bus::{Bus, MemoryBus, SqliteBus};
 pub use error::Error;
 pub use http::HttpPolicy;
 pub use runtime::{test_component_path, Runtime, RuntimeBuilder};

@@ -2,10 +2,11 @@
 //! host imports, and recovery after a trap (a trapped instance is replaced; storage
 //! lives in the host, so nothing persisted is lost).
 
-use crate::bindings::agentcell::core::{http_client, storage};
+use crate::bindings::agentcell::core::{http_client, storage, transport};
 use crate::bindings::exports::agentcell::core::diagnostics::Probe;
 use crate::bindings::exports::agentcell::core::meta::BuildInfo;
 use crate::bindings::Agentcell;
+use crate::bus::{Bus, MemoryBus};
 use crate::storage::{MemoryStorage, SqliteStorage, StorageBackend};
 use crate::{Error, HttpPolicy};
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ pub struct HostState {
     table: ResourceTable,
     storage: Arc<dyn StorageBackend>,
     http: Arc<HttpPolicy>,
+    bus: Arc<dyn Bus>,
 }
 
 impl WasiView for HostState {
@@ -92,6 +94,12 @@ impl storage::Host for HostState {
 impl http_client::Host for HostState {
     fn send(&mut self, req: http_client::Request) -> Result<http_client::Response, http_client::HttpError> {
         self.http.send(&req)
+    }
+}
+
+impl transport::Host for HostState {
+    fn publish(&mut self, topic: String, envelope: String) -> Result<(), String> {
+        self.bus.publish(&topic, &envelope)
     }
 }
 
@@ -184,6 +192,7 @@ impl Live {
 pub struct RuntimeBuilder {
     storage: Option<Arc<dyn StorageBackend>>,
     http: HttpPolicy,
+    bus: Option<Arc<dyn Bus>>,
     component: Option<PathBuf>,
 }
 
@@ -201,6 +210,11 @@ impl RuntimeBuilder {
     /// Any backend.
     pub fn storage(mut self, backend: Arc<dyn StorageBackend>) -> Self {
         self.storage = Some(backend);
+        self
+    }
+    /// The bus behind the `transport` import (default: in process).
+    pub fn bus(mut self, bus: Arc<dyn Bus>) -> Self {
+        self.bus = Some(bus);
         self
     }
     pub fn http(mut self, policy: HttpPolicy) -> Self {
@@ -223,6 +237,7 @@ impl RuntimeBuilder {
             compiled,
             storage,
             http: Arc::new(self.http),
+            bus: self.bus.unwrap_or_else(|| Arc::new(MemoryBus::default())),
             live: Mutex::new(None),
             instantiations: Mutex::new(0),
         };
@@ -236,6 +251,7 @@ pub struct Runtime {
     compiled: Arc<Compiled>,
     storage: Arc<dyn StorageBackend>,
     http: Arc<HttpPolicy>,
+    bus: Arc<dyn Bus>,
     live: Mutex<Option<Live>>,
     instantiations: Mutex<u64>,
 }
@@ -259,6 +275,7 @@ impl Runtime {
             table: ResourceTable::new(),
             storage: self.storage.clone(),
             http: self.http.clone(),
+            bus: self.bus.clone(),
         };
         let mut store = Store::new(&c.engine, state);
         let instance =
@@ -277,6 +294,11 @@ impl Runtime {
     /// flows engine go through it too).
     pub fn http_policy(&self) -> &Arc<HttpPolicy> {
         &self.http
+    }
+
+    /// The bus behind the component's `transport` import.
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
     }
 
     pub(crate) fn call_named<T>(

@@ -21,7 +21,15 @@ from wasmtime.component import Component, Linker
 from .. import _settings
 from .._twins import async_twin
 from .._wit import WIT_NAMESPACE, WIT_VERSION
-from ..errors import AgentcellError, ComponentLoadError, ComponentTrap, StorageError, error_from_wit
+from ..bus import Bus, MemoryBus, RedisBus, SQLiteBus
+from ..errors import (
+    AgentcellError,
+    ComponentLoadError,
+    ComponentTrap,
+    StorageError,
+    TransportError,
+    error_from_wit,
+)
 from ..http import HttpFailure, HttpPolicy
 from ..storage import RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
 from . import cache
@@ -255,6 +263,27 @@ def send_request(policy: HttpPolicy, req: dict[str, Any]) -> Ok | Err:
     return Ok({"status": r.status, "headers": r.headers, "body": r.body, "body_encoding": r.body_encoding})
 
 
+def _transport_imports(get_bus: Callable[[], Bus]) -> dict[str, HostHandler]:
+    def publish(topic: str, envelope: str) -> Any:
+        try:
+            get_bus().publish(topic, envelope)
+            return Ok(None)
+        except TransportError as e:
+            return Err(e.message)
+
+    return {"publish": publish}
+
+
+def bus_for(storage: StorageBackend) -> Bus:
+    """The bus that goes with `storage`: a SQLite file's log, a Redis server's streams,
+    in process for a SQLite database in memory."""
+    if isinstance(storage, RedisStorage):
+        return RedisBus(storage.url)
+    if storage.path == ":memory:":
+        return MemoryBus()
+    return SQLiteBus(storage.path)
+
+
 def _http_imports(policy: HttpPolicy) -> dict[str, HostHandler]:
     return {"send": lambda req: send_request(policy, req)}
 
@@ -336,9 +365,11 @@ class Runtime:
         storage: str | Path | StorageBackend | None = None,
         http: HttpPolicy | None = None,
         *,
+        bus: Bus | None = None,
         wasm: str | Path | None = None,
         use_cache: bool = True,
     ) -> None:
+        self._bus = bus
         self.loaded = load_component(Path(wasm) if wasm is not None else None, use_cache=use_cache)
         self.http = http or HttpPolicy()
         self._storage: StorageBackend | None = None
@@ -395,6 +426,14 @@ class Runtime:
             self._storage = SQLiteStorage(default_storage_path())
         return self._storage
 
+    @property
+    def bus(self) -> Bus:
+        """The bus behind the `transport` import: the one given, else the one that goes
+        with the storage (`bus_for`), opened on first use."""
+        if self._bus is None:
+            self._bus = bus_for(self.storage)
+        return self._bus
+
     def _make_linker(self) -> Linker:
         linker = Linker(self.loaded.engine)
         linker.add_wasip2()
@@ -404,6 +443,9 @@ class Runtime:
                     _define(inst, name, handler, UTF8 if name in _UTF8_STORAGE_IMPORTS else TEXT)
             with root.add_instance(interface_name("http-client")) as inst:
                 for name, handler in _http_imports(self.http).items():
+                    _define(inst, name, handler)
+            with root.add_instance(interface_name("transport")) as inst:
+                for name, handler in _transport_imports(lambda: self.bus).items():
                     _define(inst, name, handler)
         return linker
 

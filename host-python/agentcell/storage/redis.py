@@ -84,6 +84,7 @@ class RedisStorage:
                 "unavailable", 'the Redis backend needs the redis package: pip install "agentcell[redis]"'
             ) from e
         self._redis = redis
+        self.url = url
         self.shown = url.rsplit("@", 1)[-1]
         self.path = self.shown
         try:
