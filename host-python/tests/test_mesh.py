@@ -366,3 +366,23 @@ def test_a_joiner_finds_the_creators_list_and_both_converge(tmp_path: Path) -> N
         await b.leave_network()
 
     run(main)
+
+
+# -- the seed's four examples ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["basic_agent", "pubsub_messaging", "task_collaboration", "event_callbacks"])
+def test_the_seeds_examples_run(name: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "AGENTCELL_STORAGE": str(tmp_path / "data.db"), "HOME": str(tmp_path)}
+    env.pop("AGENTCELL_MESH_HOME", None)  # the examples use the default places
+    done = subprocess.run(
+        [sys.executable, str(repo / "examples" / "mesh" / f"{name}.py")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    if name == "basic_agent":
+        assert (tmp_path / ".x0x" / "agent.key").stat().st_size == 6000
