@@ -114,3 +114,45 @@ def test_three_processes_converge_one_task_list(tmp_path: Path, bus_url: str) ->
     assert len(tasks) == 12
     assert all(t[1] in ("empty", "claimed") for t in tasks)
     assert sum(t[1] == "claimed" for t in tasks) >= 6
+
+
+def test_the_rust_host_and_python_meet_on_one_sqlite_bus(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from agentcell._wasm import Runtime
+    from agentcell.mesh import Agent
+
+    from .conftest import AGENTCELL
+
+    db = tmp_path / "shared.db"
+    rust = [str(AGENTCELL), "mesh", "--data", str(db), "--key", str(tmp_path / "rust.key")]
+    rust_id = subprocess.run([*rust, "id"], capture_output=True, text=True, check=True).stdout.strip()
+
+    async def main() -> None:
+        a = await Agent.builder().with_agent_key_path(tmp_path / "py.key").with_runtime(Runtime(db)).build()
+        await a.join_network()
+        sub = a.subscribe("news")
+        subprocess.run([*rust, "publish", "news", "from rust", "again"], check=True, capture_output=True)
+        got = [await sub.__anext__(), await sub.__anext__()]
+        assert [m.payload for m in got] == [b"from rust", b"again"]
+        assert {m.sender.to_hex() for m in got} == {rust_id}
+        # Python publishes, the Rust subscriber prints it.
+        reader = subprocess.Popen([*rust, "subscribe", "py", "--count", "1", "--from-start"],
+                                  stdout=subprocess.PIPE, text=True)
+        await a.publish("py", b"from python")
+        line = json.loads(reader.communicate(timeout=60)[0])
+        assert line["payload"] == "from python" and line["sender"] == a.agent_id.to_hex()
+        # One task list: Python creates it, Rust claims, both see the same.
+        tl = await a.create_task_list("shared", "board")
+        tid = await tl.add_task("ship it")
+        subprocess.run([*rust, "claim", "board", tid.to_hex()], check=True, capture_output=True)
+        items = await tl.list_tasks()
+        assert items[0].status == "claimed" and items[0].assignee == rust_id
+        view = json.loads(subprocess.run([*rust, "list", "board"], capture_output=True, text=True,
+                                         check=True).stdout)
+        assert view["tasks"][0]["state"] == "claimed" and view["tasks"][0]["assignee"] == rust_id
+        tl.close()
+        await a.leave_network()
+
+    asyncio.run(main())

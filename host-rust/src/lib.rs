@@ -14,6 +14,7 @@ pub mod flows;
 pub mod group_commit;
 pub mod http;
 pub mod memory;
+pub mod mesh;
 pub mod runtime;
 pub mod serve;
 pub mod storage;

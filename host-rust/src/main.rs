@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 mod cli_flows;
+mod cli_mesh;
 
 #[derive(Parser)]
 #[command(name = "agentcell", version, about = "Run the agentcell component from the command line")]
@@ -99,6 +100,8 @@ enum Command {
     },
     /// Drive an AI Spine API (flows, executions, agents) from the command line
     Flows(cli_flows::FlowsArgs),
+    /// x0x's mesh: signed pub/sub and task lists on the SQLite bus (shared with Python)
+    Mesh(cli_mesh::MeshArgs),
     /// Search an embedding store kept in a directory (the Python host's HTMCore layout:
     /// one SQLite file per partition); prints the hits as JSON
     MemorySearch {
@@ -260,6 +263,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             let _ = writeln!(std::io::stdout(), "agentcell serve: stopped");
         }
         Command::Flows(args) => return cli_flows::run(args),
+        Command::Mesh(args) => return cli_mesh::run(args),
         Command::MemorySearch { dir, name, dimension, query, limit, min_similarity } => {
             let query: Vec<f32> = match query.split(',').map(|v| v.trim().parse()).collect() {
                 Ok(q) => q,
