@@ -10,6 +10,7 @@ export { HttpPolicy } from './policy.js';
 export { MemoryStorage, WebStorage } from './storage.js';
 export { Runtime } from './runtime.js';
 export { MemoryBus } from './bus.js';
+export { MeshAgent } from './mesh.js';
 
 const modules = new Map();
 function getCoreModule(name) {
@@ -51,10 +52,11 @@ function xhrTransport(policy) {
   };
 }
 
-/** A runtime: `storage` defaults to localStorage, `http` to deny-everything. */
+/** A runtime: `storage` defaults to localStorage, `http` to deny-everything, `bus` (mesh
+ * envelopes) to a new MemoryBus: give agents of one page the same bus to meet. */
 export async function createRuntime(options = {}) {
   const storage = options.storage ?? new WebStorage();
   const http = options.http ?? new (await import('./policy.js')).HttpPolicy();
   const env = { instantiate, getCoreModule, wasi: new WASIShim().getImportObject(), transport: xhrTransport(http) };
-  return Runtime.create(env, { storage, http });
+  return Runtime.create(env, { storage, http, bus: options.bus });
 }

@@ -9,6 +9,7 @@ export { HttpPolicy } from './policy.js';
 export { MemoryStorage, KeyValueStorage } from './storage.js';
 export { Runtime } from './runtime.js';
 export { MemoryBus } from './bus.js';
+export { MeshAgent } from './mesh.js';
 export { sqliteSnapshot } from './sqlite-snapshot.js';
 export { PartitionedStore, partitionFile } from './memory.js';
 

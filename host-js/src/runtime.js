@@ -28,8 +28,8 @@ export class Runtime {
    * @param {object} [options] `storage` (a KeyValueStorage), `http` (an HttpPolicy),
    *   `bus` (a MemoryBus: where mesh envelopes go).
    */
-  static async create(env, { storage = new MemoryStorage(), http = new HttpPolicy(), bus = new MemoryBus() } = {}) {
-    const rt = new Runtime(env, storage, http, bus);
+  static async create(env, { storage = new MemoryStorage(), http = new HttpPolicy(), bus } = {}) {
+    const rt = new Runtime(env, storage, http, bus ?? new MemoryBus());
     await rt.#instantiate();
     return rt;
   }

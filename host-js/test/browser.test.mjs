@@ -115,3 +115,27 @@ test('the page loads the component and shows version, health, storage and HTTP',
     assert.equal(await text('visits'), '2', 'the counter persists in localStorage');
   });
 });
+
+test('two mesh agents in the page exchange signed messages and share a task list', { skip: SKIP }, async () => {
+  await withPage(async (page, errors) => {
+    const out = await page.evaluate(async () => {
+      const m = await import('/src/browser.js');
+      const bus = new m.MemoryBus();
+      const a = await m.MeshAgent.create(await m.createRuntime({ bus, storage: new m.MemoryStorage() }));
+      const b = await m.MeshAgent.create(await m.createRuntime({ bus, storage: new m.MemoryStorage() }));
+      const got = [];
+      b.subscribe('chat', (msg) => got.push([new TextDecoder().decode(msg.payload), msg.sender]));
+      await a.publish('chat', 'hi from the page');
+      await a.createTaskList('page', 'board');
+      const task = await a.addTask('board', 'render');
+      await b.syncTaskList('board');
+      await b.claimTask('board', task);
+      const list = await a.syncTaskList('board');
+      await new Promise((r) => setTimeout(r, 50));
+      return { got, sender: a.agentId, state: list.tasks[0].state, assignee: list.tasks[0].assignee, claimer: b.agentId };
+    });
+    assert.deepEqual(out.got, [['hi from the page', out.sender]], errors.join('\n'));
+    assert.equal(out.state, 'claimed');
+    assert.equal(out.assignee, out.claimer);
+  });
+});
