@@ -13,7 +13,7 @@ async def main() -> None:
     agent = await Agent.builder().with_agent_key_path(keys / "watcher.key").build()
     events: list[str] = []
 
-    def log(name: str):  # noqa: ANN202
+    def log(name: str):
         def callback(data: EventData) -> None:
             events.append(name)
             print(name, {k: v for k, v in data.items() if k != "payload"})
@@ -40,7 +40,13 @@ async def main() -> None:
 
     await peer.leave_network()
     await agent.leave_network()
-    assert {"connected", "peer_joined", "message", "task_updated", "disconnected"} <= set(events)
+    assert {
+        "connected",
+        "peer_joined",
+        "message",
+        "task_updated",
+        "disconnected",
+    } <= set(events)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ async def main() -> None:
     for item in tasks.get_tasks():
         print(item, "->", item.assignee[:16] if item.assignee else None)
     status = {t.title: t.status for t in tasks.get_tasks()}
-    assert status == {"Write the docs": TaskStatus.Done, "Write the tests": TaskStatus.Claimed}
+    assert status == {
+        "Write the docs": TaskStatus.Done,
+        "Write the tests": TaskStatus.Claimed,
+    }
     assert tasks.get_tasks() == shared.get_tasks()
 
     tasks.close()

@@ -49,8 +49,8 @@ from .errors import (
     NotFoundError,
     RateLimitedError,
     ServerError,
-    TransportError,
     StorageError,
+    TransportError,
 )
 from .http import HttpPolicy
 from .meta import BuildInfo, build_info, get_rust_version, get_version, health_check, version
@@ -82,7 +82,6 @@ __all__ = [
     "Runtime",
     "SQLiteStorage",
     "ServerError",
-    "TransportError",
     "Settings",
     "Source",
     "StateSnapshot",
@@ -90,6 +89,7 @@ __all__ = [
     "StorageError",
     "SyncAttunedClient",
     "Thresholds",
+    "TransportError",
     "Verbosity",
     "__version__",
     "build_info",

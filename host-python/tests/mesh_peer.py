@@ -47,7 +47,7 @@ async def subscribe(args: argparse.Namespace) -> None:
     sub = a.subscribe(args.topic, durable=args.durable)
     print("subscribed", flush=True)
     with open(args.out, "a") as out:
-        have = sum(1 for _ in open(args.out))
+        have = len(open(args.out).readlines())  # noqa: SIM115
         async for msg in sub:
             out.write(f"{msg.id} {msg.payload.decode()} {msg.sender.to_hex()}\n")
             out.flush()

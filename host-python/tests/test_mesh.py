@@ -102,7 +102,12 @@ def test_a_key_file_written_elsewhere_loads_and_keys_export_and_import(tmp_path:
         c = await Agent.builder().with_agent_key(path.read_bytes()).with_runtime(rt).build()
         assert c.agent_id == a.agent_id
         with pytest.raises(InvalidArgumentError, match="Invalid agent keypair"):
-            await Agent.builder().with_agent_key(public, secret[:200] + b"\xff" + secret[201:]).with_runtime(rt).build()
+            await (
+                Agent.builder()
+                .with_agent_key(public, secret[:200] + b"\xff" + secret[201:])
+                .with_runtime(rt)
+                .build()
+            )
         with pytest.raises(InvalidArgumentError, match="Invalid agent keypair"):
             await Agent.builder().with_agent_key(public[:-1], secret).with_runtime(rt).build()
 
@@ -229,7 +234,7 @@ def test_publish_refuses_bad_input_and_needs_the_network() -> None:
 
 def test_a_bus_that_refuses_is_a_transport_error() -> None:
     class DownBus(MemoryBus):
-        def publish(self, topic: str, envelope: str) -> None:
+        def publish(self, topic: str, envelope: str) -> None:  # noqa: ARG002
             raise TransportError("disk full")
 
     async def main() -> None:
@@ -255,7 +260,7 @@ def test_events_come_from_real_traffic(tmp_path: Path) -> None:
         a = await Agent.builder().with_agent_key_path(tmp_path / "a.key").with_storage(db).build()
         for event in ("connected", "disconnected", "peer_joined", "task_updated", "message"):
             a.on(event, lambda d, e=event: seen.append((e, d)))
-        noisy = lambda d: 1 / 0  # noqa: E731  a raising callback does not stop the others
+        noisy = lambda _d: 1 / 0  # noqa: E731  a raising callback does not stop the others
         a.on("connected", noisy)
         await a.join_network()
         assert seen[0] == ("connected", {"peer_id": a.peer_id()})
@@ -341,8 +346,18 @@ def test_a_joiner_finds_the_creators_list_and_both_converge(tmp_path: Path) -> N
     async def main() -> None:
         db_a, db_b = str(tmp_path / "a.db"), str(tmp_path / "b.db")
         bus = MemoryBus()  # one bus, two machines' storage
-        a = await Agent.builder().with_agent_key_path(tmp_path / "a.key").with_runtime(Runtime(db_a, bus=bus)).build()
-        b = await Agent.builder().with_agent_key_path(tmp_path / "b.key").with_runtime(Runtime(db_b, bus=bus)).build()
+        a = (
+            await Agent.builder()
+            .with_agent_key_path(tmp_path / "a.key")
+            .with_runtime(Runtime(db_a, bus=bus))
+            .build()
+        )
+        b = (
+            await Agent.builder()
+            .with_agent_key_path(tmp_path / "b.key")
+            .with_runtime(Runtime(db_b, bus=bus))
+            .build()
+        )
         await a.join_network()
         await b.join_network()
         la = await a.create_task_list("team", "teams/core")
@@ -381,7 +396,10 @@ def test_the_seeds_examples_run(name: str, tmp_path: Path) -> None:
     env.pop("AGENTCELL_MESH_HOME", None)  # the examples use the default places
     done = subprocess.run(
         [sys.executable, str(repo / "examples" / "mesh" / f"{name}.py")],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     if name == "basic_agent":

@@ -25,8 +25,18 @@ def bus_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 def peer(tmp_path: Path, bus: str, name: str, *args: str, stdin: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(PEER), *args[:1], "--storage", str(tmp_path / f"{name}.db"), "--bus", bus,
-         "--key", str(tmp_path / f"{name}.key"), *args[1:]],
+        [
+            sys.executable,
+            str(PEER),
+            *args[:1],
+            "--storage",
+            str(tmp_path / f"{name}.db"),
+            "--bus",
+            bus,
+            "--key",
+            str(tmp_path / f"{name}.key"),
+            *args[1:],
+        ],
         stdout=subprocess.PIPE,
         stdin=subprocess.PIPE if stdin else None,
         text=True,
@@ -51,11 +61,25 @@ def lines(path: Path) -> list[list[str]]:
 
 def test_two_then_three_processes_exchange_signed_messages(tmp_path: Path, bus_url: str) -> None:
     out = tmp_path / "got.txt"
-    sub = peer(tmp_path, bus_url, "sub", "subscribe", "--topic", "news", "--durable", "s", "--out", str(out),
-               "--count", "40")
+    sub = peer(
+        tmp_path,
+        bus_url,
+        "sub",
+        "subscribe",
+        "--topic",
+        "news",
+        "--durable",
+        "s",
+        "--out",
+        str(out),
+        "--count",
+        "40",
+    )
     wait_line(sub, "subscribed")
-    pubs = [peer(tmp_path, bus_url, f"pub{i}", "publish", "--topic", "news", "--count", "20", "--prefix", f"p{i}")
-            for i in range(2)]
+    pubs = [
+        peer(tmp_path, bus_url, f"pub{i}", "publish", "--topic", "news", "--count", "20", "--prefix", f"p{i}")
+        for i in range(2)
+    ]
     for p in pubs:
         assert p.wait(timeout=120) == 0
     wait_line(sub, "received")
@@ -94,8 +118,24 @@ def test_a_subscriber_killed_with_kill_9_catches_up_without_duplicates(tmp_path:
 
 def test_three_processes_converge_one_task_list(tmp_path: Path, bus_url: str) -> None:
     names = ["ann", "bob", "cat"]
-    procs = [peer(tmp_path, bus_url, n, "tasks", "--topic", "team/board", "--adds", "4", "--claims", "6",
-                  "--peers", "3", stdin=True) for n in names]
+    procs = [
+        peer(
+            tmp_path,
+            bus_url,
+            n,
+            "tasks",
+            "--topic",
+            "team/board",
+            "--adds",
+            "4",
+            "--claims",
+            "6",
+            "--peers",
+            "3",
+            stdin=True,
+        )
+        for n in names
+    ]
     for p in procs:
         wait_line(p, "claimed", timeout=120)
     finals = []
@@ -138,8 +178,9 @@ def test_the_rust_host_and_python_meet_on_one_sqlite_bus(tmp_path: Path) -> None
         assert [m.payload for m in got] == [b"from rust", b"again"]
         assert {m.sender.to_hex() for m in got} == {rust_id}
         # Python publishes, the Rust subscriber prints it.
-        reader = subprocess.Popen([*rust, "subscribe", "py", "--count", "1", "--from-start"],
-                                  stdout=subprocess.PIPE, text=True)
+        reader = subprocess.Popen(
+            [*rust, "subscribe", "py", "--count", "1", "--from-start"], stdout=subprocess.PIPE, text=True
+        )
         await a.publish("py", b"from python")
         line = json.loads(reader.communicate(timeout=60)[0])
         assert line["payload"] == "from python" and line["sender"] == a.agent_id.to_hex()
@@ -149,8 +190,9 @@ def test_the_rust_host_and_python_meet_on_one_sqlite_bus(tmp_path: Path) -> None
         subprocess.run([*rust, "claim", "board", tid.to_hex()], check=True, capture_output=True)
         items = await tl.list_tasks()
         assert items[0].status == "claimed" and items[0].assignee == rust_id
-        view = json.loads(subprocess.run([*rust, "list", "board"], capture_output=True, text=True,
-                                         check=True).stdout)
+        view = json.loads(
+            subprocess.run([*rust, "list", "board"], capture_output=True, text=True, check=True).stdout
+        )
         assert view["tasks"][0]["state"] == "claimed" and view["tasks"][0]["assignee"] == rust_id
         tl.close()
         await a.leave_network()

@@ -23,7 +23,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Bytes from lowercase or uppercase hex (what the component returns).
 pub fn unhex(text: &str) -> Result<Vec<u8>, Error> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(Error::Call("odd-length hex".into()));
     }
     (0..text.len())
