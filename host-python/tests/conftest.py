@@ -32,6 +32,8 @@ os.environ["AGENTCELL_WASM"] = str(TEST_WASM)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTCELL_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("AGENTCELL_STORAGE", str(tmp_path_factory.getbasetemp() / "default.db"))
+    # Mesh key files: never the real ~/.x0x.
+    monkeypatch.setenv("AGENTCELL_MESH_HOME", str(tmp_path_factory.getbasetemp() / "x0x"))
 
 
 @pytest.fixture(scope="session")
