@@ -9,6 +9,8 @@ Redis next to raw redis-py pub/sub (no signatures), all in the same run.
 2. Throughput: two publisher processes flood one topic, one subscriber process
    receives; messages per second from the publishers' start to the last delivery.
 3. Latency: one publisher sends a message every 2 ms; publish-to-delivery p50/p99.
+4. Bursts: the publishers make 64 publishes at a time concurrently (`asyncio.gather`),
+   which an agent signs as one batch envelope: one signature per 64 messages.
 Every run checks that nothing was lost or delivered twice.
 """
 
@@ -65,11 +67,13 @@ def start(args: list[str], stdin: bool = False) -> subprocess.Popen[str]:
     return p
 
 
-def run_pair(raw: bool, url: str, count: int, publishers: int, interval: float) -> dict[str, float]:
+def run_pair(
+    raw: bool, url: str, count: int, publishers: int, interval: float, together: int = 1
+) -> dict[str, float]:
     per = count // publishers
     sub = start(["rawsub" if raw else "sub", url, str(per * publishers)])
     pubs = [
-        start(["rawpub" if raw else "pub", url, str(per), str(interval)], stdin=True)
+        start(["rawpub" if raw else "pub", url, str(per), str(interval), str(together)], stdin=True)
         for _ in range(publishers)
     ]
     time.sleep(0.2)
@@ -136,6 +140,11 @@ def main() -> None:
         f"({native['rust_host_verify'] / native['native_verify']:.2f}x) | Python {py_verify:8.0f} "
         f"({py_verify / native['native_verify']:.2f}x)"
     )
+    batch = native["rust_host_batch64_per_message"]
+    print(
+        f"  sign, batches of 64 (Rust host, per message): {batch:8.0f} "
+        f"({batch / native['native_sign']:.1f}x native single signatures)"
+    )
 
     tmp = Path(tempfile.mkdtemp())
     cases = [("agentcell, SQLite bus", False, str(tmp / "bus.db"))]
@@ -155,9 +164,13 @@ def main() -> None:
             flood = run_pair(raw, url, args.messages, 2, 0.0)
             paced = run_pair(raw, url, args.paced, 1, 0.002)
             print(
-                f"  {name:32s} {flood['per_s']:8.0f} msg/s | latency p50 {paced['p50']:6.2f} ms, "
+                f"  {name:34s} {flood['per_s']:8.0f} msg/s | latency p50 {paced['p50']:6.2f} ms, "
                 f"p99 {paced['p99']:6.2f} ms | no loss, no duplicate"
             )
+            if not raw:
+                burst = run_pair(raw, url, args.messages * 5, 2, 0.0, together=64)
+                label = name + ", 64 at a time"
+                print(f"  {label:34s} {burst['per_s']:8.0f} msg/s (concurrent publishes signed together)")
     finally:
         if proc is not None:
             proc.terminate()

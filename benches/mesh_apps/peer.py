@@ -1,7 +1,8 @@
 """One side of the mesh benchmark, in its own process.
 
     peer.py sub    BUS COUNT            agentcell subscriber (signed, verified, deduplicated)
-    peer.py pub    BUS COUNT INTERVAL   agentcell publisher (INTERVAL s between messages; 0: flood)
+    peer.py pub    BUS COUNT INTERVAL [N] agentcell publisher (INTERVAL s between messages; 0: flood;
+                                        N concurrent publishes at a time, signed together)
     peer.py rawsub REDIS COUNT          redis-py pub/sub subscriber, no signatures
     peer.py rawpub REDIS COUNT INTERVAL redis-py publisher
 
@@ -68,7 +69,9 @@ async def sub(url: str, count: int) -> None:
     print("ready", flush=True)
     latencies, ids, received = [], set(), 0
     async for msg in s:
-        latencies.append((time.time_ns() - struct.unpack("<q", msg.payload[:8])[0]) / 1e6)
+        latencies.append(
+            (time.time_ns() - struct.unpack("<q", msg.payload[:8])[0]) / 1e6
+        )
         ids.add(msg.id)
         received += 1
         if received >= count:
@@ -77,12 +80,16 @@ async def sub(url: str, count: int) -> None:
     await a.leave_network()
 
 
-async def pub(url: str, count: int, interval: float) -> None:
+async def pub(url: str, count: int, interval: float, together: int) -> None:
     a = await agent(url)
     print("ready", flush=True)
     sys.stdin.readline()
-    for _ in range(count):
-        await a.publish(TOPIC, payload())
+    sent = 0
+    while sent < count:
+        n = min(together, count - sent)
+        # `together` > 1: concurrent publishes, which the agent signs as one batch.
+        await asyncio.gather(*(a.publish(TOPIC, payload()) for _ in range(n)))
+        sent += n
         if interval:
             await asyncio.sleep(interval)
     print("done", flush=True)
@@ -122,10 +129,11 @@ def rawpub(url: str, count: int, interval: float) -> None:
 if __name__ == "__main__":
     mode, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
     interval = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    together = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     if mode == "sub":
         asyncio.run(sub(url, count))
     elif mode == "pub":
-        asyncio.run(pub(url, count, interval))
+        asyncio.run(pub(url, count, interval, together))
     elif mode == "rawsub":
         rawsub(url, count)
     else:

@@ -31,13 +31,20 @@ export class MeshAgent {
     return this.runtime.call('mesh', 'publish', this.keys, topic, toHex(bytes));
   }
 
-  /** Verified envelopes of `topic` after bus position `after`: [position, opened] pairs. */
+  /** Signs `payloads` (Uint8Arrays or strings) under one signature; their ids. */
+  async publishMany(topic, payloads) {
+    const hexes = payloads.map((p) => toHex(typeof p === 'string' ? new TextEncoder().encode(p) : p));
+    return this.runtime.call('mesh', 'publishMany', this.keys, topic, hexes);
+  }
+
+  /** What `entries` ([position, envelope] pairs) carried: [position, opened] pairs. */
   async #open(topic, entries) {
     if (entries.length === 0) return [];
     const results = await this.runtime.call('mesh', 'open', topic, entries.map(([, e]) => e));
     const out = [];
     results.forEach((r, i) => {
-      if (r.tag === 'ok') out.push([entries[i][0], r.val]);
+      // One entry carries one envelope: a message, a task-op, or a batch of messages.
+      if (r.tag === 'ok') r.val.forEach((o) => out.push([entries[i][0], o]));
       else this.stats.rejected += 1;
     });
     return out;

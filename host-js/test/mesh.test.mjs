@@ -25,10 +25,13 @@ test('agents on one bus exchange signed messages; forged ones are refused', asyn
   assert.equal(own.length, 3, "the publisher's own subscribers receive its messages");
   assert.equal(bob.stats.rejected, 2);
   assert.equal(bob.stats.duplicates, 1);
+  const ids = await alice.publishMany('news', ['b1', 'b2']);
+  await settle();
+  assert.deepEqual(got.slice(3).map((m) => m.id), ids, 'a batch arrives as its messages');
   stop();
   await alice.publish('news', 'after stop');
   await settle();
-  assert.equal(got.length, 3);
+  assert.equal(got.length, 5);
 });
 
 test('a task list converges across two runtimes and refuses bad changes', async () => {

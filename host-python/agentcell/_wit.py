@@ -599,7 +599,7 @@ HttpClientBodyEncoding = Literal["utf8", "base64"]
 MemoryIndexKind = Literal["flat", "ivf"]
 
 # What an envelope carries for its receiver.
-MeshEnvelopeKind = Literal["message", "task-op", "presence"]
+MeshEnvelopeKind = Literal["message", "task-op", "presence", "batch"]
 
 # Why an envelope was refused.
 MeshRejectionReason = Literal[
@@ -1283,6 +1283,15 @@ class Mesh:
         out: str = self._call_ok("mesh", "publish", signer, topic, payload)
         return out
 
+    def publish_many(self, signer: MeshKeyPair, topic: Text, payloads: Sequence[Text]) -> list[str]:
+        """Signs several payloads (blobs) for `topic` with one signature, in one envelope
+        (the batch's items: `nonce [16] | u32be length | payload`, its id per item
+        `SHA-256(sender id | item nonce)`), and hands it to the transport. The ids, in
+        order. Signing is the cost of a message; a batch pays it once.
+        """
+        out: list[str] = self._call_ok("mesh", "publish-many", signer, topic, payloads)
+        return out
+
     def seal(self, signer: MeshKeyPair, kind: MeshEnvelopeKind, topic: Text, payload: Text) -> str:
         """Signs like `publish` without publishing; returns the envelope (a blob)."""
         out: str = self._call_ok("mesh", "seal", signer, kind, topic, payload)
@@ -1290,9 +1299,10 @@ class Mesh:
 
     def open(self, topic: Text, envelopes: Sequence[Text]) -> list[Ok | Err]:
         """Verifies envelopes read from the bus under `topic`, in order; applies every valid
-        task-op to the stored replica of its list. One result per envelope; a bad one
-        never stops the others. An error (storage failed) means nothing was applied:
-        hand the same envelopes in again.
+        task-op to the stored replica of its list. One result per envelope, listing what
+        it carried (one entry, or a batch's messages); a bad one never stops the others.
+        An error (storage failed) means nothing was applied: hand the same envelopes in
+        again.
         """
         out: list[Ok | Err] = self._call_ok("mesh", "open", topic, envelopes)
         return out

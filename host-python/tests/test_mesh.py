@@ -161,6 +161,26 @@ def test_publish_delivers_to_every_subscriber_including_the_publishers_own(tmp_p
     run(main)
 
 
+def test_concurrent_publishes_are_signed_together_and_arrive_one_by_one(tmp_path: Path) -> None:
+    async def main() -> None:
+        db = str(tmp_path / "bus.db")
+        a, b = await agent_on(db, "a"), await agent_on(db, "b")
+        sub = b.subscribe("burst")
+        ids = await asyncio.gather(*(a.publish("burst", f"m{i}".encode()) for i in range(50)))
+        many = await a.publish_many("burst", [b"x", b"y"])
+        entries = SQLiteBus(db).read("burst", "0", 1000, 0)
+        assert len(entries) < 20, f"{len(entries)} envelopes for 52 messages"
+        got = [await sub.__anext__() for _ in range(52)]
+        assert [m.payload for m in got] == [f"m{i}".encode() for i in range(50)] + [b"x", b"y"]
+        assert [m.id for m in got] == [*ids, *many] and len(set(ids)) == 50
+        with pytest.raises(TypeError, match="list of bytes"):
+            await a.publish_many("burst", b"xy")  # type: ignore[arg-type]
+        await a.leave_network()
+        await b.leave_network()
+
+    run(main)
+
+
 def test_a_subscription_can_be_cancelled_and_closed() -> None:
     async def main() -> None:
         a = await agent_on("memory://", "a")

@@ -45,11 +45,17 @@ fn main() {
         * per_second(seconds, || {
             rt.mesh_open("bench", &batch).unwrap();
         });
+    let items: Vec<&[u8]> = (0..64).map(|_| payload.as_slice()).collect();
+    let batch_sign = 64.0
+        * per_second(seconds, || {
+            rt.mesh_publish_many(&wkeys, "bench-batch", &items).unwrap();
+        });
     println!(
         "{}",
         serde_json::json!({
             "native_sign": native_sign, "native_verify": native_verify,
             "rust_host_sign": wasm_sign, "rust_host_verify": wasm_verify,
+            "rust_host_batch64_per_message": batch_sign,
         })
     );
 }

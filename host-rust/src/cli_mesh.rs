@@ -95,7 +95,11 @@ pub fn run(args: MeshArgs) -> Result<ExitCode, Error> {
                 let Some(last) = batch.last() else { continue };
                 at = last.0;
                 let envelopes: Vec<String> = batch.into_iter().map(|(_, e)| e).collect();
-                for opened in rt.mesh_open(&topic, &envelopes)? {
+                let carried = rt.mesh_open(&topic, &envelopes)?.into_iter().flat_map(|r| match r {
+                    Ok(items) => items.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e)],
+                });
+                for opened in carried {
                     match opened {
                         Ok(o) if matches!(o.kind, agentcell_host::mesh::EnvelopeKind::Message) => {
                             if !seen.insert(o.id.clone()) {

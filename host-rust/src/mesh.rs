@@ -95,12 +95,27 @@ impl Runtime {
         .map_err(Error::from)
     }
 
-    /// Verifies envelopes read from the bus under `topic` (task-ops are applied).
+    /// Signs `payloads` for `topic` under one signature (a batch envelope); their ids.
+    pub fn mesh_publish_many(
+        &self,
+        keys: &KeyPair,
+        topic: &str,
+        payloads: &[&[u8]],
+    ) -> Result<Vec<String>, Error> {
+        let payloads: Vec<String> = payloads.iter().map(|p| hex(p)).collect();
+        self.call_named("mesh.publish-many", |l| {
+            l.bindings.agentcell_core_mesh().call_publish_many(&mut l.store, keys, topic, &payloads)
+        })?
+        .map_err(Error::from)
+    }
+
+    /// Verifies envelopes read from the bus under `topic` (task-ops are applied): per
+    /// envelope, what it carried (a batch carries several messages) or why it was refused.
     pub fn mesh_open(
         &self,
         topic: &str,
         envelopes: &[String],
-    ) -> Result<Vec<Result<Opened, Rejection>>, Error> {
+    ) -> Result<Vec<Result<Vec<Opened>, Rejection>>, Error> {
         self.call_named("mesh.open", |l| {
             l.bindings.agentcell_core_mesh().call_open(&mut l.store, topic, envelopes)
         })?

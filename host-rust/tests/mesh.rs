@@ -25,11 +25,17 @@ fn published_envelopes_verify_and_tampered_ones_are_refused() {
     envelopes.push(bad.iter().map(|b| format!("{b:02x}")).collect());
     envelopes.push("00".into());
     let opened = rt.mesh_open("news", &envelopes).unwrap();
-    let first = opened[0].as_ref().unwrap();
+    let first = &opened[0].as_ref().unwrap()[0];
     assert_eq!((first.id.as_str(), first.sender.as_str()), (id.as_str(), keys.id.as_str()));
     assert_eq!(unhex(&first.payload).unwrap(), b"hello");
     assert!(opened[1].as_ref().unwrap_err().message.contains("signature"));
     assert!(opened[2].is_err());
+    let ids = rt.mesh_publish_many(&keys, "news", &[b"a", b"b", b"c"]).unwrap();
+    let batch: Vec<String> =
+        bus.read("news", 1, 10, Duration::ZERO).unwrap().into_iter().map(|(_, e)| e).collect();
+    let items = rt.mesh_open("news", &batch).unwrap().remove(0).unwrap();
+    assert_eq!(items.iter().map(|o| o.id.clone()).collect::<Vec<_>>(), ids);
+    assert_eq!(unhex(&items[2].payload).unwrap(), b"c");
 }
 
 #[test]

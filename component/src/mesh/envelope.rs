@@ -16,6 +16,7 @@ pub enum Kind {
     Message = 0,
     TaskOp = 1,
     Presence = 2,
+    Batch = 3,
 }
 
 impl Kind {
@@ -24,6 +25,7 @@ impl Kind {
             0 => Some(Kind::Message),
             1 => Some(Kind::TaskOp),
             2 => Some(Kind::Presence),
+            3 => Some(Kind::Batch),
             _ => None,
         }
     }
@@ -146,6 +148,49 @@ pub fn seal(
     out.extend_from_slice(&fresh.nonce);
     out.extend_from_slice(payload);
     Ok((out, message_id(&sender, &fresh.nonce)))
+}
+
+/// The payload of a batch envelope: each item's nonce, length and payload.
+pub fn batch_payload(items: &[Vec<u8>], nonces: &[[u8; 16]]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(items.iter().map(|i| i.len() + 20).sum());
+    for (item, nonce) in items.iter().zip(nonces) {
+        if item.len() > u32::MAX as usize {
+            return Err(Error::invalid("payloads", "an item is larger than 4 GiB"));
+        }
+        out.extend_from_slice(nonce);
+        out.extend_from_slice(&(item.len() as u32).to_be_bytes());
+        out.extend_from_slice(item);
+    }
+    Ok(out)
+}
+
+/// The item ids of a batch sealed by `sender` with `nonces`.
+pub fn item_ids(sender: &Id, nonces: &[[u8; 16]]) -> Vec<[u8; 32]> {
+    nonces.iter().map(|n| message_id(sender, n)).collect()
+}
+
+/// What an opened envelope carries: itself, or a batch's messages one by one.
+pub fn unbatch(opened: Opened) -> std::result::Result<Vec<Opened>, Rejection> {
+    if opened.kind != Kind::Batch {
+        return Ok(vec![opened]);
+    }
+    let mut r = Reader(&opened.payload);
+    let mut out = Vec::new();
+    while !r.0.is_empty() {
+        let nonce: [u8; 16] = r.take(16, "batch item nonce")?.try_into().expect("16 bytes");
+        let len = r.take(4, "batch item length")?;
+        let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let payload = r.take(len, "batch item")?.to_vec();
+        out.push(Opened {
+            id: message_id(&opened.sender, &nonce),
+            kind: Kind::Message,
+            topic: opened.topic.clone(),
+            sender: opened.sender,
+            timestamp_ms: opened.timestamp_ms,
+            payload,
+        });
+    }
+    Ok(out)
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -285,6 +330,20 @@ mod tests {
         forged.extend_from_slice(&[6; 16]);
         forged.extend_from_slice(b"bc");
         assert_eq!(open(&forged, "a", 10).unwrap_err().reason, Reason::BadSignature);
+    }
+
+    #[test]
+    fn a_batch_opens_into_its_messages_each_with_its_own_id() {
+        let k = keys();
+        let nonces = [[1u8; 16], [2u8; 16]];
+        let payload = batch_payload(&[b"one".to_vec(), b"".to_vec()], &nonces).unwrap();
+        let (bytes, _) = seal(&k, Kind::Batch, "t", &payload, 5, &fresh(9)).unwrap();
+        let items = unbatch(open(&bytes, "t", 10).unwrap()).unwrap();
+        assert_eq!(items.iter().map(|o| o.payload.as_slice()).collect::<Vec<_>>(), [&b"one"[..], b""]);
+        assert_eq!(items.iter().map(|o| o.id).collect::<Vec<_>>(), item_ids(&k.id(), &nonces));
+        assert!(items.iter().all(|o| o.kind == Kind::Message));
+        let (cut, _) = seal(&k, Kind::Batch, "t", &payload[..payload.len() - 21], 5, &fresh(9)).unwrap();
+        assert_eq!(unbatch(open(&cut, "t", 10).unwrap()).unwrap_err().reason, Reason::Malformed);
     }
 
     #[test]

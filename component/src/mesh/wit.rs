@@ -31,6 +31,7 @@ fn kind_from(k: m::EnvelopeKind) -> Kind {
         m::EnvelopeKind::Message => Kind::Message,
         m::EnvelopeKind::TaskOp => Kind::TaskOp,
         m::EnvelopeKind::Presence => Kind::Presence,
+        m::EnvelopeKind::Batch => Kind::Batch,
     }
 }
 
@@ -39,6 +40,7 @@ fn kind_to(k: Kind) -> m::EnvelopeKind {
         Kind::Message => m::EnvelopeKind::Message,
         Kind::TaskOp => m::EnvelopeKind::TaskOp,
         Kind::Presence => m::EnvelopeKind::Presence,
+        Kind::Batch => m::EnvelopeKind::Batch,
     }
 }
 
@@ -105,43 +107,22 @@ impl m::Guest for Component {
     fn seal(signer: m::KeyPair, kind: m::EnvelopeKind, topic: String, payload: String) -> WitResult<String> {
         Ok(blob::encode(&seal(&signer, kind_from(kind), &topic, &payload)?.0))
     }
-    fn open(topic: String, envelopes: Vec<String>) -> WitResult<Vec<Result<m::Opened, m::Rejection>>> {
+    fn publish_many(signer: m::KeyPair, topic: String, payloads: Vec<String>) -> WitResult<Vec<String>> {
+        let keys = keys_from(&signer)?;
+        let items =
+            payloads.iter().map(|p| blob::decode("payloads", p)).collect::<crate::error::Result<Vec<_>>>()?;
+        let nonces: Vec<[u8; 16]> = items.iter().map(|_| Fresh::random().nonce).collect();
+        let payload = envelope::batch_payload(&items, &nonces)?;
+        let (bytes, _) =
+            envelope::seal(&keys, Kind::Batch, &topic, &payload, now_ms() as u64, &Fresh::random())?;
+        ports_publish(&topic, &bytes)?;
+        Ok(envelope::item_ids(&keys.id(), &nonces).iter().map(|id| blob::encode(id)).collect())
+    }
+    fn open(topic: String, envelopes: Vec<String>) -> WitResult<Vec<Result<Vec<m::Opened>, m::Rejection>>> {
         let now = now_ms() as u64;
         let mut out = Vec::with_capacity(envelopes.len());
         for hex in envelopes {
-            let bytes = match blob::decode("envelope", &hex) {
-                Ok(b) => b,
-                Err(e) => {
-                    out.push(Err(m::Rejection { reason: m::RejectionReason::Malformed, message: e.message }));
-                    continue;
-                }
-            };
-            let opened = match envelope::open(&bytes, &topic, now) {
-                Ok(o) => o,
-                Err(r) => {
-                    out.push(Err(rejection(r)));
-                    continue;
-                }
-            };
-            let task_update = match opened.kind {
-                Kind::TaskOp => match replica::apply(&HostStorage, &opened)? {
-                    Ok(update) => update,
-                    Err(r) => {
-                        out.push(Err(rejection(r)));
-                        continue;
-                    }
-                },
-                Kind::Message | Kind::Presence => None,
-            };
-            out.push(Ok(m::Opened {
-                id: blob::encode(&opened.id),
-                kind: kind_to(opened.kind),
-                topic: opened.topic,
-                sender: blob::encode(&opened.sender),
-                timestamp_ms: opened.timestamp_ms,
-                payload: blob::encode(&opened.payload),
-                task_update,
-            }));
+            out.push(open_one(&topic, &hex, now)?);
         }
         Ok(out)
     }
@@ -166,6 +147,38 @@ impl m::Guest for Component {
     fn get_task_list(topic: String) -> WitResult<Option<String>> {
         Ok(replica::load(&HostStorage, &topic)?.map(|l| l.view().to_string()))
     }
+}
+
+/// One envelope: its contents, or why it was refused; `Err` only when storage failed.
+fn open_one(topic: &str, hex: &str, now: u64) -> WitResult<Result<Vec<m::Opened>, m::Rejection>> {
+    let bytes = match blob::decode("envelope", hex) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(m::Rejection { reason: m::RejectionReason::Malformed, message: e.message })),
+    };
+    let opened = match envelope::open(&bytes, topic, now).and_then(envelope::unbatch) {
+        Ok(o) => o,
+        Err(r) => return Ok(Err(rejection(r))),
+    };
+    let mut out = Vec::with_capacity(opened.len());
+    for o in opened {
+        let task_update = match o.kind {
+            Kind::TaskOp => match replica::apply(&HostStorage, &o)? {
+                Ok(update) => update,
+                Err(r) => return Ok(Err(rejection(r))),
+            },
+            Kind::Message | Kind::Presence | Kind::Batch => None,
+        };
+        out.push(m::Opened {
+            id: blob::encode(&o.id),
+            kind: kind_to(o.kind),
+            topic: o.topic,
+            sender: blob::encode(&o.sender),
+            timestamp_ms: o.timestamp_ms,
+            payload: blob::encode(&o.payload),
+            task_update,
+        });
+    }
+    Ok(Ok(out))
 }
 
 fn ports_publish(topic: &str, bytes: &[u8]) -> crate::error::Result<()> {

@@ -104,18 +104,25 @@ class _Reader:
         self.position = position
 
     async def next_batch(self, wait: float) -> list[tuple[str, MeshOpened]]:
+        """What the next entries carried, each with the position to acknowledge once it
+        is handled: a batch's messages share an entry, so all but its last one
+        acknowledge the entry before it (a restart then delivers the whole batch again
+        rather than lose its rest)."""
         agent = self.agent
         entries = await agent._in_thread(agent.bus.read, self.topic, self.position, self.BATCH, wait)
         if not entries:
             return []
         results = await agent._in_thread(agent.runtime.exports.mesh.open, self.topic, [e for _, e in entries])
+        before = self.position
         self.position = entries[-1][0]
-        opened = []
+        opened: list[tuple[str, MeshOpened]] = []
         for (position, _), result in zip(entries, results, strict=True):
             if isinstance(result, Err):
                 agent._reject(result.value)
             else:
-                opened.append((position, result.value))
+                items = result.value
+                opened.extend((position if i == len(items) - 1 else before, o) for i, o in enumerate(items))
+            before = position
         return opened
 
 
@@ -309,6 +316,9 @@ class Agent:
         self._tasks: list[asyncio.Task[None]] = []
         self._peers: dict[str, float] = {}
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="agentcell-mesh")
+        self._outbox: dict[str, deque[tuple[bytes, asyncio.Future[str]]]] = {}
+        self._flushing: set[str] = set()
+        self._flush_tasks: set[asyncio.Task[None]] = set()
         self.stats: dict[str, int] = {"duplicates": 0, "rejected": 0}
 
     @classmethod
@@ -427,18 +437,73 @@ class Agent:
         if not self._joined:
             raise TransportError("not on the network: call await agent.join_network() first")
 
-    async def publish(self, topic: str, payload: bytes) -> str:
-        """Signs `payload` and puts it on `topic`; returns the message id (hex).
-        Every subscriber of the topic receives it, this agent's own included."""
+    def _check_publish(self, topic: str) -> None:
         self._require_joined()
         if not isinstance(topic, str) or not topic:
             raise InvalidArgumentError("topic must be a non-empty str", field="topic")
+
+    async def publish(self, topic: str, payload: bytes) -> str:
+        """Signs `payload` and puts it on `topic`; returns the message id (hex).
+        Every subscriber of the topic receives it, this agent's own included.
+
+        Publishes made concurrently (e.g. `asyncio.gather`) on one topic are signed
+        together, one signature per batch (`publish_many`), in the order they were
+        made; one at a time, each is signed alone."""
+        self._check_publish(topic)
         if not isinstance(payload, (bytes, bytearray, memoryview)):
             raise TypeError(f"payload must be bytes, got {type(payload).__name__}")
-        out: str = await self._in_thread(
-            self.runtime.exports.mesh.publish, self._keys, topic, bytes(payload).hex()
-        )
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._outbox.setdefault(topic, deque()).append((bytes(payload), done))
+        if topic not in self._flushing:
+            self._flushing.add(topic)
+            task = asyncio.create_task(self._flush(topic))
+            self._flush_tasks.add(task)  # a task nobody holds may be collected mid-run
+            task.add_done_callback(self._flush_tasks.discard)
+        return await done
+
+    async def _flush(self, topic: str) -> None:
+        queue = self._outbox[topic]
+        try:
+            while queue:
+                batch = [queue.popleft() for _ in range(min(len(queue), self.BATCH_LIMIT))]
+                try:
+                    ids = await self._sign_and_publish(topic, [p for p, _ in batch])
+                except Exception as e:  # every waiting publish gets the error
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(e)
+                    continue
+                for (_, done), id in zip(batch, ids, strict=True):
+                    if not done.done():
+                        done.set_result(id)
+        finally:
+            self._flushing.discard(topic)
+
+    BATCH_LIMIT = 256
+    """The most messages signed together."""
+
+    async def _sign_and_publish(self, topic: str, payloads: list[bytes]) -> list[str]:
+        mesh = self.runtime.exports.mesh
+        if len(payloads) == 1:
+            return [await self._in_thread(mesh.publish, self._keys, topic, payloads[0].hex())]
+        hexes = [p.hex() for p in payloads]
+        out: list[str] = await self._in_thread(mesh.publish_many, self._keys, topic, hexes)
         return out
+
+    async def publish_many(self, topic: str, payloads: list[bytes]) -> list[str]:
+        """Signs several payloads with one signature (in batches of `BATCH_LIMIT`) and
+        puts them on `topic`, in order; their message ids. Receivers get each as its
+        own message."""
+        self._check_publish(topic)
+        if isinstance(payloads, (bytes, bytearray)) or not all(
+            isinstance(p, (bytes, bytearray, memoryview)) for p in payloads
+        ):
+            raise TypeError("payloads must be a list of bytes")
+        ids: list[str] = []
+        items = [bytes(p) for p in payloads]
+        for i in range(0, len(items), self.BATCH_LIMIT):
+            ids += await self._sign_and_publish(topic, items[i : i + self.BATCH_LIMIT])
+        return ids
 
     def subscribe(self, topic: str, *, durable: str | None = None) -> Subscription:
         """Messages published on `topic` from now on (`durable`: see `Subscription`)."""
