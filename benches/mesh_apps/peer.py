@@ -69,9 +69,7 @@ async def sub(url: str, count: int) -> None:
     print("ready", flush=True)
     latencies, ids, received = [], set(), 0
     async for msg in s:
-        latencies.append(
-            (time.time_ns() - struct.unpack("<q", msg.payload[:8])[0]) / 1e6
-        )
+        latencies.append((time.time_ns() - struct.unpack("<q", msg.payload[:8])[0]) / 1e6)
         ids.add(msg.id)
         received += 1
         if received >= count:
