@@ -97,6 +97,11 @@ enum Command {
         agent_timeout: f64,
         #[command(flatten)]
         limits: LimitArgs,
+        /// The mesh bus the server's agent publishes and reads on (x0x's daemon routes):
+        /// a SQLite file shared with other processes (default: bus.db in --data; give a
+        /// Python agent's data file to meet it there)
+        #[arg(long)]
+        bus: Option<PathBuf>,
     },
     /// Drive an AI Spine API (flows, executions, agents) from the command line
     Flows(cli_flows::FlowsArgs),
@@ -190,6 +195,24 @@ fn runtime(storage: Option<&StorageArgs>, http: HttpPolicy) -> Result<Runtime, a
     }
 }
 
+/// The server's agent on the mesh: keys in the data directory (created on first start),
+/// the SQLite bus at `bus` (default `bus.db` there; the storage file itself is the
+/// server's alone, so the bus cannot live in it).
+fn mesh_node(
+    data: &std::path::Path,
+    bus: Option<PathBuf>,
+) -> Result<std::sync::Arc<agentcell_host::serve::mesh::MeshNode>, agentcell_host::Error> {
+    std::fs::create_dir_all(data)
+        .map_err(|e| agentcell_host::Error::Call(format!("{}: {e}", data.display())))?;
+    let bus = bus.unwrap_or_else(|| data.join("bus.db"));
+    let bus =
+        std::sync::Arc::new(agentcell_host::SqliteBus::open(&bus).map_err(agentcell_host::Error::Call)?);
+    let rt = Runtime::builder().memory_storage().build()?;
+    let keys = rt.mesh_load_or_create_key(&data.join("agent.key"))?;
+    let machine = rt.mesh_load_or_create_key(&data.join("machine.key"))?;
+    Ok(std::sync::Arc::new(agentcell_host::serve::mesh::MeshNode::new(keys, machine.id, bus)))
+}
+
 fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
     match cli.command {
         Command::Version => {
@@ -228,6 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             allow_agents,
             agent_timeout,
             limits,
+            bus,
         } => {
             if let Ok(env) = std::env::var("AGENTCELL_API_KEYS") {
                 api_keys.extend(env.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string));
@@ -240,6 +264,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             }
             let backend = storage.backend(true)?;
             let addr = agentcell_host::serve::parse_addr(&addr)?;
+            let mesh = mesh_node(&storage.data, bus)?;
             let workers =
                 workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
             let listener = std::net::TcpListener::bind(addr)
@@ -257,6 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
                 limits: limits.limits(),
                 http: HttpPolicy::new(allow_agents, Duration::from_secs_f64(agent_timeout)),
                 on_ready: Some(Box::new(announce)),
+                mesh: Some(mesh),
             };
             agentcell_host::serve::serve(listener, config, agentcell_host::serve::shutdown_signal())?;
             // stdout may be closed by now (a supervisor that read only the first line).

@@ -22,6 +22,7 @@ mod conn;
 mod flows;
 mod gate;
 mod lanes;
+pub mod mesh;
 mod routes;
 mod throttle;
 
@@ -62,6 +63,8 @@ pub struct ServeConfig {
     /// Called once every worker's instance is loaded and requests are being accepted
     /// (e.g. to say so on stdout: a supervisor may send requests from then on).
     pub on_ready: Option<Box<dyn FnOnce()>>,
+    /// The server's agent on the mesh (x0x's daemon routes); `None`: no mesh routes.
+    pub mesh: Option<Arc<mesh::MeshNode>>,
 }
 
 /// What the server puts up with from its clients.
@@ -143,7 +146,11 @@ pub fn serve(
     let mut flows_routes: Option<Arc<Vec<String>>> = None;
     for n in 0..config.workers.max(1) {
         // Instances are made here, so a component that fails to load fails `serve`.
-        let runtime = Runtime::builder().storage(config.storage.clone()).http(config.http.clone()).build()?;
+        let mut builder = Runtime::builder().storage(config.storage.clone()).http(config.http.clone());
+        if let Some(node) = &config.mesh {
+            builder = builder.bus(node.bus.clone());
+        }
+        let runtime = builder.build()?;
         if n == 0 {
             recover_executions(&runtime, &config.storage)?;
         }
@@ -169,6 +176,7 @@ pub fn serve(
             limits: shared.limits.clone(),
             flows_routes: routes,
             stopping: stopped.clone(),
+            mesh: config.mesh.clone(),
         });
         let listener = listener.try_clone().map_err(|e| io("listener", e))?;
         let worker = Worker { app, shared: shared.clone(), answers, overloaded, stopped: stopped.clone() };
@@ -300,8 +308,12 @@ impl Worker {
         let service = hyper::service::service_fn(move |request| {
             let (app, activity) = (app.clone(), on_request.clone());
             async move {
-                let _busy = Busy::begin(activity.clone());
-                let answer = routes::handle(&app, peer, request).await;
+                let busy = Busy::begin(activity.clone());
+                let answer = match routes::is_event_stream(&app, &request) {
+                    // The stream holds the connection busy for as long as it runs.
+                    true => routes::event_stream(&app, peer, request, busy).await,
+                    false => routes::handle(&app, peer, request).await.map(http_body_util::Either::Left),
+                };
                 if answer.headers().get(hyper::header::CONNECTION).is_some_and(|v| v == "close") {
                     activity.linger();
                 }
@@ -329,7 +341,7 @@ impl Worker {
 }
 
 /// A request in flight on a connection, for the connection's time limits.
-struct Busy(Arc<Activity>);
+pub(super) struct Busy(Arc<Activity>);
 
 impl Busy {
     fn begin(activity: Arc<Activity>) -> Self {

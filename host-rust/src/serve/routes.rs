@@ -36,6 +36,8 @@ pub(super) struct App {
     pub(super) flows_routes: Arc<Vec<String>>,
     /// Turns true when the server begins to stop.
     pub(super) stopping: watch::Receiver<bool>,
+    /// The server's agent on the mesh, when it serves the mesh routes.
+    pub(super) mesh: Option<Arc<super::mesh::MeshNode>>,
 }
 
 pub(super) type Answer = Response<Full<Bytes>>;
@@ -171,6 +173,10 @@ pub(super) async fn handle(app: &Arc<App>, peer: IpAddr, request: Request<Incomi
         return refused(&app.runtime, api, Refused { reason: Refusal::NotUtf8, retry_after: None });
     };
     let method = if parts.method == Method::HEAD { "GET" } else { parts.method.as_str() };
+    if let Some(node) = app.mesh.as_ref().filter(|_| super::mesh::is_mesh_path(path)) {
+        let (status, body) = super::mesh::handle(&app.runtime, node, method, path, text);
+        return json_response(status, body, &[]);
+    }
     let internal = |e: crate::Error| {
         refused(&app.runtime, api, Refused { reason: Refusal::Internal(e.to_string()), retry_after: None })
     };
@@ -199,6 +205,92 @@ pub(super) async fn handle(app: &Arc<App>, peer: IpAddr, request: Request<Incomi
         Ok((status, body)) => json_response(status, body, &[]),
         Err(e) => internal(e),
     }
+}
+
+/// An answer whose body is a server-sent event stream.
+pub(super) type Streamed = Response<http_body_util::Either<Full<Bytes>, EventBody>>;
+
+/// True for `GET /events` on a server with the mesh routes.
+pub(super) fn is_event_stream(app: &App, request: &Request<Incoming>) -> bool {
+    app.mesh.is_some() && request.method() == Method::GET && request.uri().path() == "/events"
+}
+
+/// The body of `GET /events`: chunks from the task that reads the bus; the connection
+/// stays busy (no idle limit) while it lives.
+pub(super) struct EventBody {
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    _busy: super::Busy,
+}
+
+impl hyper::body::Body for EventBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.chunks.poll_recv(cx).map(|c| c.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// How often the event stream looks at the bus, and sends a comment when idle.
+const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+const EVENT_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `GET /events`: the key is checked as for every route, then messages on every
+/// subscription stream as `event: message` until the client goes or the server stops.
+pub(super) async fn event_stream(
+    app: &Arc<App>,
+    peer: IpAddr,
+    request: Request<Incoming>,
+    busy: super::Busy,
+) -> Streamed {
+    let (parts, _) = request.into_parts();
+    let client = client_address(peer, &parts.headers, app.limits.trust_forwarded_for);
+    if let Err(r) = app.gate.authorise(client, &parts.headers).and_then(|limit| app.gate.admit(limit)) {
+        return refused(&app.runtime, Api::Attuned, r).map(http_body_util::Either::Left);
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let app = app.clone();
+    tokio::spawn(async move {
+        let node = app.mesh.clone().expect("checked by is_event_stream");
+        let mut at = std::collections::BTreeMap::new();
+        let mut stopping = app.stopping.clone();
+        let mut quiet = std::time::Duration::ZERO;
+        let _ = tx.send(Bytes::from_static(b": connected\n\n")).await;
+        loop {
+            let chunk = match super::mesh::events(&app.runtime, &node, &mut at) {
+                Ok(c) => c,
+                Err(e) => format!(
+                    "event: error\ndata: {}\n\n",
+                    serde_json::json!({"type": "error", "data": {"message": e.to_string()}})
+                ),
+            };
+            if !chunk.is_empty() {
+                quiet = std::time::Duration::ZERO;
+                if tx.send(Bytes::from(chunk)).await.is_err() {
+                    return;
+                }
+            } else if quiet >= EVENT_KEEPALIVE {
+                quiet = std::time::Duration::ZERO;
+                if tx.send(Bytes::from_static(b": keepalive\n\n")).await.is_err() {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(EVENT_POLL) => quiet += EVENT_POLL,
+                _ = stopping.wait_for(|s| *s) => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    let mut answer = Response::new(http_body_util::Either::Right(EventBody { chunks: rx, _busy: busy }));
+    let headers = answer.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, value);
+    }
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    answer
 }
 
 #[cfg(test)]
