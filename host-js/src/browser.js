@@ -11,6 +11,7 @@ export { MemoryStorage, WebStorage } from './storage.js';
 export { Runtime } from './runtime.js';
 export { MemoryBus } from './bus.js';
 export { MeshAgent } from './mesh.js';
+export { MeshHttpClient, MeshHttpError } from './mesh-http.js';
 
 const modules = new Map();
 function getCoreModule(name) {

@@ -10,6 +10,7 @@ export { MemoryStorage, KeyValueStorage } from './storage.js';
 export { Runtime } from './runtime.js';
 export { MemoryBus } from './bus.js';
 export { MeshAgent } from './mesh.js';
+export { MeshHttpClient, MeshHttpError } from './mesh-http.js';
 export { sqliteSnapshot } from './sqlite-snapshot.js';
 export { PartitionedStore, partitionFile } from './memory.js';
 
