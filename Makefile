@@ -36,7 +36,7 @@ $(VENV)/.installed: host-python/pyproject.toml Makefile
 	    "numpy>=1.24" "pathspec>=0.12,<2" "build>=1.2" "hatchling>=1.25,<2" "editables>=0.5" \
 	    "fastapi>=0.115,<1" "langchain-core>=0.3,<2" "httpx>=0.27,<1" \
 	    "ai-spine-sdk==2.3.1" "uvicorn>=0.30,<1" "hypothesis>=6.100,<7" \
-	    "huey==2.5.3" "redis==5.2.1"
+	    "huey==2.5.3" "redis==5.2.1" "psycopg[binary]==3.2.10"
 	touch $@
 
 setup-js: host-js/node_modules/.installed
@@ -49,9 +49,10 @@ host-js/node_modules/.installed: host-js/package.json host-js/package-lock.json
 # Debian packages the tests use: chromium for the browser test (playwright-core drives
 # it; no browser download) and redis-server for the Redis backend.
 setup-system:
-	if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium redis-server >/dev/null; \
-	  else echo "install Debian's chromium and redis-server packages" >&2; exit 1; fi; \
+	if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null \
+	    || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium redis-server postgresql >/dev/null; \
+	  else echo "install Debian's chromium, redis-server and postgresql packages" >&2; exit 1; fi; \
 	fi
 
 # The component, copied to where the Python and JS packages ship it.

@@ -69,6 +69,57 @@ def redis_server() -> Iterator[str]:
         server.wait(timeout=10)
 
 
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server (Debian's package) in a fresh data directory on a free
+    loopback port, for the session: its URL. Run as the `postgres` user when we are
+    root (initdb refuses root). Skipped where PostgreSQL is not installed, except in CI."""
+    import shutil
+    import socket
+
+    bin_dir = _postgres_bin()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            raise AssertionError("PostgreSQL is required in CI")
+        pytest.skip("PostgreSQL is not installed")
+    import tempfile
+
+    # Not under pytest's temporary directory: that is root's alone (0700), and the
+    # server runs as `postgres`.
+    data = Path(tempfile.mkdtemp(prefix="agentcell-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run = lambda *a: subprocess.run([*as_user, *a], check=True, capture_output=True)  # noqa: E731
+    run(str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "agentcell")
+    opts = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=on"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", opts, "-l", str(data / "log"), "-w", "start")
+    try:
+        yield f"postgresql://agentcell@127.0.0.1:{port}/postgres"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """The session's PostgreSQL server, emptied for this test."""
+    import psycopg
+
+    with psycopg.connect(postgres_server, autocommit=True) as db:
+        db.execute("DROP TABLE IF EXISTS agentcell_kv")
+    return postgres_server
+
+
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
     """The session's redis-server, emptied for this test."""

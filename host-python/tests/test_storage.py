@@ -1,5 +1,5 @@
 """The storage import's backends: SQLite (persistence, durability under SIGKILL) and,
-with the same tests of the contract, a real Redis server."""
+with the same tests of the contract, a real Redis server and a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -15,14 +15,17 @@ import pytest
 
 import agentcell
 from agentcell.errors import StorageError
-from agentcell.storage import RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
+from agentcell.storage import PostgresStorage, RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def backend(request: pytest.FixtureRequest) -> StorageBackend:
-    """Each backend in turn: SQLite in memory, and the test's own Redis database."""
+    """Each backend in turn: SQLite in memory, the test's own Redis database, and a
+    fresh table on a real PostgreSQL server."""
     if request.param == "sqlite":
         return SQLiteStorage()
+    if request.param == "postgres":
+        return PostgresStorage(request.getfixturevalue("postgres_url"))
     return RedisStorage(request.getfixturevalue("redis_url"))
 
 

@@ -269,8 +269,9 @@ def test_storage_urls_are_checked_and_name_the_problem(tmp_path: Path) -> None:
     assert storage_path("memory://") == ":memory:"
     with pytest.raises(InvalidArgumentError, match="unknown scheme 'ftp'"):
         storage_path("ftp://x")
-    with pytest.raises(InvalidArgumentError, match="no PostgreSQL backend yet"):
-        storage_path("postgresql://localhost/tasks")
+    with pytest.raises(StorageError, match=r"postgresql 127\.0\.0\.1:1/tasks: .*") as pg:
+        storage_path("postgresql://u@127.0.0.1:1/tasks")
+    assert pg.value.field == "storage"
     with pytest.raises(StorageError, match=r"redis://127\.0\.0\.1:1/0: .*Connection refused") as e:
         TaskerClient(storage="redis://127.0.0.1:1/0")
     assert e.value.field == "storage"

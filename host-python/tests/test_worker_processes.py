@@ -20,12 +20,12 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "worker_templates"
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "postgres"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The storage URL every process of the test shares."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'tasks.db'}"
-    url: str = request.getfixturevalue("redis_url")
+    url: str = request.getfixturevalue(f"{request.param}_url")
     return url
 
 

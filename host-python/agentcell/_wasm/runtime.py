@@ -31,7 +31,7 @@ from ..errors import (
     error_from_wit,
 )
 from ..http import HttpFailure, HttpPolicy
-from ..storage import RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
+from ..storage import PostgresStorage, RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
 from . import cache
 from ._capi import consume_error, error_from_ptr, ffi, func_ptr, functype_from_ptr, store_context
 from .values import HEX, TEXT, UTF8, Err, Lift, Lower, Ok, Val, lifter, lowerer, val_delete
@@ -276,10 +276,11 @@ def _transport_imports(get_bus: Callable[[], Bus]) -> dict[str, HostHandler]:
 
 def bus_for(storage: StorageBackend) -> Bus:
     """The bus that goes with `storage`: a SQLite file's log, a Redis server's streams,
-    in process for a SQLite database in memory."""
+    in process for a SQLite database in memory (and for PostgreSQL, which has no bus
+    backend yet: give `bus=` a Redis or SQLite bus to reach other processes)."""
     if isinstance(storage, RedisStorage):
         return RedisBus(storage.url)
-    if storage.path == ":memory:":
+    if isinstance(storage, PostgresStorage) or storage.path == ":memory:":
         return MemoryBus()
     return SQLiteBus(storage.path)
 
@@ -373,8 +374,8 @@ class Runtime:
         self.loaded = load_component(Path(wasm) if wasm is not None else None, use_cache=use_cache)
         self.http = http or HttpPolicy()
         self._storage: StorageBackend | None = None
-        self._owns_storage = not isinstance(storage, (SQLiteStorage, RedisStorage))
-        if isinstance(storage, (SQLiteStorage, RedisStorage)):
+        self._owns_storage = not isinstance(storage, (SQLiteStorage, RedisStorage, PostgresStorage))
+        if isinstance(storage, (SQLiteStorage, RedisStorage, PostgresStorage)):
             self._storage = storage
         elif storage is not None:
             self._storage = SQLiteStorage(storage)  # fail now, naming the path

@@ -5,6 +5,8 @@
   plain path: a SQLite file, shared by every process that opens it;
 - `redis://host:port/db` (or `rediss://`): a Redis server, shared by processes on
   several machines (and with the Rust host, which lays it out the same way);
+- `postgresql://user:password@host:port/database`: a PostgreSQL server (psycopg 3),
+  shared by processes on several machines;
 - `memory://`: this process only.
 """
 
@@ -16,13 +18,13 @@ from urllib.parse import urlsplit
 from .._wasm import Runtime
 from .._wasm.runtime import default_storage_path
 from ..errors import InvalidArgumentError, StorageError
-from ..storage import RedisStorage, StorageBackend, StorageFailure
+from ..storage import PostgresStorage, RedisStorage, StorageBackend, StorageFailure
 
 __all__ = ["open_runtime", "storage_path"]
 
 
 def storage_path(storage: str | Path | None) -> str | Path | StorageBackend:
-    """The SQLite path (or `":memory:"`), or the Redis backend, a storage URL names."""
+    """The SQLite path (or `":memory:"`), or the server backend, a storage URL names."""
     if storage is None:
         return default_storage_path()
     if isinstance(storage, Path):
@@ -42,17 +44,13 @@ def storage_path(storage: str | Path | None) -> str | Path | StorageBackend:
                 field="storage",
             )
         return Path(rest[1:])
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", "postgresql", "postgres"):
         try:
-            return RedisStorage(storage)
+            if scheme.startswith("redis"):
+                return RedisStorage(storage)
+            return PostgresStorage(storage)
         except StorageFailure as e:  # unreachable, refused, bad URL: say which
             raise StorageError(e.message, field="storage") from e
-    if scheme in ("postgresql", "postgres"):
-        raise InvalidArgumentError(
-            "storage: the Python host has no PostgreSQL backend yet; use a SQLite file (one "
-            "machine) or redis://host:port/db (several)",
-            field="storage",
-        )
     raise InvalidArgumentError(f"storage: unknown scheme {scheme!r} in {storage!r}", field="storage")
 
 
