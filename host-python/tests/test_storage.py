@@ -225,15 +225,20 @@ def test_several_runtimes_count_through_one_redis_server(redis_url: str) -> None
     assert agentcell.counter_get("hits", runtimes[0]) == 100
 
 
-def test_python_and_the_rust_host_share_one_redis_layout(redis_url: str) -> None:
-    """What Python writes through Redis, the Rust host's backend reads (the same keys)."""
+@pytest.mark.parametrize("server", ["redis", "postgres"])
+def test_python_and_the_rust_host_share_one_server_layout(
+    server: str, request: pytest.FixtureRequest
+) -> None:
+    """What Python writes through Redis or PostgreSQL, the Rust host's backend reads (the
+    same keys, the same table)."""
     from .conftest import REPO
 
-    rt = agentcell.Runtime(RedisStorage(redis_url))
+    url = str(request.getfixturevalue(f"{server}_url"))
+    rt = agentcell.Runtime(RedisStorage(url) if server == "redis" else PostgresStorage(url))
     agentcell.counter_add("shared", 41, rt)
     binary = REPO / "target" / "release" / "agentcell"
     out = subprocess.run(
-        [str(binary), "counter", "shared", "--add", "1", "--redis", redis_url],
+        [str(binary), "counter", "shared", "--add", "1", f"--{server}", url],
         capture_output=True,
         text=True,
         timeout=60,

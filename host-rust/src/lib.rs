@@ -24,7 +24,7 @@ pub use bus::{Bus, MemoryBus, SqliteBus};
 pub use error::Error;
 pub use http::HttpPolicy;
 pub use runtime::{test_component_path, Runtime, RuntimeBuilder};
-pub use storage::{MemoryStorage, RedisStorage, SqliteStorage, StorageBackend};
+pub use storage::{MemoryStorage, PostgresStorage, RedisStorage, SqliteStorage, StorageBackend};
 
 /// The component this host runs, embedded at build time (byte-identical to the one in
 /// the Python wheel).

@@ -28,6 +28,10 @@ struct StorageArgs {
     /// Keep storage in Redis instead (e.g. redis://127.0.0.1:6379/0): several servers can share it
     #[arg(long)]
     redis: Option<String>,
+    /// Keep storage in PostgreSQL instead (e.g. postgresql://user@127.0.0.1:5432/db),
+    /// in the table the Python host uses
+    #[arg(long, conflicts_with = "redis")]
+    postgres: Option<String>,
 }
 
 impl StorageArgs {
@@ -37,6 +41,9 @@ impl StorageArgs {
         owned: bool,
     ) -> Result<std::sync::Arc<dyn agentcell_host::StorageBackend>, agentcell_host::Error> {
         let file = self.data.join("agentcell.db");
+        if let Some(url) = &self.postgres {
+            return Ok(std::sync::Arc::new(agentcell_host::PostgresStorage::open(url)?));
+        }
         Ok(match (&self.redis, self.memory) {
             (Some(url), _) => std::sync::Arc::new(agentcell_host::RedisStorage::open(url)?),
             (None, true) => std::sync::Arc::new(agentcell_host::MemoryStorage::default()),

@@ -1,14 +1,16 @@
 //! Storage backends for the component's `storage` import, one file each: a SQLite file
 //! (the embedded default; WAL, `synchronous=FULL`, one transaction per call), memory,
-//! and Redis (several servers sharing state). This module holds what they share: the
+//! Redis and PostgreSQL (several servers sharing state). This module holds what they share: the
 //! trait, the key rules (the same in every host: namespace and key non-empty and at
 //! most 1024 bytes; `list-keys` limit 1..=1000), and the tests every backend passes.
 
 mod memory;
+mod postgres;
 mod redis;
 mod sqlite;
 
 pub use memory::MemoryStorage;
+pub use postgres::PostgresStorage;
 pub use redis::RedisStorage;
 pub use sqlite::SqliteStorage;
 
