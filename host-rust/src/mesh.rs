@@ -5,7 +5,7 @@
 //! ```no_run
 //! # use agentcell_host::{Runtime, SqliteBus};
 //! # use std::sync::Arc;
-//! let bus = Arc::new(SqliteBus::open("agentcell-data/agentcell.db")?);
+//! let bus = Arc::new(SqliteBus::open("agentcell-data/agentcell.db").map_err(agentcell_host::Error::Call)?);
 //! let rt = Runtime::builder().sqlite_storage("agentcell-data/agentcell.db")?.bus(bus.clone()).build()?;
 //! let keys = rt.mesh_load_or_create_key("agent.key".as_ref())?;
 //! rt.mesh_publish(&keys, "news", b"hello")?;
