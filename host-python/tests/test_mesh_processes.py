@@ -23,7 +23,9 @@ def bus_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'bus.db'}"
 
 
-def peer(tmp_path: Path, bus: str, name: str, *args: str, stdin: bool = False) -> subprocess.Popen[str]:
+def peer(
+    tmp_path: Path, bus: str, name: str, *args: str, stdin: bool = False, key: str | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -34,7 +36,7 @@ def peer(tmp_path: Path, bus: str, name: str, *args: str, stdin: bool = False) -
             "--bus",
             bus,
             "--key",
-            str(tmp_path / f"{name}.key"),
+            str(tmp_path / f"{key or name}.key"),
             *args[1:],
         ],
         stdout=subprocess.PIPE,
@@ -91,6 +93,34 @@ def test_two_then_three_processes_exchange_signed_messages(tmp_path: Path, bus_u
     for i in range(2):
         mine = [g[1] for g in got if g[1].startswith(f"p{i}-")]
         assert mine == [f"p{i}-{j}" for j in range(20)]
+
+
+def test_processes_under_one_agent_identity_receive_each_others_messages(
+    tmp_path: Path, bus_url: str
+) -> None:
+    out = tmp_path / "got.txt"
+    sub = peer(
+        tmp_path,
+        bus_url,
+        "sub",
+        "subscribe",
+        "--topic",
+        "self",
+        "--durable",
+        "s",
+        "--out",
+        str(out),
+        "--count",
+        "5",
+        key="shared",
+    )
+    wait_line(sub, "subscribed")
+    pub = peer(tmp_path, bus_url, "pub", "publish", "--topic", "self", "--count", "5", key="shared")
+    assert pub.wait(timeout=120) == 0
+    wait_line(sub, "received")
+    got = lines(out)
+    assert [g[1] for g in got] == [f"m-{i}" for i in range(5)]
+    assert len({g[2] for g in got}) == 1, "one identity"
 
 
 def test_a_subscriber_killed_with_kill_9_catches_up_without_duplicates(tmp_path: Path, bus_url: str) -> None:
