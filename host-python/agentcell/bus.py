@@ -152,7 +152,7 @@ class SQLiteBus:
             # Another process's publish shows up at the next poll; this one's at once.
             with self._local:
                 self._local.wait(min(pause, left))
-            pause = min(pause * 2, 0.004)
+            pause = min(pause * 2, 0.001)
 
     def end(self, topic: str) -> str:
         return str(self._run("SELECT COALESCE(MAX(seq), 0) FROM mesh_log WHERE topic = ?", (topic,))[0][0])
