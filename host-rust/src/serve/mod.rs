@@ -24,6 +24,7 @@ mod gate;
 mod lanes;
 pub mod mesh;
 mod routes;
+mod tasks;
 mod throttle;
 
 pub use routes::{BODY_LIMIT, HEAD_LIMIT, URI_LIMIT};

@@ -173,6 +173,16 @@ pub(super) async fn handle(app: &Arc<App>, peer: IpAddr, request: Request<Incomi
         return refused(&app.runtime, api, Refused { reason: Refusal::NotUtf8, retry_after: None });
     };
     let method = if parts.method == Method::HEAD { "GET" } else { parts.method.as_str() };
+    if super::tasks::is_tasks_path(path) {
+        return match super::tasks::handle(&app.runtime, method, path, parts.uri.query(), text) {
+            Ok((status, body)) => json_response(status, body, &[]),
+            Err(e) => refused(
+                &app.runtime,
+                api,
+                Refused { reason: Refusal::Internal(e.to_string()), retry_after: None },
+            ),
+        };
+    }
     if let Some(node) = app.mesh.as_ref().filter(|_| super::mesh::is_mesh_path(path)) {
         let (status, body) = super::mesh::handle(&app.runtime, node, method, path, text);
         return json_response(status, body, &[]);
