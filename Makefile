@@ -36,7 +36,8 @@ $(VENV)/.installed: host-python/pyproject.toml Makefile
 	    "numpy>=1.24" "pathspec>=0.12,<2" "build>=1.2" "hatchling>=1.25,<2" "editables>=0.5" \
 	    "fastapi>=0.115,<1" "langchain-core>=0.3,<2" "httpx>=0.27,<1" \
 	    "ai-spine-sdk==2.3.1" "uvicorn>=0.30,<1" "hypothesis>=6.100,<7" \
-	    "huey==2.5.3" "redis==5.2.1" "psycopg[binary]==3.2.10"
+	    "huey==2.5.3" "redis==5.2.1" "psycopg[binary]==3.2.10" \
+	    "celery==5.4.0" "kombu==5.4.2"
 	touch $@
 
 setup-js: host-js/node_modules/.installed

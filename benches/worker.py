@@ -10,6 +10,10 @@ same handlers, same machine, same run, two worker processes each.
    DAG in its engine; Huey has no DAG, so its client enqueues each stage when the one
    before has answered (what a Huey user writes), with its results in the same file.
 
+On Redis (several machines' setup), agentcell's workers on `redis://` against Celery with
+Redis as broker and result backend (threads pool, 8 per process, late acks), the
+diamond as a Celery chord (`square | group(add, double) | average`).
+
 Huey is measured twice: with `fsync=True` (a sync per commit: the durability of
 agentcell's SQLite storage, which acknowledges a write only once it is on disk) and
 with Huey's default (`synchronous=OFF`: survives a process crash, not a power loss).
@@ -48,7 +52,7 @@ DIAMOND = {
 }
 
 
-def agentcell_workers(db: Path) -> list[subprocess.Popen[str]]:
+def agentcell_workers(db: Path | str) -> list[subprocess.Popen[str]]:
     procs = [
         subprocess.Popen(
             [
@@ -111,6 +115,85 @@ def huey_workers(db: Path, fsync: bool) -> list[subprocess.Popen[str]]:
     return procs
 
 
+def celery_workers(url: str) -> list[subprocess.Popen[str]]:
+    env = {**os.environ, "CELERY_REDIS": url}
+    procs = [
+        subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "worker_apps.celery_app",
+                "worker",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "8",
+                "--loglevel",
+                "WARNING",
+                "-n",
+                f"w{i}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=BENCHES,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(2)
+    ]
+    time.sleep(3.0)  # nothing to wait on; Celery starts in about a second here
+    return procs
+
+
+def bench_celery(url: str, tasks: int, diamonds: int) -> tuple[float, list[float]]:
+    os.environ["CELERY_REDIS"] = url
+    from celery import chain, group
+    from worker_apps import celery_app as c
+
+    results = [c.noop.delay() for _ in range(tasks)]
+    procs = celery_workers(url)
+    started = time.perf_counter()
+    for r in results:
+        r.get(timeout=600, interval=0.005)
+    rate = tasks / (time.perf_counter() - started)
+    latencies = []
+    for i in range(diamonds):
+        t0 = time.perf_counter()
+        flow = chain(c.square.s(2 * i), group(c.add.s(), c.double.s()), c.average.s())
+        value = flow.apply_async().get(timeout=60, interval=0.001)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        assert value == ((2 * i) ** 2 * 3 + 25) / 2
+    stop(procs)
+    # Results unsubscribe from the backend when collected: while the server still runs.
+    import gc
+
+    del results
+    gc.collect()
+    return rate, latencies
+
+
+def redis_server() -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
 def stop(procs: list[subprocess.Popen[str]]) -> None:
     for p in procs:
         p.terminate()
@@ -123,10 +206,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def bench_agentcell(tmp: Path, tasks: int, diamonds: int) -> tuple[float, list[float]]:
+def bench_agentcell(
+    tmp: Path, tasks: int, diamonds: int, storage: str | None = None
+) -> tuple[float, list[float]]:
     from agentcell.worker import TaskerClient
 
-    db = tmp / "agentcell.db"
+    db: Path | str = storage or tmp / "agentcell.db"
     client = TaskerClient(storage=db)
     client.register_template(NOOP)
     client.register_template(DIAMOND)
@@ -189,6 +274,13 @@ def main() -> None:
         ours = bench_agentcell(tmp, args.tasks, args.diamonds)
         huey_sync = bench_huey(tmp, args.tasks, args.diamonds, fsync=True)
         huey_fast = bench_huey(tmp, args.tasks, args.diamonds, fsync=False)
+        server, url = redis_server()
+        try:
+            ours_redis = bench_agentcell(tmp, args.tasks, args.diamonds, storage=url)
+            celery = bench_celery(url.replace("/0", "/1"), args.tasks, args.diamonds)
+        finally:
+            server.terminate()
+            server.wait()
     print(f"no-op steps/s, 2 worker processes, {args.tasks} tasks (higher is better)")
     print(f"  agentcell (SQLite, synchronous=FULL)   {ours[0]:9.0f}")
     for label, (rate, _) in (
@@ -196,15 +288,22 @@ def main() -> None:
         ("Huey SqliteHuey default (no sync)", huey_fast),
     ):
         print(f"  {label:<38} {rate:9.0f}   agentcell/Huey = {ours[0] / rate:.2f}x")
+    print(f"  agentcell (Redis)                      {ours_redis[0]:9.0f}")
+    print(
+        f"  Celery (Redis broker and backend)      {celery[0]:9.0f}   agentcell/Celery = "
+        f"{ours_redis[0] / celery[0]:.2f}x"
+    )
     print(f"4-step diamond end to end, ms, {args.diamonds} tasks one at a time (lower is better)")
     for label, (_, lat) in (
         ("agentcell", ours),
         ("Huey fsync=True", huey_sync),
         ("Huey default", huey_fast),
+        ("agentcell (Redis)", ours_redis),
+        ("Celery chord (Redis)", celery),
     ):
         p50, p99 = statistics.median(lat), percentile(lat, 0.99)
         print(
-            f"  {label:<38} p50 {p50:7.2f}  p99 {p99:7.2f}   Huey/agentcell p50 = "
+            f"  {label:<38} p50 {p50:7.2f}  p99 {p99:7.2f}   p50 / agentcell's (SQLite) = "
             f"{p50 / statistics.median(ours[1]):.2f}x"
         )
 
