@@ -13,7 +13,7 @@ TEST_WASM := target/agentcell-test.wasm
 CARGO  := cargo
 
 .PHONY: demo test setup setup-rust setup-python setup-js setup-system wasm build wheel \
-        test-rust test-python test-js lint bench bench-ann clean
+        test-rust test-python test-js lint bench bench-ann clean plugins
 
 demo: build
 	$(PY) examples/demo.py
@@ -67,7 +67,14 @@ wasm: setup-rust setup-python
 	cp target/test-build/wasm32-wasip2/release/agentcell_component.wasm $(TEST_WASM)
 	echo "component: $(WASM) $$(stat -c %s $(WASM)) bytes; test build: $(TEST_WASM)"
 
-build: wasm setup-js
+# Plugins (world agentcell:plugin): the examples and the test plugin, a workspace of
+# their own under plugins/.
+PLUGIN_DIR := target/plugins/wasm32-wasip2/release
+plugins: setup-rust
+	cd plugins && $(CARGO) build --release --target wasm32-wasip2 --target-dir ../target/plugins
+	echo "plugins: $$(ls $(PLUGIN_DIR)/*.wasm | xargs -n1 basename | tr '\n' ' ')"
+
+build: wasm plugins setup-js
 	$(CARGO) build --release -p agentcell-host
 	cd host-js && node scripts/build.mjs
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e host-python
@@ -79,6 +86,8 @@ wheel: wasm
 lint: setup-python
 	$(PY) scripts/wit_facade.py --check
 	$(CARGO) fmt --all --check
+	cd plugins && $(CARGO) fmt --all --check
+	cd plugins && $(CARGO) clippy --release --target wasm32-wasip2 --target-dir ../target/plugins -- -D warnings
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --release -p agentcell-component --target wasm32-wasip2 -- -D warnings
 	$(CARGO) clippy --release -p agentcell-component --target wasm32-wasip2 --features test-exports \

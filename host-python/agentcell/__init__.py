@@ -16,6 +16,7 @@ from ._alloc import tune_allocator
 from ._default import runtime, set_runtime
 from ._settings import Settings, configure_ffi
 from ._wasm import Runtime
+from ._wasm.limits import Limits
 from .attune import (
     Attuned,
     AttunedClient,
@@ -48,6 +49,7 @@ from .errors import (
     InvalidArgumentError,
     NotFoundError,
     RateLimitedError,
+    ResourceLimitError,
     ServerError,
     StorageError,
     TransportError,
@@ -73,11 +75,13 @@ __all__ = [
     "InferenceEngine",
     "InternalError",
     "InvalidArgumentError",
+    "Limits",
     "NotFoundError",
     "Presets",
     "Probe",
     "PromptContext",
     "RateLimitedError",
+    "ResourceLimitError",
     "RuleTranslator",
     "Runtime",
     "SQLiteStorage",

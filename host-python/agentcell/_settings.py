@@ -22,9 +22,13 @@ class Settings:
     #: `HTMCore` store that names none; an existing store keeps its own.
     thread_pool_size: int = 2
     #: The most linear memory one component instance may use, in MiB (None: no cap
-    #: beyond wasm's 4 GiB). Past it the call traps (`ComponentTrap`) and the instance
-    #: is replaced; nothing persisted is lost.
-    memory_limit_mb: int | None = None
+    #: beyond wasm's 4 GiB). Past it the call raises `ResourceLimitError` and the
+    #: instance is replaced; nothing persisted is lost.
+    memory_limit_mb: int | None = 1024
+    #: The longest one call into a component instance may run, in milliseconds (None:
+    #: no deadline, the default, since a call may wait on the network through a host
+    #: import). Past it the call raises `ResourceLimitError`, as for memory.
+    call_timeout_ms: int | None = None
     #: Whether the `agentcell` logger writes (instances made and replaced after a
     #: trap, stores opened). Until set, the application's logging configuration decides.
     enable_logging: bool = False
@@ -57,8 +61,10 @@ def configure_ffi(options: Mapping[str, Any]) -> Settings:
 
     * ``thread_pool_size`` (1..=16): partitions of a new `HTMCore` store that names none,
       each a worker thread with its own component instance;
-    * ``memory_limit_mb`` (16..=4096, or None): the cap on each component instance's
-      memory, for runtimes created from now on and the shared default runtime;
+    * ``memory_limit_mb`` (16..=4096, or None; default 1024): the cap on each component
+      instance's memory, for runtimes created from now on and the shared default runtime;
+    * ``call_timeout_ms`` (1..=86_400_000, or None; default None): the deadline of each
+      call into a component instance, for the same runtimes;
     * ``enable_logging`` (bool) and ``log_level`` (``"DEBUG"`` .. ``"CRITICAL"``): the
       ``agentcell`` logger (a stream handler is added when it has none);
     * ``cache_size_mb`` (0..=65536): the disk the precompiled-artifact cache may hold
@@ -85,6 +91,8 @@ def configure_ffi(options: Mapping[str, Any]) -> Settings:
             changes[key] = _int(key, value, 1, 16)
         elif key == "memory_limit_mb":
             changes[key] = None if value is None else _int(key, value, 16, 4096)
+        elif key == "call_timeout_ms":
+            changes[key] = None if value is None else _int(key, value, 1, 86_400_000)
         elif key == "cache_size_mb":
             changes[key] = _int(key, value, 0, 65536)
         elif key == "enable_logging":
@@ -100,11 +108,12 @@ def configure_ffi(options: Mapping[str, Any]) -> Settings:
         _current = Settings(**{**_current.__dict__, **changes})
         if {"enable_logging", "log_level"} & changes.keys():
             _apply_logging(_current)
-    if "memory_limit_mb" in changes:
+    if {"memory_limit_mb", "call_timeout_ms"} & changes.keys():
         from ._default import _default
+        from ._wasm.limits import Limits
 
         if _default is not None:
-            _default.set_memory_limit(_current.memory_limit_mb)
+            _default.set_limits(Limits(_current.memory_limit_mb, _current.call_timeout_ms))
     return _current
 
 

@@ -530,6 +530,17 @@ class StorageKeyPage(TypedDict):
     cursor: str | None
 
 
+class TestingAmbientReport(TypedDict):
+    # Reading `/etc/hostname` (no directory is ever preopened).
+    read_file: str
+    # Creating a file in the current directory.
+    write_file: str
+    # The environment variables the component sees, as `NAME=value` lines.
+    environment: str
+    # Connecting a TCP socket to 127.0.0.1:`port` (a listener the test runs).
+    tcp_connect: str
+
+
 class TypesError(TypedDict):
     """An error returned by an exported function."""
 
@@ -1764,8 +1775,9 @@ class Bench:
 
 class Testing:
     """Test-only: calls that make the component misbehave on purpose, so hosts can test
-    their recovery. Exported by the `agentcell-test` world only, never by the component
-    that ships.
+    their recovery and their limits. Exported by the `agentcell-test` world only, never
+    by the component that ships: a deployed core must not be made to loop or hog by a
+    caller, which is why these are not in `diagnostics`.
 
     In the test build only (world `agentcell-test`); the shipped component lacks it.
     """
@@ -1781,6 +1793,26 @@ class Testing:
         gives a clear error and leaves the runtime usable.
         """
         self._call("testing", "trap", message)
+
+    def spin(self) -> int:
+        """Loops forever (never returns): a host's call deadline must stop it."""
+        out: int = self._call("testing", "spin")
+        return out
+
+    def hog(self, chunk_mib: int) -> int:
+        """Allocates `chunk-mib` MiB at a time, touching every page, and keeps all of it,
+        forever: a host's memory cap must stop it.
+        """
+        out: int = self._call("testing", "hog", chunk_mib)
+        return out
+
+    def ambient(self, port: int) -> TestingAmbientReport:
+        """What the component can reach of the machine without a grant, tried through the
+        standard library: each field is what happened (`denied: <reason>` when the
+        attempt failed, else what was seen).
+        """
+        out: TestingAmbientReport = self._call("testing", "ambient", port)
+        return out
 
 
 class Exports:

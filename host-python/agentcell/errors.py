@@ -13,6 +13,7 @@ __all__ = [
     "InternalError",
     "InvalidArgumentError",
     "NotFoundError",
+    "ResourceLimitError",
     "StorageError",
 ]
 
@@ -110,6 +111,18 @@ class ComponentTrap(AgentcellError, RuntimeError):
     replaced the instance, so the next call works; persisted data is untouched."""
 
     code = "trap"
+
+
+class ResourceLimitError(ComponentTrap):
+    """A call ran past a limit of its instance, and was stopped: `limit` is ``"time"``
+    (the call deadline) or ``"memory"`` (the memory cap). As after any trap, the
+    instance has been replaced and nothing persisted is lost."""
+
+    code = "resource-limit"
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class ComponentLoadError(AgentcellError, OSError):

@@ -11,6 +11,13 @@ pub enum Error {
     /// The component trapped; the runtime has replaced the instance already.
     #[error("the component trapped in {function}: {detail}")]
     Trap { function: String, detail: String },
+    /// A call ran past a limit of its instance (its deadline or its memory cap) and was
+    /// stopped; as after a trap, the instance has been replaced.
+    #[error("{function} ran past its {limit} limit ({detail}) and was stopped")]
+    ResourceLimit { function: String, limit: crate::Limit, detail: String },
+    /// A plugin reported a failure: `kind` is `invalid-input`, `permanent` or `retryable`.
+    #[error("plugin {plugin}: {message}")]
+    Plugin { plugin: String, kind: String, message: String },
     /// A call that could not be made: an unknown export or arguments of the wrong type.
     #[error("invalid call: {0}")]
     Call(String),
@@ -28,6 +35,8 @@ impl Error {
         match self {
             Error::Component { code, .. } => error_code_name(*code).to_string(),
             Error::Trap { .. } => "trap".into(),
+            Error::ResourceLimit { .. } => "resource-limit".into(),
+            Error::Plugin { .. } => "plugin".into(),
             Error::Call(_) => "call".into(),
             Error::Load(_) => "load".into(),
             Error::Storage { .. } => "storage".into(),

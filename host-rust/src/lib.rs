@@ -13,8 +13,10 @@ pub mod error;
 pub mod flows;
 pub mod group_commit;
 pub mod http;
+pub mod limits;
 pub mod memory;
 pub mod mesh;
+pub mod plugins;
 pub mod runtime;
 pub mod serve;
 pub mod storage;
@@ -23,6 +25,7 @@ pub mod thread_slot;
 pub use bus::{Bus, MemoryBus, SqliteBus};
 pub use error::Error;
 pub use http::HttpPolicy;
+pub use limits::{Limit, Limits};
 pub use runtime::{test_component_path, Runtime, RuntimeBuilder};
 pub use storage::{MemoryStorage, PostgresStorage, RedisStorage, SqliteStorage, StorageBackend};
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 mod cli_flows;
 mod cli_mesh;
+mod cli_plugins;
 
 #[derive(Parser)]
 #[command(name = "agentcell", version, about = "Run the agentcell component from the command line")]
@@ -134,6 +135,9 @@ enum Command {
         #[arg(long, default_value_t = 0.5, allow_hyphen_values = true)]
         min_similarity: f32,
     },
+    /// Call a plugin (a component of the world agentcell:plugin) with JSON, under
+    /// limits; prints its JSON answer, or the error as JSON on stderr (exit 1)
+    Plugin(cli_plugins::PluginArgs),
     /// GET a URL through the component's HTTP import
     Probe {
         url: String,
@@ -297,6 +301,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
         }
         Command::Flows(args) => return cli_flows::run(args),
         Command::Mesh(args) => return cli_mesh::run(args),
+        Command::Plugin(args) => return Ok(cli_plugins::run(args)),
         Command::MemorySearch { dir, name, dimension, query, limit, min_similarity } => {
             let query: Vec<f32> = match query.split(',').map(|v| v.trim().parse()).collect() {
                 Ok(q) => q,

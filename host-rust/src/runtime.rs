@@ -7,6 +7,7 @@ use crate::bindings::exports::agentcell::core::diagnostics::Probe;
 use crate::bindings::exports::agentcell::core::meta::BuildInfo;
 use crate::bindings::Agentcell;
 use crate::bus::{Bus, MemoryBus};
+use crate::limits::{limit_of, start_ticker, CapLimiter, Limits, NO_DEADLINE};
 use crate::storage::{MemoryStorage, SqliteStorage, StorageBackend};
 use crate::{Error, HttpPolicy};
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ pub struct HostState {
     storage: Arc<dyn StorageBackend>,
     http: Arc<HttpPolicy>,
     bus: Arc<dyn Bus>,
+    limiter: CapLimiter,
 }
 
 impl WasiView for HostState {
@@ -111,6 +113,8 @@ struct Compiled {
 
 fn compile(wasm: &[u8]) -> Result<Compiled, String> {
     let mut config = wasmtime::Config::new();
+    // Calls can be given a deadline (see `limits`).
+    config.epoch_interruption(true);
     // `AGENTCELL_PERFMAP=1`: name the component's compiled functions for `perf`.
     if std::env::var_os("AGENTCELL_PERFMAP").is_some() {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
@@ -194,6 +198,7 @@ pub struct RuntimeBuilder {
     http: HttpPolicy,
     bus: Option<Arc<dyn Bus>>,
     component: Option<PathBuf>,
+    limits: Limits,
 }
 
 impl RuntimeBuilder {
@@ -227,6 +232,11 @@ impl RuntimeBuilder {
         self.component = Some(path.into());
         self
     }
+    /// The memory cap and call deadline of the instance (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
     pub fn build(self) -> Result<Runtime, Error> {
         let storage = self.storage.unwrap_or_else(|| Arc::new(MemoryStorage::default()));
         let compiled = match &self.component {
@@ -240,7 +250,11 @@ impl RuntimeBuilder {
             bus: self.bus.unwrap_or_else(|| Arc::new(MemoryBus::default())),
             live: Mutex::new(None),
             instantiations: Mutex::new(0),
+            limits: self.limits,
         };
+        if rt.limits.call_timeout.is_some() {
+            start_ticker(&rt.compiled.engine);
+        }
         rt.with_live(|_| Ok(()))?;
         Ok(rt)
     }
@@ -254,6 +268,7 @@ pub struct Runtime {
     bus: Arc<dyn Bus>,
     live: Mutex<Option<Live>>,
     instantiations: Mutex<u64>,
+    limits: Limits,
 }
 
 impl Runtime {
@@ -276,8 +291,11 @@ impl Runtime {
             storage: self.storage.clone(),
             http: self.http.clone(),
             bus: self.bus.clone(),
+            limiter: CapLimiter::new(&self.limits),
         };
         let mut store = Store::new(&c.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(NO_DEADLINE);
         let instance =
             c.linker.instantiate(&mut store, &c.component).map_err(|e| Error::Load(format!("{e:#}")))?;
         let bindings = Agentcell::new(&mut store, &instance).map_err(|e| Error::Load(format!("{e:#}")))?;
@@ -318,6 +336,9 @@ impl Runtime {
             *guard = Some(self.instantiate()?);
         }
         let live = guard.as_mut().expect("instantiated above");
+        if let Some(ticks) = self.limits.deadline_ticks() {
+            live.store.set_epoch_deadline(ticks);
+        }
         // A panic in a host import fails this call, not the thread (a server worker
         // serves on): the instance is replaced and the caller gets an error.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(live)));
@@ -339,14 +360,17 @@ impl Runtime {
             // Nothing was entered (e.g. no such export): the instance is untouched.
             Err(e) if e.downcast_ref::<NotCalled>().is_some() => Err(Error::Call(format!("{e}"))),
             Err(e) => {
-                let panic = panic_message(&String::from_utf8_lossy(&live.stderr.contents()));
+                let stderr = String::from_utf8_lossy(&live.stderr.contents()).into_owned();
+                let limit = limit_of(&e, live.store.data().limiter.refused);
                 // A failed call leaves the instance unusable ("cannot enter component
                 // instance"), whether it trapped or was refused: it is replaced on the
                 // next call, so a failure to instantiate then never hides this trap.
                 *guard = None;
-                if e.downcast_ref::<wasmtime::Trap>().is_some() {
-                    let detail = if panic.is_empty() { format!("{e:#}") } else { panic };
-                    Err(Error::Trap { function: function.to_string(), detail })
+                if let Some(limit) = limit {
+                    let detail = self.limits.describe(limit);
+                    Err(Error::ResourceLimit { function: function.to_string(), limit, detail })
+                } else if e.downcast_ref::<wasmtime::Trap>().is_some() {
+                    Err(Error::Trap { function: function.to_string(), detail: trap_detail(&e, &stderr) })
                 } else {
                     Err(Error::Call(format!("{function}: {e:#}")))
                 }
@@ -393,6 +417,19 @@ impl Runtime {
     /// Test build only: traps on purpose (for tests of recovery); `Error::Trap`.
     pub fn trap(&self, message: &str) -> Result<(), Error> {
         self.call_test_export("testing", "trap", (message,))
+    }
+    /// Test build only: loops forever (a deadline must stop it).
+    pub fn spin(&self) -> Result<u64, Error> {
+        self.call_test_export::<_, (u64,)>("testing", "spin", ()).map(|(n,)| n)
+    }
+    /// Test build only: allocates `chunk_mib` MiB at a time without end (a memory cap
+    /// must stop it).
+    pub fn hog(&self, chunk_mib: u32) -> Result<u64, Error> {
+        self.call_test_export::<_, (u64,)>("testing", "hog", (chunk_mib,)).map(|(n,)| n)
+    }
+    /// The limits this runtime's instances run under.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
     /// Test build only: a call that does nothing (bench).
     pub fn noop(&self) -> Result<(), Error> {
@@ -495,6 +532,16 @@ impl Runtime {
             let func = l.export_func(interface, name)?;
             Ok(func.ty(&l.store).params().map(|(_, t)| t).collect())
         })
+    }
+}
+
+/// What a trap says: the guest's panic message when it printed one, else wasmtime's.
+pub(crate) fn trap_detail(e: &wasmtime::Error, stderr: &str) -> String {
+    let panic = panic_message(stderr);
+    if panic.is_empty() {
+        format!("{e:#}")
+    } else {
+        panic
     }
 }
 

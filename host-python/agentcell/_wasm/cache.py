@@ -20,7 +20,7 @@ from wasmtime.component import Component
 
 from ._capi import ffi
 
-ENGINE_SETTINGS = "default"
+ENGINE_SETTINGS = "epoch-interruption"
 _DIGEST = 32
 
 

@@ -26,6 +26,7 @@ from ..errors import (
     AgentcellError,
     ComponentLoadError,
     ComponentTrap,
+    ResourceLimitError,
     StorageError,
     TransportError,
     error_from_wit,
@@ -34,6 +35,7 @@ from ..http import HttpFailure, HttpPolicy
 from ..storage import PostgresStorage, RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
 from . import cache
 from ._capi import consume_error, error_from_ptr, ffi, func_ptr, functype_from_ptr, store_context
+from .limits import NO_DEADLINE, Limits, deadline_ticks, limit_hit, start_ticker
 from .values import HEX, TEXT, UTF8, Err, Lift, Lower, Ok, Val, lifter, lowerer, val_delete
 
 _LOG = logging.getLogger("agentcell")
@@ -75,12 +77,13 @@ _LOAD_LOCK = threading.Lock()
 
 
 def _engine() -> wasmtime.Engine:
-    """The engine. `AGENTCELL_PERFMAP=1` names the component's compiled functions for
-    `perf` (as in the Rust host)."""
-    if not os.environ.get("AGENTCELL_PERFMAP"):
-        return wasmtime.Engine()
+    """The engine: epoch interruption on, so a call can be given a deadline (see
+    `limits`). `AGENTCELL_PERFMAP=1` names the component's compiled functions for `perf`
+    (as in the Rust host)."""
     config = wasmtime.Config()
-    config.profiler = "perfmap"
+    config.epoch_interruption = True
+    if os.environ.get("AGENTCELL_PERFMAP"):
+        config.profiler = "perfmap"
     return wasmtime.Engine(config)
 
 
@@ -298,6 +301,8 @@ def _http_imports(policy: HttpPolicy) -> dict[str, HostHandler]:
 # export), which skips ctypes' per-call argument conversion.
 _func_call = ffi.dll["wasmtime_component_func_call"]
 _func_call.restype = ctypes.c_void_p
+_set_deadline = ffi.dll["wasmtime_context_set_epoch_deadline"]
+_set_deadline.restype = None
 _ERROR_PTR = ctypes.POINTER(ffi.wasmtime_error_t)
 
 
@@ -369,6 +374,7 @@ class Runtime:
         bus: Bus | None = None,
         wasm: str | Path | None = None,
         use_cache: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         self._bus = bus
         self.loaded = load_component(Path(wasm) if wasm is not None else None, use_cache=use_cache)
@@ -380,8 +386,10 @@ class Runtime:
         elif storage is not None:
             self._storage = SQLiteStorage(storage)  # fail now, naming the path
         self._lock = threading.RLock()
-        limit = _settings.current().memory_limit_mb
-        self._memory_limit: int | None = None if limit is None else limit * 1024 * 1024
+        settings = _settings.current()
+        self._limits = limits or Limits(settings.memory_limit_mb, settings.call_timeout_ms)
+        self._deadline: ctypes.c_uint64 | None = None
+        self._apply_deadline()
         self._stderr = bytearray()
         self._linker = self._make_linker()
         self._store: wasmtime.Store | None = None
@@ -435,6 +443,10 @@ class Runtime:
             self._bus = bus_for(self.storage)
         return self._bus
 
+    def _interface_name(self, interface: str) -> str:
+        """The full WIT name of one of the component's interfaces."""
+        return interface_name(interface)
+
     def _make_linker(self) -> Linker:
         linker = Linker(self.loaded.engine)
         linker.add_wasip2()
@@ -454,20 +466,37 @@ class Runtime:
         self._stderr += data
         del self._stderr[:-4096]
 
-    def set_memory_limit(self, megabytes: int | None) -> None:
-        """Caps the instance's linear memory (None: no cap beyond wasm's); the next
-        instance after a trap has the same cap."""
+    @property
+    def limits(self) -> Limits:
+        """The memory cap and call deadline in force (see `set_limits`)."""
+        return self._limits
+
+    def set_limits(self, limits: Limits) -> None:
+        """Puts `limits` in force from the next call; instances made after a trap have
+        them too."""
         with self._lock:
-            self._memory_limit = None if megabytes is None else megabytes * 1024 * 1024
+            self._limits = limits
+            self._apply_deadline()
             if self._store is not None:
-                self._store.set_limits(
-                    memory_size=self._memory_limit if self._memory_limit is not None else -1
-                )
+                memory = limits.memory_bytes
+                self._store.set_limits(memory_size=memory if memory is not None else -1)
+                self._store.set_epoch_deadline(NO_DEADLINE)
+
+    def set_memory_limit(self, megabytes: int | None) -> None:
+        """Caps the instance's linear memory in MiB (None: no cap beyond wasm's)."""
+        self.set_limits(Limits(megabytes, self._limits.call_timeout_ms))
+
+    def _apply_deadline(self) -> None:
+        timeout = self._limits.call_timeout_ms
+        self._deadline = None if timeout is None else ctypes.c_uint64(deadline_ticks(timeout))
+        if timeout is not None:
+            start_ticker(self.loaded.engine)
 
     def _instantiate(self) -> None:
         store = wasmtime.Store(self.loaded.engine)
-        if self._memory_limit is not None:
-            store.set_limits(memory_size=self._memory_limit)
+        if self._limits.memory_bytes is not None:
+            store.set_limits(memory_size=self._limits.memory_bytes)
+        store.set_epoch_deadline(NO_DEADLINE)
         wasi = wasmtime.WasiConfig()
         wasi.stderr_custom = self._capture_stderr
         store.set_wasi(wasi)
@@ -483,7 +512,7 @@ class Runtime:
         if self._closed:
             raise AgentcellError(f"this runtime is closed; {interface}.{name} cannot be called")
         assert self._store is not None
-        iface = self._instance.get_export_index(self._store, interface_name(interface))
+        iface = self._instance.get_export_index(self._store, self._interface_name(interface))
         index = iface and self._instance.get_export_index(self._store, name, iface)
         if not index:
             raise AttributeError(f"the component exports no {interface}.{name}")
@@ -526,6 +555,8 @@ class Runtime:
                     export.lowerers[i](params[i], args[i])
                 if self._stderr:
                     self._stderr.clear()
+                if self._deadline is not None:
+                    _set_deadline(export.args[1], self._deadline)
                 err = _func_call(*export.args)
             finally:
                 for i in range(n):
@@ -562,7 +593,20 @@ class Runtime:
         fallback = reason[-1] if reason else "wasm trap"
         detail = panic or next((ln.strip() for ln in reversed(reason) if "trap" in ln), fallback)
         self._instantiate()  # a trapped instance cannot be entered again
-        trap = ComponentTrap(f"the component trapped in {name}: {detail}")
+        hit = limit_hit(self._limits, str(error), bytes(self._stderr).decode(errors="replace"))
+        trap: ComponentTrap
+        if hit == "time":
+            trap = ResourceLimitError(
+                f"{name} ran past its time limit of {self._limits.call_timeout_ms} ms and was stopped",
+                limit="time",
+            )
+        elif hit == "memory":
+            cap = f"{self._limits.memory_mb} MiB" if self._limits.memory_mb else "4 GiB (wasm's own)"
+            trap = ResourceLimitError(
+                f"{name} needed more memory than its cap of {cap} ({detail})", limit="memory"
+            )
+        else:
+            trap = ComponentTrap(f"the component trapped in {name}: {detail}")
         _LOG.warning("%s; the instance is replaced on the next call", trap)
         trap.__cause__ = host_exc or error
         return trap

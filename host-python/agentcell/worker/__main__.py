@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
         help="sqlite:///file.db, a path, or memory:// (default: the agentcell data file)",
     )
     parser.add_argument(
+        "--plugins",
+        default=None,
+        metavar="FILE",
+        help="a plugin config (JSON): each plugin becomes handler plugin:<name>",
+    )
+    parser.add_argument(
         "--templates",
         default=None,
         metavar="DIR",
@@ -59,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         handlers_only=args.handlers_only,
         template_path=None,
     )
+    if args.plugins:  # key-value grants live in the worker's own storage
+        from ..plugins import PluginSet, register_plugins
+
+        register_plugins(PluginSet.from_config(args.plugins, storage=worker.runtime.storage), registry)
     load_templates(worker.runtime, args.templates)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
