@@ -37,7 +37,7 @@ $(VENV)/.installed: host-python/pyproject.toml Makefile
 	    "fastapi>=0.115,<1" "langchain-core>=0.3,<2" "httpx>=0.27,<1" \
 	    "ai-spine-sdk==2.3.1" "uvicorn>=0.30,<1" "hypothesis>=6.100,<7" \
 	    "huey==2.5.3" "redis==5.2.1" "psycopg[binary]==3.2.10" \
-	    "celery==5.4.0" "kombu==5.4.2"
+	    "celery==5.4.0" "kombu==5.4.2" "componentize-py==0.25.1"
 	touch $@
 
 setup-js: host-js/node_modules/.installed
@@ -70,8 +70,10 @@ wasm: setup-rust setup-python
 # Plugins (world agentcell:plugin): the examples and the test plugin, a workspace of
 # their own under plugins/.
 PLUGIN_DIR := target/plugins/wasm32-wasip2/release
-plugins: setup-rust
+plugins: setup-rust setup-python
 	cd plugins && $(CARGO) build --release --target wasm32-wasip2 --target-dir ../target/plugins
+	$(VENV)/bin/componentize-py -d plugins/wit -w agentcell-plugin componentize \
+	    -p plugins/examples/py-keywords app -o $(PLUGIN_DIR)/py_keywords.wasm
 	echo "plugins: $$(ls $(PLUGIN_DIR)/*.wasm | xargs -n1 basename | tr '\n' ' ')"
 
 build: wasm plugins setup-js

@@ -4,6 +4,7 @@ import { instantiate } from '../gen/agentcell.js';
 import { ImportFailure } from './errors.js';
 import { Runtime } from './runtime.js';
 import { WebStorage } from './storage.js';
+import { capMemory } from './limits.js';
 
 export * from './errors.js';
 export { HttpPolicy } from './policy.js';
@@ -13,12 +14,15 @@ export { MemoryBus } from './bus.js';
 export { MeshAgent } from './mesh.js';
 export { MeshHttpClient, MeshHttpError } from './mesh-http.js';
 
+// Compiled core modules by file and memory cap (the cap is written into the module).
 const modules = new Map();
-function getCoreModule(name) {
-  if (!modules.has(name)) {
-    modules.set(name, WebAssembly.compileStreaming(fetch(new URL(`../gen/${name}`, import.meta.url))));
+function getCoreModule(name, maxBytes = null) {
+  const key = `${name} ${maxBytes}`;
+  if (!modules.has(key)) {
+    const bytes = fetch(new URL(`../gen/${name}`, import.meta.url)).then((r) => r.arrayBuffer());
+    modules.set(key, bytes.then((b) => WebAssembly.compile(capMemory(new Uint8Array(b), maxBytes))));
   }
-  return modules.get(name);
+  return modules.get(key);
 }
 
 // Synchronous XHR: the only synchronous HTTP a page has. Browsers follow redirects
@@ -58,6 +62,9 @@ function xhrTransport(policy) {
 export async function createRuntime(options = {}) {
   const storage = options.storage ?? new WebStorage();
   const http = options.http ?? new (await import('./policy.js')).HttpPolicy();
-  const env = { instantiate, getCoreModule, wasi: new WASIShim().getImportObject(), transport: xhrTransport(http) };
-  return Runtime.create(env, { storage, http, bus: options.bus });
+  // A page has no filesystem or sockets to give; the environment is emptied too.
+  const wasi = new WASIShim({ sandbox: { env: {}, args: ['agentcell'], enableNetwork: false } }).getImportObject();
+  const env = { instantiate, getCoreModule, wasi, transport: xhrTransport(http) };
+  // No call deadline: a page cannot stop a synchronous call (see limits.js).
+  return Runtime.create(env, { storage, http, bus: options.bus, limits: { memoryMb: options.memoryMb ?? 1024 } });
 }

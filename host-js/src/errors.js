@@ -21,6 +21,25 @@ export class ServerError extends AgentcellError {}
 export class TransportError extends AgentcellError {}
 /** The component trapped; the runtime has already replaced the instance. */
 export class ComponentTrap extends AgentcellError {}
+/** A call ran past a limit (`limit`: 'time' or 'memory') and was stopped; as after a
+ * trap, the instance has been replaced and nothing persisted is lost. */
+export class ResourceLimitError extends ComponentTrap {
+  constructor(message, limit) {
+    super(message, { code: 'resource-limit' });
+    this.limit = limit;
+  }
+}
+/** A plugin reported a failure: `kind` is 'invalid-input', 'permanent' or 'retryable'. */
+export class PluginError extends AgentcellError {
+  constructor(message, kind, plugin) {
+    super(message, { code: 'plugin' });
+    this.kind = kind;
+    this.plugin = plugin;
+  }
+  get retryable() {
+    return this.kind === 'retryable';
+  }
+}
 
 const BY_CODE = {
   'invalid-argument': InvalidArgumentError,

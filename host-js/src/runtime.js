@@ -1,7 +1,8 @@
 // The JS runtime, shared by Node and browsers: instantiates the jco output with our
 // imports, maps component errors to exceptions, and replaces the instance after a trap
 // (storage lives in the host, so nothing persisted is lost).
-import { ComponentTrap, ImportFailure, errorFromWit } from './errors.js';
+import { ComponentTrap, ImportFailure, ResourceLimitError, errorFromWit } from './errors.js';
+import { CORE_LIMITS, memoryBytes, nearCap, withDeadline } from './limits.js';
 import { MemoryStorage } from './storage.js';
 import { HttpPolicy } from './policy.js';
 import { MemoryBus } from './bus.js';
@@ -21,60 +22,123 @@ function httpImports(policy, transport) {
   };
 }
 
+/**
+ * One live instance of a transpiled component, its limits, and its replacement after a
+ * trap or a limit. The core's `Runtime` and `Plugin` both run their calls through it.
+ */
+export class Instance {
+  #env;
+  #imports;
+  #live = null;
+  #memory = null;
+  instantiations = 0;
+
+  /**
+   * @param {object} env `instantiate` (jco output), `getCoreModule(name, maxBytes)`.
+   * @param {() => object} imports the import object of each new instance.
+   * @param {object} limits `memoryMb` (null: wasm's 4 GiB), `callTimeoutMs` (null: none).
+   * @param {string} what how errors name it (`the component`, `plugin x`).
+   */
+  constructor(env, imports, limits, what) {
+    this.#env = env;
+    this.#imports = imports;
+    this.limits = { ...CORE_LIMITS, ...limits };
+    this.what = what;
+  }
+
+  get exports() {
+    return this.#live;
+  }
+
+  async instantiate() {
+    const maxBytes = memoryBytes(this.limits);
+    let memory = null;
+    const instantiateCore = async (module, imports) => {
+      const instance = await WebAssembly.instantiate(module, imports);
+      if (memory === null && instance.exports.memory instanceof WebAssembly.Memory) memory = instance.exports.memory;
+      return instance;
+    };
+    this.#live = await this.#env.instantiate((name) => this.#env.getCoreModule(name, maxBytes), this.#imports(), instantiateCore);
+    this.#memory = memory;
+    this.instantiations += 1;
+  }
+
+  /** Calls `iface.fn` under the limits; WIT errors become AgentcellErrors, a trap a
+   * ComponentTrap, a limit a ResourceLimitError (the instance replaced after either). */
+  async call(iface, fn, ...args) {
+    const name = `${iface}.${fn}`;
+    try {
+      return await withDeadline(() => this.#live[iface][fn](...args), this.limits.callTimeoutMs);
+    } catch (e) {
+      if (e && Object.prototype.hasOwnProperty.call(e, 'payload') && e.payload?.code) {
+        throw errorFromWit(e.payload);
+      }
+      if (e?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+        await this.instantiate(); // a stopped instance is not entered again
+        throw new ResourceLimitError(`${name} ran past its time limit of ${this.limits.callTimeoutMs} ms and was stopped`, 'time');
+      }
+      if (e instanceof WebAssembly.RuntimeError) {
+        const used = this.#memory?.buffer.byteLength ?? 0;
+        const maxBytes = memoryBytes(this.limits);
+        await this.instantiate(); // a trapped instance must not be entered again
+        if (nearCap(used, maxBytes)) {
+          const cap = maxBytes == null ? "wasm's own 4 GiB" : `${this.limits.memoryMb} MiB`;
+          throw new ResourceLimitError(`${name} needed more memory than its cap of ${cap} (${e.message})`, 'memory');
+        }
+        throw new ComponentTrap(`${this.what} trapped in ${name}: ${e.message}`, { code: 'trap' });
+      }
+      throw e;
+    }
+  }
+}
+
 export class Runtime {
   /**
    * @param {object} env what the environment provides: `instantiate` and `getCoreModule`
    *   (jco output), `wasi` (an import object), `transport` (sync HTTP).
    * @param {object} [options] `storage` (a KeyValueStorage), `http` (an HttpPolicy),
-   *   `bus` (a MemoryBus: where mesh envelopes go).
+   *   `bus` (a MemoryBus: where mesh envelopes go), `limits` (`memoryMb`, default 1024;
+   *   `callTimeoutMs`, default none).
    */
-  static async create(env, { storage = new MemoryStorage(), http = new HttpPolicy(), bus } = {}) {
-    const rt = new Runtime(env, storage, http, bus ?? new MemoryBus());
-    await rt.#instantiate();
+  static async create(env, { storage = new MemoryStorage(), http = new HttpPolicy(), bus, limits } = {}) {
+    const rt = new Runtime(env, storage, http, bus ?? new MemoryBus(), limits);
+    await rt.#instance.instantiate();
     return rt;
   }
 
-  #env;
-  #instance = null;
-  instantiations = 0;
+  #instance;
 
-  constructor(env, storage, http, bus) {
-    this.#env = env;
+  constructor(env, storage, http, bus, limits) {
     this.storage = storage;
     this.http = http;
     this.bus = bus;
+    const imports = () => ({
+      ...env.wasi,
+      'agentcell:core/storage': this.storage.imports(),
+      'agentcell:core/http-client': httpImports(this.http, env.transport),
+      'agentcell:core/transport': this.bus.imports(),
+    });
+    this.#instance = new Instance(env, imports, limits, 'the component');
   }
 
-  async #instantiate() {
-    const imports = {
-      ...this.#env.wasi,
-      'agentcell:core/storage': this.storage.imports(),
-      'agentcell:core/http-client': httpImports(this.http, this.#env.transport),
-      'agentcell:core/transport': this.bus.imports(),
-    };
-    this.#instance = await this.#env.instantiate(this.#env.getCoreModule, imports);
-    this.instantiations += 1;
+  /** The memory cap and call deadline in force. */
+  get limits() {
+    return this.#instance.limits;
+  }
+
+  /** How many instances this runtime has made (1, plus one after each trap). */
+  get instantiations() {
+    return this.#instance.instantiations;
   }
 
   /** Calls `interface.fn` (jco's camelCase name); WIT errors become AgentcellErrors. */
-  async call(iface, fn, ...args) {
-    try {
-      return this.#instance[iface][fn](...args);
-    } catch (e) {
-      if (e && Object.prototype.hasOwnProperty.call(e, 'payload') && e.payload?.code) {
-        throw errorFromWit(e.payload);
-      }
-      if (e instanceof WebAssembly.RuntimeError) {
-        await this.#instantiate(); // a trapped instance must not be entered again
-        throw new ComponentTrap(`the component trapped in ${iface}.${fn}: ${e.message}`, { code: 'trap' });
-      }
-      throw e;
-    }
+  call(iface, fn, ...args) {
+    return this.#instance.call(iface, fn, ...args);
   }
 
   /** The raw jco exports of the live instance (for benchmarks and conformance). */
   get exports() {
-    return this.#instance;
+    return this.#instance.exports;
   }
 
   version() { return this.call('meta', 'version'); }

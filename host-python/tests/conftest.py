@@ -36,6 +36,17 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("AGENTCELL_MESH_HOME", str(tmp_path_factory.getbasetemp() / "x0x"))
 
 
+@pytest.fixture(autouse=True)
+def _settings_restored() -> Iterator[None]:
+    """`configure_ffi` changes process-wide settings: each test starts from the ones
+    before it."""
+    from agentcell import _settings
+
+    saved = _settings.current()
+    yield
+    _settings._current = saved
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[str]:
     """A real redis-server on a free loopback port, for the session: its URL. Skipped
