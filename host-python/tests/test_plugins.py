@@ -212,3 +212,27 @@ def test_workflow_steps_run_plugins_and_their_failures_are_permanent() -> None:
     assert count.results["result"] == {"words": 4, "characters": 19, "longest": "quick"}
     assert after.current_state == "error"
     assert done.status == "error"
+
+
+def test_flow_nodes_run_plugins() -> None:
+    from agentcell.flows import FlowEngine
+    from agentcell.plugins import plugin_agent
+
+    from .agents import chain
+
+    with FlowEngine() as engine:
+        engine.register_agent("stats", plugin_agent(Plugin(TEXT_STATS)))
+        engine.register_agent("keywords", plugin_agent(Plugin(PLUGINS / "py_keywords.wasm")))
+        engine.register_agent("bad", plugin_agent(Plugin(MISBEHAVE)))
+        engine.create_flow(chain("count", "stats"))
+        engine.create_flow(chain("rank", "keywords"))
+        engine.create_flow(chain("fails", "bad"))
+        done = engine.run("count", {"text": "to be or not"})
+        assert done["status"] == "completed", done
+        assert done["output_data"] == {"n0": {"words": 4, "characters": 12, "longest": "not"}}
+        ranked = engine.run("rank", {"text": "Flows run plugins; plugins run anywhere."})
+        assert ranked["output_data"] == {
+            "n0": {"keywords": [["plugins", 2], ["run", 2], ["anywhere", 1]], "sentences": 1}
+        }
+        failed = engine.run("fails", {"text": "x"})
+        assert failed["status"] == "failed" and "unknown" in failed["error_message"], failed

@@ -187,7 +187,9 @@ _TRAMPOLINE = ffi.wasmtime_component_func_callback_t(_host_trampoline)
 
 
 def _host_finalize_impl(env: int | None) -> None:
-    _HOST_FUNCS.pop(env or 0, None)
+    funcs = _HOST_FUNCS  # None once the interpreter tears the module down at exit
+    if funcs is not None:
+        funcs.pop(env or 0, None)
 
 
 _host_finalize = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_host_finalize_impl)

@@ -11,12 +11,14 @@ stats.call({"text": "one two three"})   # {"words": 3, "characters": 13, ...}
 ```
 
 `PluginSet.from_config(path)` loads plugins from the JSON file every host reads;
-`plugin_step_handler` makes a plugin a workflow step handler.
+`plugin_step_handler` makes a plugin a workflow step handler, `plugin_agent` an AI
+Spine flow agent.
 """
 
 from __future__ import annotations
 
 from ._plugin import PLUGIN_LIMITS, Grants, Plugin, PluginError, PluginInfo
+from .agents import plugin_agent
 from .config import PluginSet
 from .steps import plugin_step_handler, register_plugins
 
@@ -27,6 +29,7 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PluginSet",
+    "plugin_agent",
     "plugin_step_handler",
     "register_plugins",
 ]

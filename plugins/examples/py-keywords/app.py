@@ -2,8 +2,9 @@
 (`make plugins`): the keywords of a text.
 
 Input ``{"text": "...", "top": 3}`` (as a workflow step: the task context's
-``"text"``); output ``{"keywords": [["word", count], ...], "sentences": n}``, the `top`
-most frequent words (ties in alphabetical order) that are not stop words."""
+``"text"``; as a flow agent: the node input's); output
+``{"keywords": [["word", count], ...], "sentences": n}``: the `top` most frequent words
+(ties in alphabetical order) that are not stop words."""
 
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ class Plugin(exports.Plugin):
             raise _invalid(f"input is not JSON: {e}") from None
         if not isinstance(value, dict):
             raise _invalid('input must be an object with a string "text"')
-        context = value.get("context")
-        text = value.get("text", context.get("text") if isinstance(context, dict) else None)
+        # As a workflow step: the task context's text; as a flow agent: the node input's.
+        nested = value.get("context", value.get("input"))
+        text = value.get("text", nested.get("text") if isinstance(nested, dict) else None)
         top = value.get("top", 3)
         if not isinstance(text, str):
             raise _invalid('input must be an object with a string "text"')

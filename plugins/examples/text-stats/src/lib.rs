@@ -1,7 +1,8 @@
 //! An example plugin: `{"text": "..."}` in, its counts out:
 //! `{"words": 3, "characters": 15, "longest": "example", "calls": 2}`, where `calls`
 //! counts the calls so far in the plugin's own key-value namespace (absent when the
-//! host grants none). As a workflow step it counts the task context's `"text"`.
+//! host grants none). As a workflow step it counts the task context's `"text"`, as a flow
+//! agent the node input's.
 
 wit_bindgen::generate!({ world: "agentcell-plugin", path: "../../wit" });
 
@@ -42,6 +43,7 @@ impl Guest for TextStats {
         let text = input
             .get("text")
             .or_else(|| input.pointer("/context/text"))
+            .or_else(|| input.pointer("/input/text"))
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("input must be an object with a string \"text\""))?;
         let words: Vec<&str> = text.split_whitespace().collect();
