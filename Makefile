@@ -122,6 +122,7 @@ bench: build
 	$(PY) benches/worker.py
 	$(CARGO) build --release -p agentcell-host --example mesh_sign
 	$(PY) benches/mesh.py
+	$(PY) benches/limits.py
 
 # Approximate search on isotropic data against hnswlib (issue 3); not in `make bench`:
 # building the HNSW graph of 100,000 x 768 takes minutes.

@@ -26,6 +26,8 @@ WASM_BUILD = REPO / "target" / "wasm32-wasip2" / "release" / "agentcell_componen
 # which every runtime in the tests loads, child processes included.
 TEST_WASM = REPO / "target" / "agentcell-test.wasm"
 os.environ["AGENTCELL_WASM"] = str(TEST_WASM)
+# Where the docs' plugin examples find the plugins `make plugins` builds.
+os.environ["AGENTCELL_EXAMPLE_PLUGINS"] = str(REPO / "target" / "plugins" / "wasm32-wasip2" / "release")
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 def test_every_system_has_a_page() -> None:
     names = {p.stem for p in PAGES}
-    assert {"attune", "aispine", "memory", "hosts", "boundary", "worker", "mesh"} <= names
+    assert {"attune", "aispine", "memory", "hosts", "boundary", "worker", "mesh", "plugins"} <= names
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
