@@ -13,13 +13,13 @@ TEST_WASM := target/agentcell-test.wasm
 CARGO  := cargo
 
 .PHONY: demo test setup setup-rust setup-python setup-js setup-system wasm build wheel \
-        test-rust test-python test-js lint bench bench-ann clean plugins
+        test-rust test-python test-js lint bench bench-ann clean plugins edge
 
 demo: build
 	$(PY) examples/demo.py
 	./target/release/agentcell health
 
-test: build setup-system lint test-rust test-python test-js
+test: build setup-system $(TOOLS)/wasmtime lint test-rust test-python test-js
 	@echo "all tests passed"
 
 setup: setup-rust setup-python setup-js
@@ -76,7 +76,29 @@ plugins: setup-rust setup-python
 	    -p plugins/examples/py-keywords app -o $(PLUGIN_DIR)/py_keywords.wasm
 	echo "plugins: $$(ls $(PLUGIN_DIR)/*.wasm | xargs -n1 basename | tr '\n' ' ')"
 
-build: wasm plugins setup-js
+# The edge build (edge/): the core composed with wac between an adapter of its imports
+# (wasi:keyvalue, wasi:http, wasi:config) and an HTTP front (wasi:http/incoming-handler).
+# wac and the wasmtime command (only `serve` with key-value and config support, for the
+# tests) are built from crates into target/tools.
+TOOLS     := target/tools/bin
+EDGE      := target/edge/agentcell-http.wasm
+EDGE_PART := target/edge-build/wasm32-wasip2/release
+$(TOOLS)/wac:
+	$(CARGO) install wac-cli@0.12.0 --locked --no-default-features --root target/tools --target-dir target/tools-build
+$(TOOLS)/wasmtime:
+	$(CARGO) install wasmtime-cli@48.0.8 --locked --no-default-features \
+	    --features run,serve,component-model-async,wasi-keyvalue,wasi-config,cranelift,parallel-compilation \
+	    --root target/tools --target-dir target/tools-build
+edge: wasm $(TOOLS)/wac
+	cd edge && $(CARGO) build --release --target wasm32-wasip2 --target-dir ../target/edge-build
+	mkdir -p target/edge
+	$(TOOLS)/wac compose edge/agentcell-http.wac -o $(EDGE) \
+	    --dep agentcell:core=$(WASM) \
+	    --dep agentcell:edge-imports=$(EDGE_PART)/agentcell_edge_imports.wasm \
+	    --dep agentcell:edge-front=$(EDGE_PART)/agentcell_edge_front.wasm
+	echo "edge: $(EDGE) $$(stat -c %s $(EDGE)) bytes"
+
+build: wasm plugins edge setup-js
 	$(CARGO) build --release -p agentcell-host
 	cd host-js && node scripts/build.mjs
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e host-python
@@ -89,6 +111,8 @@ lint: setup-python
 	$(PY) scripts/wit_facade.py --check
 	$(CARGO) fmt --all --check
 	cd plugins && $(CARGO) fmt --all --check
+	cd edge && $(CARGO) fmt --all --check
+	cd edge && $(CARGO) clippy --release --target wasm32-wasip2 --target-dir ../target/edge-build -- -D warnings
 	cd plugins && $(CARGO) clippy --release --target wasm32-wasip2 --target-dir ../target/plugins -- -D warnings
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --release -p agentcell-component --target wasm32-wasip2 -- -D warnings
