@@ -87,7 +87,7 @@ $(TOOLS)/wac:
 	$(CARGO) install wac-cli@0.12.0 --locked --no-default-features --root target/tools --target-dir target/tools-build
 $(TOOLS)/wasmtime:
 	$(CARGO) install wasmtime-cli@48.0.8 --locked --no-default-features \
-	    --features run,serve,component-model-async,wasi-keyvalue,wasi-config,cranelift,parallel-compilation \
+	    --features run,serve,component-model-async,pooling-allocator,wasi-keyvalue,wasi-config,cranelift,parallel-compilation \
 	    --root target/tools --target-dir target/tools-build
 edge: wasm $(TOOLS)/wac
 	cd edge && $(CARGO) build --release --target wasm32-wasip2 --target-dir ../target/edge-build
@@ -133,7 +133,7 @@ test-js:
 	cd host-js && node --test test/*.test.mjs
 
 # Boundary benchmarks: ours against wasmtime-py's default Func.__call__, same run.
-bench: build
+bench: build $(TOOLS)/wasmtime
 	$(CARGO) build --release -p agentcell-host --example infer_native
 	$(PY) benches/boundary.py
 	$(PY) benches/attune.py
@@ -147,6 +147,7 @@ bench: build
 	$(CARGO) build --release -p agentcell-host --example mesh_sign
 	$(PY) benches/mesh.py
 	$(PY) benches/limits.py
+	$(PY) benches/edge.py
 
 # Approximate search on isotropic data against hnswlib (issue 3); not in `make bench`:
 # building the HNSW graph of 100,000 x 768 takes minutes.
