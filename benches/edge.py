@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import tempfile
@@ -28,13 +27,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from service import KEY, wrk  # the same load generator and key as the service benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 AGENTCELL = ROOT / "target" / "release" / "agentcell"
 WASMTIME = ROOT / "target" / "tools" / "bin" / "wasmtime"
 EDGE = ROOT / "target" / "edge" / "agentcell-http.wasm"
 JCO = ROOT / "host-js" / "node_modules" / "@bytecodealliance" / "jco" / "dist" / "jco.js"
 EDGE_JS = ROOT / "host-js" / "src" / "edge"
-KEY = "sk_bench"
 TRANSLATE_LUA = """
 wrk.method = "POST"
 wrk.body = '{"axes":{"warmth":0.9,"cognitive_load":0.8,"verbosity_preference":0.2}}'
@@ -47,22 +47,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def wrk(url: str, *extra: str, allow_404: bool = False) -> tuple[float, str, str]:
-    out = subprocess.run(
-        ["wrk", "-t2", "-c32", "-d5s", "--latency", "-H", f"Authorization: Bearer {KEY}", *extra, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors and not allow_404:
-        raise RuntimeError(f"{errors.group(1)} failed responses:\n{out}")
-    return rps, p50, p99
 
 
 def start(kind: str, data: Path) -> tuple[subprocess.Popen[str], str]:
@@ -108,7 +92,7 @@ def measure(kind: str) -> dict[str, tuple[float, str, str]]:
                 script.write(TRANSLATE_LUA)
             return {
                 "POST /v1/translate": wrk(f"{base}/v1/translate", "-s", script.name),
-                "GET /v1/context": wrk(f"{base}/v1/context/bench", allow_404=kind == "wasmtime serve"),
+                "GET /v1/context": wrk(f"{base}/v1/context/bench", allow_non_2xx=kind == "wasmtime serve"),
             }
         finally:
             proc.terminate()

@@ -46,7 +46,9 @@ end
 """
 
 
-def wrk(url: str, *extra: str) -> tuple[float, str, str]:
+def wrk(url: str, *extra: str, allow_non_2xx: bool = False) -> tuple[float, str, str]:
+    """Requests/s, p50 and p99 of wrk -t2 -c32 -d5s on `url` with the bench key; a
+    non-2xx answer fails the run unless `allow_non_2xx`."""
     out = subprocess.run(
         ["wrk", "-t2", "-c32", "-d5s", "--latency", "-H", f"Authorization: Bearer {KEY}", *extra, url],
         capture_output=True,
@@ -57,7 +59,7 @@ def wrk(url: str, *extra: str) -> tuple[float, str, str]:
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
+    if errors and not allow_non_2xx:
         raise RuntimeError(f"{errors.group(1)} failed responses:\n{out}")
     return rps, p50, p99
 
