@@ -236,3 +236,42 @@ def test_flow_nodes_run_plugins() -> None:
         }
         failed = engine.run("fails", {"text": "x"})
         assert failed["status"] == "failed" and "unknown" in failed["error_message"], failed
+
+
+def test_agentcell_serve_runs_local_agents_as_its_plugins(tmp_path: Path) -> None:
+    """The Rust host: `agentcell serve --plugins FILE`, an AI Spine agent registered with
+    endpoint `local://<plugin>`, a flow over the HTTP API."""
+    import time
+
+    from .agents import chain
+    from .conftest import Server
+
+    config = tmp_path / "plugins.json"
+    config.write_text(json.dumps({"plugins": {"stats": {"path": str(TEXT_STATS), "kv": True}}}))
+    server = Server(tmp_path / "data", "--plugins", str(config), "--rate-limit", "0")
+    try:
+        for agent_id, endpoint in (("stats", "local://stats"), ("ghost", "local://ghost")):
+            agent = {"agent_id": agent_id, "name": agent_id, "endpoint": endpoint, "agent_type": "processor"}
+            assert server.request("POST", "/agents", {**agent, "capabilities": ["count"]})[0] == 200
+        assert server.request("POST", "/flows", chain("count", "stats"))[0] == 200
+        assert server.request("POST", "/flows", chain("haunted", "ghost"))[0] == 200
+        outcomes = {}
+        for flow_id in ("count", "haunted"):
+            status, started, _ = server.request(
+                "POST", "/flows/execute", {"flow_id": flow_id, "input_data": {"text": "one two"}}
+            )
+            assert status == 200, started
+            deadline = time.monotonic() + 20
+            while True:
+                _, execution, _ = server.request("GET", f"/executions/{started['execution_id']}")
+                if execution["status"] in ("completed", "failed") or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            outcomes[flow_id] = execution
+        count = outcomes["count"]
+        assert count["status"] == "completed", count
+        assert count["output_data"]["n0"] == {"words": 2, "characters": 7, "longest": "one", "calls": 1}
+        assert outcomes["haunted"]["status"] == "failed"
+        assert "no plugin" in outcomes["haunted"]["error_message"], outcomes["haunted"]
+    finally:
+        server.stop()

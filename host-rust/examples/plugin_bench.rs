@@ -28,13 +28,19 @@ fn per_second(seconds: f64, mut f: impl FnMut()) -> f64 {
 fn main() {
     let seconds: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let core = |limits: Limits| {
-        let rt = Runtime::builder().memory_storage().component_file(test_component_path()).limits(limits).build().unwrap();
+        let rt = Runtime::builder()
+            .memory_storage()
+            .component_file(test_component_path())
+            .limits(limits)
+            .build()
+            .unwrap();
         per_second(seconds, || rt.noop().unwrap())
     };
     let none = Limits { memory_bytes: None, call_timeout: None };
     let cap = Limits::default();
     let both = Limits { call_timeout: Some(Duration::from_secs(1)), ..Limits::default() };
-    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugins/wasm32-wasip2/release/misbehave.wasm");
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/plugins/wasm32-wasip2/release/misbehave.wasm");
     let input = r#"{"do": "echo", "id": 42, "tags": ["a", "b"]}"#;
     let plugin = |limits: Limits| {
         let p = Plugin::load(&file, None, Grants::default(), limits).unwrap();

@@ -105,6 +105,10 @@ enum Command {
         agent_timeout: f64,
         #[command(flatten)]
         limits: LimitArgs,
+        /// A plugin config (JSON, read by every host): each plugin runs the AI Spine agents
+        /// registered with endpoint `local://<its name>`; key-value grants use --data's storage
+        #[arg(long)]
+        plugins: Option<PathBuf>,
         /// The mesh bus the server's agent publishes and reads on (x0x's daemon routes):
         /// a SQLite file shared with other processes (default: bus.db in --data; give a
         /// Python agent's data file to meet it there)
@@ -262,6 +266,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
             allow_agents,
             agent_timeout,
             limits,
+            plugins,
             bus,
         } => {
             if let Ok(env) = std::env::var("AGENTCELL_API_KEYS") {
@@ -274,6 +279,13 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
                 return Ok(ExitCode::from(2));
             }
             let backend = storage.backend(true)?;
+            let plugins = match plugins {
+                Some(file) => Some(std::sync::Arc::new(agentcell_host::plugins::PluginSet::from_file(
+                    file,
+                    Some(backend.clone()),
+                )?)),
+                None => None,
+            };
             let addr = agentcell_host::serve::parse_addr(&addr)?;
             let mesh = mesh_node(&storage.data, bus)?;
             let workers =
@@ -294,6 +306,7 @@ fn run(cli: Cli) -> Result<ExitCode, agentcell_host::Error> {
                 http: HttpPolicy::new(allow_agents, Duration::from_secs_f64(agent_timeout)),
                 on_ready: Some(Box::new(announce)),
                 mesh: Some(mesh),
+                plugins,
             };
             agentcell_host::serve::serve(listener, config, agentcell_host::serve::shutdown_signal())?;
             // stdout may be closed by now (a supervisor that read only the first line).

@@ -20,6 +20,38 @@ pub(super) fn is_flows_path(routes: &[String], path: &str) -> bool {
 /// Spreads writes that belong to no execution yet (a new execution, a flow) over the lanes.
 static NEXT_LANE: AtomicU64 = AtomicU64::new(0);
 
+/// The plugin an agent call goes to: endpoint `local://<name>` (the engine calls
+/// `local://<name>/execute`), the in-process agents of this server.
+fn plugin_of(url: &str) -> Option<&str> {
+    url.strip_prefix("local://").map(|rest| rest.split('/').next().unwrap_or_default())
+}
+
+/// An agent call answered by plugin `name`: it gets `{"input", "config"}` of the node,
+/// and its answer (or failure) is worded as an agent server's `POST /execute` answer.
+fn run_plugin(
+    plugins: Option<&crate::plugins::PluginSet>,
+    name: &str,
+    request: &crate::bindings::agentcell::core::http_client::Request,
+) -> Result<crate::bindings::agentcell::core::http_client::Response, HttpError> {
+    use crate::bindings::agentcell::core::http_client::{BodyEncoding, Response};
+    let Some(plugins) = plugins else {
+        return Err(HttpError::Denied(format!(
+            "local://{name}: this server runs no plugins (start it with --plugins)"
+        )));
+    };
+    let plugin = plugins.get(name).map_err(|e| HttpError::Failed(e.to_string()))?;
+    let call: serde_json::Value = serde_json::from_str(request.body.as_deref().unwrap_or("{}"))
+        .map_err(|e| HttpError::Failed(format!("local://{name}: {e}")))?;
+    let input = serde_json::json!({"input": call["input"], "config": call["config"]});
+    let reply = match plugin.call(&input) {
+        Ok(serde_json::Value::Object(output)) => serde_json::json!({"status": "success", "output": output}),
+        Ok(other) => serde_json::json!({"status": "success", "output": {"result": other}}),
+        Err(e) => serde_json::json!({"status": "error", "error_message": e.to_string()}),
+    };
+    let headers = vec![("content-type".to_string(), "application/json".to_string())];
+    Ok(Response { status: 200, headers, body: reply.to_string(), body_encoding: BodyEncoding::Utf8 })
+}
+
 pub(super) async fn handle(
     app: &Arc<App>,
     method: &str,
@@ -50,9 +82,13 @@ fn dispatch(app: &Arc<App>, calls: Vec<AgentCall>) {
             }
             let policy = app.runtime.http_policy().clone();
             let request = call.request.clone();
-            let answer = tokio::task::spawn_blocking(move || policy.send(&request))
-                .await
-                .unwrap_or_else(|e| Err(HttpError::Failed(format!("the agent call did not finish: {e}"))));
+            let plugins = app.plugins.clone();
+            let answer = tokio::task::spawn_blocking(move || match plugin_of(&request.url) {
+                Some(name) => run_plugin(plugins.as_deref(), name, &request),
+                None => policy.send(&request),
+            })
+            .await
+            .unwrap_or_else(|e| Err(HttpError::Failed(format!("the agent call did not finish: {e}"))));
             match deliver(&app, call, answer).await {
                 Ok(next) => dispatch(&app, next),
                 // The execution stays as it was; `recover` ends it at the next start.

@@ -66,6 +66,9 @@ pub struct ServeConfig {
     pub on_ready: Option<Box<dyn FnOnce()>>,
     /// The server's agent on the mesh (x0x's daemon routes); `None`: no mesh routes.
     pub mesh: Option<Arc<mesh::MeshNode>>,
+    /// Plugins that AI Spine agents registered with endpoint `local://<plugin name>`
+    /// run as (see `flows::dispatch`); `None`: such agents fail their nodes.
+    pub plugins: Option<Arc<crate::plugins::PluginSet>>,
 }
 
 /// What the server puts up with from its clients.
@@ -178,6 +181,7 @@ pub fn serve(
             flows_routes: routes,
             stopping: stopped.clone(),
             mesh: config.mesh.clone(),
+            plugins: config.plugins.clone(),
         });
         let listener = listener.try_clone().map_err(|e| io("listener", e))?;
         let worker = Worker { app, shared: shared.clone(), answers, overloaded, stopped: stopped.clone() };

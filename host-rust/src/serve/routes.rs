@@ -38,6 +38,8 @@ pub(super) struct App {
     pub(super) stopping: watch::Receiver<bool>,
     /// The server's agent on the mesh, when it serves the mesh routes.
     pub(super) mesh: Option<Arc<super::mesh::MeshNode>>,
+    /// The plugins `local://<name>` agents run as.
+    pub(super) plugins: Option<Arc<crate::plugins::PluginSet>>,
 }
 
 pub(super) type Answer = Response<Full<Bytes>>;
