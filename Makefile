@@ -11,6 +11,10 @@ WASM   := target/wasm32-wasip2/release/agentcell_component.wasm
 # The test build (world agentcell-test: + bench, testing), for tests and benchmarks only.
 TEST_WASM := target/agentcell-test.wasm
 CARGO  := cargo
+# Commands built from crates (wac; wasmtime with serve, for the edge tests) and the edge build.
+TOOLS     := target/tools/bin
+EDGE      := target/edge/agentcell-http.wasm
+EDGE_PART := target/edge-build/wasm32-wasip2/release
 
 .PHONY: demo test setup setup-rust setup-python setup-js setup-system wasm build wheel \
         test-rust test-python test-js lint bench bench-ann clean plugins edge
@@ -80,9 +84,6 @@ plugins: setup-rust setup-python
 # (wasi:keyvalue, wasi:http, wasi:config) and an HTTP front (wasi:http/incoming-handler).
 # wac and the wasmtime command (only `serve` with key-value and config support, for the
 # tests) are built from crates into target/tools.
-TOOLS     := target/tools/bin
-EDGE      := target/edge/agentcell-http.wasm
-EDGE_PART := target/edge-build/wasm32-wasip2/release
 $(TOOLS)/wac:
 	$(CARGO) install wac-cli@0.12.0 --locked --no-default-features --root target/tools --target-dir target/tools-build
 $(TOOLS)/wasmtime:
