@@ -1,6 +1,7 @@
 """Everything that touches wasmtime lives in this package."""
 
-from .runtime import DEFAULT_WASM, LoadedComponent, Runtime, interface_name, load_component, send_request
+from .host_imports import send_request
+from .runtime import DEFAULT_WASM, LoadedComponent, Runtime, interface_name, load_component
 from .values import Err, Ok
 
 __all__ = [

@@ -12,8 +12,9 @@ import wasmtime
 from wasmtime.component import Linker
 
 from .._twins import async_twin
+from .._wasm.host_imports import _define
 from .._wasm.limits import Limits
-from .._wasm.runtime import Runtime, _define
+from .._wasm.runtime import Runtime
 from .._wasm.values import Err
 from ..errors import AgentcellError, ComponentLoadError, InvalidArgumentError
 from ..http import HttpPolicy
