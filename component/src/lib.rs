@@ -17,6 +17,7 @@ pub mod memory;
 pub mod mesh;
 pub mod meta;
 pub mod ports;
+pub mod staged;
 pub mod testing;
 pub mod workflows;
 

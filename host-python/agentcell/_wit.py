@@ -589,6 +589,15 @@ class WorkflowsStepResult(TypedDict):
     result_json: str
 
 
+class WorkflowsExchanged(TypedDict):
+    """What `exchange` did."""
+
+    # The answers to the results, in their order.
+    completions: list[WorkflowsCompletion]
+    # The steps claimed after the results were recorded.
+    claimed: list[WorkflowsClaimedStep]
+
+
 # The six groups of canonical axes.
 AttuneCategory = Literal["cognitive", "emotional", "social", "preferences", "control", "safety"]
 
@@ -1226,6 +1235,25 @@ class Workflows:
         order. A result that is not valid JSON fails the whole call, recording nothing.
         """
         out: list[WorkflowsCompletion] = self._call_ok("workflows", "complete-many", results)
+        return out
+
+    def exchange(
+        self,
+        results: Sequence[WorkflowsStepResult],
+        worker_id: Text,
+        handlers: Sequence[Text],
+        max: int,
+        lease_ms: int,
+    ) -> WorkflowsExchanged:
+        """A worker's whole turn in one call: `complete-many` of `results`, then `claim`
+        of up to `max` steps, both applied in one storage commit (one transaction, one
+        sync to disk) when no other worker changed those tasks meanwhile, else each
+        again on its own. A step that one of the results made due may be among the
+        claimed. Errors as `complete-many` and `claim`.
+        """
+        out: WorkflowsExchanged = self._call_ok(
+            "workflows", "exchange", results, worker_id, handlers, max, lease_ms
+        )
         return out
 
     def next_due_in(self) -> int | None:

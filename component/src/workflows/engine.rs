@@ -20,7 +20,7 @@ use serde_json::Value;
 
 pub const NAMESPACE: &str = "workflows";
 
-/// How many queue keys one claim looks at.
+/// How many queue keys one claim looks at, at least.
 const CLAIM_WINDOW: u32 = 64;
 
 /// How long a queue key may point to a task not yet in storage (a creation between
@@ -289,7 +289,10 @@ pub fn claim(
     if max == 0 {
         return Ok(out);
     }
-    let (keys, _) = storage.list_keys(NAMESPACE, "due/", None, CLAIM_WINDOW)?;
+    // A window a few times what is wanted, so that workers claiming at once mostly
+    // take different tasks (each starts at a random place in it).
+    let window = (max as u32).saturating_mul(4).clamp(CLAIM_WINDOW, 1000);
+    let (keys, _) = storage.list_keys(NAMESPACE, "due/", None, window)?;
     let mut due: Vec<(i64, String)> = keys
         .iter()
         .filter_map(|k| parse_due_key(k).map(|(ms, id)| (ms, id.to_string())))
@@ -352,17 +355,36 @@ pub fn claim(
         }
         changed.push(Change { guard: (key, Some(text)), writes, task, taken });
     }
-    // One commit for every task claimed; when another worker changed one of them
-    // first, each is tried alone, so the others are still claimed.
-    let guards: Vec<_> = changed.iter().map(|c| c.guard.clone()).collect();
-    let writes: Vec<_> = changed.iter().flat_map(|c| c.writes.iter().cloned()).collect();
-    let all = !changed.is_empty() && storage.commit(NAMESPACE, &guards, &writes)?;
-    for change in changed {
-        if all || storage.commit(NAMESPACE, std::slice::from_ref(&change.guard), &change.writes)? {
+    // One commit for every task claimed. When another worker changed some of them
+    // first, one more commit for those still as read; only if that fails too is each
+    // tried alone (a commit, and a sync to disk, per task).
+    if changed.is_empty() || commit_changes(storage, &changed)? {
+        out.extend(changed.iter().flat_map(|c| claimed_steps(&c.task, &c.taken)));
+        return Ok(out);
+    }
+    let keys: Vec<String> = changed.iter().map(|c| c.guard.0.clone()).collect();
+    let current = storage.get_many(NAMESPACE, &keys)?;
+    let (still, lost): (Vec<(Change, Option<String>)>, Vec<_>) =
+        changed.into_iter().zip(current).partition(|(c, now)| c.guard.1 == *now);
+    let still: Vec<Change> = still.into_iter().map(|(c, _)| c).collect();
+    drop(lost);
+    if !still.is_empty() && commit_changes(storage, &still)? {
+        out.extend(still.iter().flat_map(|c| claimed_steps(&c.task, &c.taken)));
+        return Ok(out);
+    }
+    for change in still {
+        if storage.commit(NAMESPACE, std::slice::from_ref(&change.guard), &change.writes)? {
             out.extend(claimed_steps(&change.task, &change.taken));
         }
     }
     Ok(out)
+}
+
+/// Commits several tasks' claims together; false when one of them changed meanwhile.
+fn commit_changes(storage: &dyn Storage, changed: &[Change]) -> Result<bool> {
+    let guards: Vec<_> = changed.iter().map(|c| c.guard.clone()).collect();
+    let writes: Vec<_> = changed.iter().flat_map(|c| c.writes.iter().cloned()).collect();
+    Ok(storage.commit(NAMESPACE, &guards, &writes)?)
 }
 
 /// One task changed by a claim: its guard, its writes, and the steps it hands out.
@@ -495,6 +517,51 @@ pub fn complete_many(
     }
     // Another worker changed one of the tasks first: each result alone.
     finished.iter().zip(jitters).map(|(f, j)| complete(storage, f.at, f.result_json, now, j)).collect()
+}
+
+/// What [`exchange`] did: the answers to the results, and the steps claimed.
+#[derive(Debug)]
+pub struct Exchanged {
+    pub completions: Vec<Completion>,
+    pub claimed: Vec<Claimed>,
+}
+
+/// What a worker asks [`claim`] for.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    pub worker: &'a str,
+    pub handlers: &'a [String],
+    pub max: u32,
+    pub lease_ms: u32,
+}
+
+/// [`complete_many`] and then [`claim`], staged and applied in one storage commit (one
+/// transaction, one sync to disk) when no other worker changed the tasks meanwhile;
+/// else each again alone on the storage. A step made due by one of the results can be
+/// claimed in the same call.
+pub fn exchange(
+    storage: &dyn Storage,
+    finished: &[Finished<'_>],
+    wants: ClaimRequest<'_>,
+    now: i64,
+    random: f64,
+    mut jitter: impl FnMut() -> f64,
+) -> Result<Exchanged> {
+    let staged = crate::staged::Staged::new(storage, NAMESPACE);
+    let together = complete_many(&staged, finished, now, &mut jitter).and_then(|completions| {
+        let claimed = claim(&staged, wants.worker, wants.handlers, wants.max, wants.lease_ms, now, random)?;
+        Ok(Exchanged { completions, claimed })
+    });
+    // On an error (a result for a task that is gone, say), the plain path records the
+    // other results before it answers with the error, as `complete-many` does.
+    if let Ok(both) = together {
+        if staged.flush()? {
+            return Ok(both);
+        }
+    }
+    let completions = complete_many(storage, finished, now, &mut jitter)?;
+    let claimed = claim(storage, wants.worker, wants.handlers, wants.max, wants.lease_ms, now, random)?;
+    Ok(Exchanged { completions, claimed })
 }
 
 /// Milliseconds until the first queue key falls due (0: now), none when the queue is

@@ -279,3 +279,194 @@ fn results_of_several_tasks_are_recorded_in_one_call_and_a_stale_one_still_rejec
     let bad = [Finished { at: finished[0].at, result_json: "nope" }];
     assert_eq!(complete_many(&s, &bad, 1003, || 0.0).unwrap_err().field.as_deref(), Some("result"));
 }
+
+/// A storage that counts commits and can make the first ones fail as if another
+/// worker had changed a task first.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStorage,
+    commits: std::cell::Cell<u32>,
+    lose_first: std::cell::Cell<u32>,
+}
+
+impl Storage for Counting {
+    fn get(&self, ns: &str, key: &str) -> std::result::Result<Option<String>, crate::ports::StorageError> {
+        self.inner.get(ns, key)
+    }
+    fn set(&self, ns: &str, key: &str, value: &str) -> std::result::Result<(), crate::ports::StorageError> {
+        self.inner.set(ns, key, value)
+    }
+    fn delete(&self, ns: &str, key: &str) -> std::result::Result<bool, crate::ports::StorageError> {
+        self.inner.delete(ns, key)
+    }
+    fn list_keys(
+        &self,
+        ns: &str,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> std::result::Result<(Vec<String>, Option<String>), crate::ports::StorageError> {
+        self.inner.list_keys(ns, prefix, cursor, limit)
+    }
+    fn set_many(
+        &self,
+        ns: &str,
+        e: &[(String, String)],
+    ) -> std::result::Result<(), crate::ports::StorageError> {
+        self.inner.set_many(ns, e)
+    }
+    fn delete_many(&self, ns: &str, keys: &[String]) -> std::result::Result<u32, crate::ports::StorageError> {
+        self.inner.delete_many(ns, keys)
+    }
+    fn compare_and_set(
+        &self,
+        ns: &str,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> std::result::Result<bool, crate::ports::StorageError> {
+        self.inner.compare_and_set(ns, key, expected, value)
+    }
+    fn commit(
+        &self,
+        ns: &str,
+        guards: &[crate::ports::Guard],
+        writes: &[crate::ports::Write],
+    ) -> std::result::Result<bool, crate::ports::StorageError> {
+        self.commits.set(self.commits.get() + 1);
+        if self.lose_first.get() > 0 {
+            self.lose_first.set(self.lose_first.get() - 1);
+            return Ok(false);
+        }
+        self.inner.commit(ns, guards, writes)
+    }
+}
+
+fn counting_diamond() -> (Counting, String) {
+    let s = Counting::default();
+    register_template(&s, DIAMOND).unwrap();
+    let task = create_task(
+        &s,
+        r#"{"name": "diamond", "namespace": "test", "context": {"even_number": 6}}"#,
+        1_000_000,
+    )
+    .unwrap();
+    (s, task.task_uuid)
+}
+
+const ANY: ClaimRequest<'static> = ClaimRequest { worker: "w1", handlers: &[], max: 10, lease_ms: 5000 };
+
+#[test]
+fn exchange_records_results_and_claims_what_they_made_due_in_one_commit() {
+    let (s, task) = counting_diamond();
+    let first = exchange(&s, &[], ANY, 1000, 0.5, || 0.0).unwrap();
+    assert_eq!(first.claimed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["start"]);
+    let start = &first.claimed[0];
+    let result = ok(json!({"value": 36}));
+    let before = s.commits.get();
+    let turn = exchange(
+        &s,
+        &[Finished { at: at(&start.task_uuid, &start.step_uuid, "w1", start.attempt), result_json: &result }],
+        ANY,
+        1001,
+        0.5,
+        || 0.0,
+    )
+    .unwrap();
+    assert_eq!(s.commits.get() - before, 1, "the result and the claim share one commit");
+    assert_eq!(turn.completions, [Completion::Recorded(StepState::Complete)]);
+    let mut names: Vec<&str> = turn.claimed.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["left", "right"]);
+    assert_eq!(turn.claimed[0].context["dependency_results"]["start"]["result"]["value"], 36);
+    let stored = get_task(&s.inner, &task).unwrap();
+    assert_eq!(stored.steps.iter().filter(|x| x.lease.is_some()).count(), 2, "both leases are stored");
+    assert!(exchange(&s, &[], ANY, 1002, 0.5, || 0.0).unwrap().claimed.is_empty(), "claimed once only");
+}
+
+#[test]
+fn exchange_runs_each_part_alone_when_another_worker_changed_a_task_first() {
+    let (s, task) = counting_diamond();
+    let start = exchange(&s, &[], ANY, 1000, 0.5, || 0.0).unwrap().claimed.remove(0);
+    let result = ok(json!({"value": 36}));
+    s.lose_first.set(1);
+    let turn = exchange(
+        &s,
+        &[Finished { at: at(&start.task_uuid, &start.step_uuid, "w1", start.attempt), result_json: &result }],
+        ANY,
+        1001,
+        0.5,
+        || 0.0,
+    )
+    .unwrap();
+    assert_eq!(turn.completions, [Completion::Recorded(StepState::Complete)]);
+    assert_eq!(turn.claimed.len(), 2);
+    let stored = get_task(&s.inner, &task).unwrap();
+    assert_eq!(stored.steps[0].results.as_ref().unwrap()["result"]["value"], 36);
+}
+
+#[test]
+fn exchange_with_a_result_that_is_not_json_records_and_claims_nothing() {
+    let (s, task) = counting_diamond();
+    let start = exchange(&s, &[], ANY, 1000, 0.5, || 0.0).unwrap().claimed.remove(0);
+    let before = get_task(&s.inner, &task).unwrap();
+    let err = exchange(
+        &s,
+        &[Finished { at: at(&start.task_uuid, &start.step_uuid, "w1", start.attempt), result_json: "{" }],
+        ANY,
+        1001,
+        0.5,
+        || 0.0,
+    )
+    .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("result"));
+    assert_eq!(get_task(&s.inner, &task).unwrap().steps, before.steps);
+}
+
+#[test]
+fn a_claim_that_loses_its_commit_takes_the_tasks_still_as_read_in_one_more() {
+    let s = Counting::default();
+    register_template(&s, DIAMOND).unwrap();
+    let request = r#"{"name": "diamond", "namespace": "test", "context": {"even_number": 6}}"#;
+    for n in 0..5 {
+        create_task(&s, request, 1_000_000 + n).unwrap();
+    }
+    let ours = claim(&s.inner, "w2", &[], 1, 5000, 1000, 0.0).unwrap(); // another worker takes one
+    assert_eq!(ours.len(), 1);
+    let before = s.commits.get();
+    s.lose_first.set(1);
+    let claimed = claim(&s, "w1", &[], 10, 5000, 1000, 0.5).unwrap();
+    assert_eq!(claimed.len(), 4, "the four tasks the other worker left");
+    assert_eq!(s.commits.get() - before, 2, "the lost commit and one more, not one per task");
+}
+
+#[test]
+#[ignore = "a timing probe: cargo test --release -- --ignored --nocapture probe"]
+fn probe_exchange_cost() {
+    let s = MemoryStorage::default();
+    register_template(
+        &s,
+        r#"{"name": "noop1", "steps": [{"name": "only", "handler": {"callable": "noop"}}]}"#,
+    )
+    .unwrap();
+    for n in 0..2000 {
+        create_task(&s, r#"{"name": "noop1"}"#, 1_000_000 + n).unwrap();
+    }
+    let res = r#"{"success":true,"result":{},"metadata":{},"retryable":true}"#;
+    let t = std::time::Instant::now();
+    let mut pending: Vec<Claimed> = Vec::new();
+    let mut n = 0;
+    loop {
+        let fin: Vec<Finished<'_>> = pending
+            .iter()
+            .map(|c| Finished { at: at(&c.task_uuid, &c.step_uuid, "w1", c.attempt), result_json: res })
+            .collect();
+        let out = exchange(&s, &fin, ClaimRequest { max: 32, ..ANY }, 2000, 0.5, || 0.0).unwrap();
+        n += out.claimed.len();
+        if out.claimed.is_empty() {
+            break;
+        }
+        pending = out.claimed;
+    }
+    println!("exchange: {:.1} us/step", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+}

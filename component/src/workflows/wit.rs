@@ -20,6 +20,33 @@ fn completion(done: Completion) -> w::Completion {
     }
 }
 
+fn claimed_step(c: engine::Claimed) -> w::ClaimedStep {
+    w::ClaimedStep {
+        task_uuid: c.task_uuid,
+        step_uuid: c.step_uuid,
+        name: c.name,
+        handler: c.handler,
+        attempt: c.attempt,
+        context_json: json_text(&c.context),
+        lease_until_ms: c.lease_until_ms.max(0) as u64,
+    }
+}
+
+fn finished(results: &[w::StepResult]) -> Vec<engine::Finished<'_>> {
+    results
+        .iter()
+        .map(|r| engine::Finished {
+            at: Attempt {
+                task_uuid: &r.task_uuid,
+                step_uuid: &r.step_uuid,
+                worker: &r.worker_id,
+                attempt: r.attempt,
+            },
+            result_json: &r.result_json,
+        })
+        .collect()
+}
+
 impl w::Guest for Component {
     fn register_template(text: String) -> WitResult<String> {
         wit_result(
@@ -81,18 +108,24 @@ impl w::Guest for Component {
     ) -> WitResult<Vec<w::ClaimedStep>> {
         let claimed =
             engine::claim(&HostStorage, &worker_id, &handlers, max, lease_ms, now_ms(), random_unit())?;
-        Ok(claimed
-            .into_iter()
-            .map(|c| w::ClaimedStep {
-                task_uuid: c.task_uuid,
-                step_uuid: c.step_uuid,
-                name: c.name,
-                handler: c.handler,
-                attempt: c.attempt,
-                context_json: json_text(&c.context),
-                lease_until_ms: c.lease_until_ms.max(0) as u64,
-            })
-            .collect())
+        Ok(claimed.into_iter().map(claimed_step).collect())
+    }
+    fn exchange(
+        results: Vec<w::StepResult>,
+        worker_id: String,
+        handlers: Vec<String>,
+        max: u32,
+        lease_ms: u32,
+    ) -> WitResult<w::Exchanged> {
+        let wants = engine::ClaimRequest { worker: &worker_id, handlers: &handlers, max, lease_ms };
+        let done =
+            engine::exchange(&HostStorage, &finished(&results), wants, now_ms(), random_unit(), || {
+                random_unit() * 2.0 - 1.0
+            })?;
+        Ok(w::Exchanged {
+            completions: done.completions.into_iter().map(completion).collect(),
+            claimed: done.claimed.into_iter().map(claimed_step).collect(),
+        })
     }
     fn renew(
         task_uuid: String,
@@ -117,19 +150,8 @@ impl w::Guest for Component {
         Ok(completion(done))
     }
     fn complete_many(results: Vec<w::StepResult>) -> WitResult<Vec<w::Completion>> {
-        let finished: Vec<engine::Finished<'_>> = results
-            .iter()
-            .map(|r| engine::Finished {
-                at: Attempt {
-                    task_uuid: &r.task_uuid,
-                    step_uuid: &r.step_uuid,
-                    worker: &r.worker_id,
-                    attempt: r.attempt,
-                },
-                result_json: &r.result_json,
-            })
-            .collect();
-        let done = engine::complete_many(&HostStorage, &finished, now_ms(), || random_unit() * 2.0 - 1.0)?;
+        let done =
+            engine::complete_many(&HostStorage, &finished(&results), now_ms(), || random_unit() * 2.0 - 1.0)?;
         Ok(done.into_iter().map(completion).collect())
     }
     fn next_due_in() -> WitResult<Option<u64>> {

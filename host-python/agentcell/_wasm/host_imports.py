@@ -128,9 +128,14 @@ def _storage_imports(get_storage: Callable[[], StorageBackend]) -> dict[str, Hos
     def get(ns: bytes, key: bytes) -> bytes | None:
         return get_storage().get_utf8(ns.decode(), key.decode())
 
-    def get_many(ns: bytes, keys: list[bytes]) -> list[bytes | None]:
-        storage, namespace = get_storage(), ns.decode()
-        return [storage.get_utf8(namespace, k.decode()) for k in keys]
+    def get_many(ns: bytes, keys: list[bytes]) -> list[bytes | str | None]:
+        storage, names = get_storage(), [k.decode() for k in keys]
+        # One round trip for all keys; as bytes where the backend can (no re-encode).
+        raw = getattr(storage, "get_many_utf8", None)
+        if raw is not None:
+            values: list[bytes | str | None] = raw(ns.decode(), names)
+            return values
+        return list(storage.get_many(ns.decode(), names))
 
     def set_many(ns: bytes, entries: list[tuple[bytes, bytes]]) -> None:
         get_storage().set_many(ns.decode(), [(k.decode(), v) for k, v in entries])

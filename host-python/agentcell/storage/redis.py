@@ -120,8 +120,17 @@ class RedisStorage:
             check_key("key", key)
         if not keys:
             return []
-        values = self._call(self._db.mget, [_value_key(ns, k) for k in keys])
-        return [v.decode() if v is not None else None for v in values]
+        return [v.decode() if v is not None else None for v in self.get_many_utf8(ns, keys)]
+
+    def get_many_utf8(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
+        """`get_many`, returning each value's UTF-8 bytes as stored (one MGET)."""
+        check_key("namespace", ns)
+        for key in keys:
+            check_key("key", key)
+        if not keys:
+            return []
+        values: list[bytes | None] = self._call(self._db.mget, [_value_key(ns, k) for k in keys])
+        return values
 
     def set(self, ns: str, key: str, value: str | bytes) -> None:
         self.set_many(ns, [(key, value)])

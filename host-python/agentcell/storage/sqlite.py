@@ -137,7 +137,30 @@ class SQLiteStorage:
         return keys, (keys[-1] if len(rows) > limit else None)
 
     def get_many(self, ns: str, keys: Sequence[str]) -> list[str | None]:
-        return [self.get(ns, k) for k in keys]
+        return [v.decode() if v is not None else None for v in self.get_many_utf8(ns, keys)]
+
+    def get_many_utf8(self, ns: str, keys: Sequence[str]) -> list[bytes | None]:
+        """`get_many`, returning each value's UTF-8 bytes as stored (one statement per
+        500 keys)."""
+        check_key("namespace", ns)
+        for key in keys:
+            check_key("key", key)
+        found: dict[str, bytes] = {}
+        try:
+            with self._lock:
+                for chunk in _chunks(keys):
+                    found.update(self._select(ns, chunk))
+        except self._sqlite3.Error as e:
+            raise StorageFailure("unavailable", f"{self.path}: {e}") from e
+        return [found.get(k) for k in keys]
+
+    def _select(self, ns: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The values of those of `keys` present (one statement; the caller holds the lock)."""
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            f"SELECT key, CAST(value AS BLOB) FROM kv WHERE ns=? AND key IN ({marks})", (ns, *keys)
+        ).fetchall()
+        return {str(k): bytes(v) for k, v in rows}
 
     def set_many(self, ns: str, entries: Sequence[tuple[str, str | bytes]]) -> None:
         """Stores every entry or none. A value is `str` or its UTF-8 `bytes` (stored as
@@ -197,22 +220,21 @@ class SQLiteStorage:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    for key, expected in guards:
-                        row = self._db.execute(
-                            "SELECT CAST(value AS BLOB) FROM kv WHERE ns=? AND key=?", (ns, key)
-                        ).fetchone()
-                        if (row[0].decode() if row is not None else None) != expected:
-                            self._db.execute("ROLLBACK")
-                            return False
-                    for key, value in writes:
-                        if value is None:
-                            self._db.execute("DELETE FROM kv WHERE ns=? AND key=?", (ns, key))
-                        else:
-                            self._db.execute(
-                                "INSERT INTO kv (ns, key, value) VALUES (?, ?, CAST(? AS TEXT))"
-                                " ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
-                                (ns, key, value),
-                            )
+                    if guards and not self._guards_hold(ns, guards):
+                        self._db.execute("ROLLBACK")
+                        return False
+                    # The last write of a key wins, as if applied one by one.
+                    final = dict(writes)
+                    gone = [(ns, k) for k, v in final.items() if v is None]
+                    kept = [(ns, k, v) for k, v in final.items() if v is not None]
+                    if gone:
+                        self._db.executemany("DELETE FROM kv WHERE ns=? AND key=?", gone)
+                    if kept:
+                        self._db.executemany(
+                            "INSERT INTO kv (ns, key, value) VALUES (?, ?, CAST(? AS TEXT))"
+                            " ON CONFLICT (ns, key) DO UPDATE SET value=excluded.value",
+                            kept,
+                        )
                     self._db.execute("COMMIT")
                     return True
                 except BaseException:
@@ -221,8 +243,23 @@ class SQLiteStorage:
         except self._sqlite3.Error as e:
             raise StorageFailure("unavailable", f"{self.path}: {e}") from e
 
+    def _guards_hold(self, ns: str, guards: Sequence[tuple[str, str | None]]) -> bool:
+        """True when every guard's key holds its expected value (None: is absent)."""
+        keys = [k for k, _ in guards]
+        found: dict[str, bytes] = {}
+        for chunk in _chunks(keys):
+            found.update(self._select(ns, chunk))
+        return all(
+            (None if (v := found.get(k)) is None else v.decode()) == expected for k, expected in guards
+        )
+
     def delete_many(self, ns: str, keys: Sequence[str]) -> int:
         check_key("namespace", ns)
         for key in keys:
             check_key("key", key)
         return self._transaction("DELETE FROM kv WHERE ns=? AND key=?", [(ns, k) for k in keys])
+
+
+def _chunks(keys: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    """`keys` in pieces small enough for one statement's parameters."""
+    return [keys[i : i + size] for i in range(0, len(keys), size)]

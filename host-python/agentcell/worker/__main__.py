@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a directory of task templates to register (default: TASKER_TEMPLATE_PATH)",
     )
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--prefetch", type=int, default=4, help="steps per thread claimed ahead (1: only what can start)"
+    )
     parser.add_argument("--lease", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--poll", type=float, default=0.05, metavar="SECONDS")
     parser.add_argument("--worker-id", default=None)
@@ -60,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         storage=args.storage,
         worker_id=args.worker_id,
         concurrency=args.concurrency,
+        prefetch=args.prefetch,
         lease_seconds=args.lease,
         poll_interval=args.poll,
         handlers_only=args.handlers_only,

@@ -88,6 +88,10 @@ class Worker:
         runtime: an existing runtime to use instead of opening `storage`.
         worker_id: how this worker appears in leases and audit entries.
         concurrency: steps run at once, on this many threads.
+        prefetch: how many steps per thread a worker holds claimed ahead (as Celery's
+            prefetch multiplier): up to `concurrency * prefetch` are claimed in one call,
+            so steps queue locally instead of each needing a storage commit of its own.
+            Their leases are renewed while they wait. 1: claim only what can start now.
         lease_seconds: how long a claim holds without renewal; renewed every third of it
             while the handler runs. A step whose worker died waits this long.
         poll_interval: the longest an idle worker sleeps before looking again.
@@ -107,6 +111,7 @@ class Worker:
         runtime: Runtime | None = None,
         worker_id: str | None = None,
         concurrency: int = 4,
+        prefetch: int = 4,
         lease_seconds: float = 30.0,
         poll_interval: float = 0.05,
         handlers_only: bool = False,
@@ -116,6 +121,8 @@ class Worker:
             raise InvalidArgumentError(
                 f"concurrency: must be 1 to 1000, got {concurrency!r}", field="concurrency"
             )
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or not 1 <= prefetch <= 100:
+            raise InvalidArgumentError(f"prefetch: must be 1 to 100, got {prefetch!r}", field="prefetch")
         if not 0.1 <= lease_seconds <= 86_400:
             raise InvalidArgumentError(f"lease_seconds: must be 0.1 to 86400, got {lease_seconds!r}")
         if not 0.001 <= poll_interval <= 60:
@@ -127,6 +134,7 @@ class Worker:
         load_templates(self.runtime, template_path)
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.concurrency = concurrency
+        self.prefetch = prefetch
         self.lease_ms = int(lease_seconds * 1000)
         self.poll_interval = poll_interval
         self.handlers_only = handlers_only
@@ -137,10 +145,9 @@ class Worker:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pool: ThreadPoolExecutor | None = None
-        # Results wait here for the recorder thread, which hands all that have piled
-        # up to the engine in one call (one storage commit).
-        self._finished: queue.Queue[tuple[dict[str, Any], str, bool] | None] = queue.Queue()
-        self._recorder: threading.Thread | None = None
+        # Results wait here for the turn thread, which hands all that have piled up to
+        # the engine with its next claim, in one call (one storage commit).
+        self._finished: queue.Queue[tuple[dict[str, Any], str, bool]] = queue.Queue()
         self._started = False
 
     # --- lifecycle
@@ -168,14 +175,10 @@ class Worker:
             return self
         self._started = True
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="agentcell-step")
-        for target, name in ((self._claim_loop, "claims"), (self._renew_loop, "leases")):
+        for target, name in ((self._turn_loop, "turns"), (self._renew_loop, "leases")):
             thread = threading.Thread(target=target, name=f"agentcell-worker-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        self._recorder = threading.Thread(
-            target=self._record_loop, name="agentcell-worker-results", daemon=True
-        )
-        self._recorder.start()
         log.info("worker %s started (%d at once)", self.worker_id, self.concurrency)
         return self
 
@@ -199,6 +202,7 @@ class Worker:
         self._shut_down(timeout)
 
     def _shut_down(self, timeout: float = 30.0) -> None:
+        # The turn thread returns once every step claimed has run and been recorded.
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout)
@@ -206,10 +210,6 @@ class Worker:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        if self._recorder is not None:  # after the pool: every result is queued
-            self._finished.put(None)
-            self._recorder.join(timeout)
-            self._recorder = None
         if type(self)._instance is self:
             type(self)._instance = None
         if self._owns_runtime and self._started:
@@ -237,29 +237,69 @@ class Worker:
 
     # --- the loops
 
-    def _claim_loop(self) -> None:
+    def _turn_loop(self) -> None:
+        """Each turn hands the results finished since the last one to the engine and
+        claims what the free places allow, in one call. Once stopping, it claims no
+        more and returns when every claimed step has been recorded."""
         handlers = self.registry.list_handlers() if self.handlers_only else []
-        while not self._stopping.is_set():
+        while True:
+            self._wake.clear()  # before taking results: one finishing later wakes us
+            batch = self._take_finished()
+            stopping = self._stopping.is_set()
             with self._guard:
-                free = self.concurrency - len(self._running)
+                held = len(self._running)
+            if stopping and not batch and not held:
+                return
+            free = 0 if stopping else self.concurrency * self.prefetch - held + len(batch)
             claimed: list[Any] = []
-            if free > 0:
+            if batch or free > 0:
                 try:
-                    claimed = self._wf.claim(self.worker_id, handlers, free, self.lease_ms)
-                except AgentcellError as e:  # storage down: keep trying, slowly
-                    log.warning("claim failed: %s", e)
+                    claimed = self._turn(batch, handlers, free)
+                except AgentcellError as e:  # storage down: the leases run out, steps rerun
+                    log.warning("a worker turn (%d results) failed: %s", len(batch), e)
+                    self._release([c for c, _, _ in batch])
                     self._stopping.wait(self.poll_interval)
                     continue
-            for step in claimed:
-                with self._guard:
-                    self._running[(step["task_uuid"], step["step_uuid"])] = step["attempt"]
-                assert self._pool is not None
-                self._pool.submit(self._run_step, step)
-            if claimed and len(claimed) == free:
+            if stopping:
+                self._wake.wait(self.poll_interval)
+            elif claimed and len(claimed) == free:
                 self._wake.wait(self.poll_interval)  # full: a finishing step wakes us
-            elif not claimed:
+            elif not claimed and not batch:
                 self._wake.wait(self._idle_wait())
-            self._wake.clear()
+
+    def _take_finished(self) -> list[tuple[dict[str, Any], str, bool]]:
+        batch: list[tuple[dict[str, Any], str, bool]] = []
+        while len(batch) < 256:
+            try:
+                batch.append(self._finished.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _turn(
+        self, batch: list[tuple[dict[str, Any], str, bool]], handlers: list[str], free: int
+    ) -> list[dict[str, Any]]:
+        results: list[WorkflowsStepResult] = [
+            {
+                "task_uuid": c["task_uuid"],
+                "step_uuid": c["step_uuid"],
+                "worker_id": self.worker_id,
+                "attempt": c["attempt"],
+                "result_json": text,
+            }
+            for c, text, _ in batch
+        ]
+        out = self._wf.exchange(results, self.worker_id, handlers, max(free, 0), self.lease_ms)
+        self._account(batch, out["completions"])
+        self._release([c for c, _, _ in batch])
+        claimed: list[dict[str, Any]] = [dict(step) for step in out["claimed"]]
+        with self._guard:
+            for step in claimed:
+                self._running[(step["task_uuid"], step["step_uuid"])] = step["attempt"]
+        assert self._pool is not None
+        for step in claimed:
+            self._pool.submit(self._run_step, step)
+        return claimed
 
     def _idle_wait(self) -> float:
         try:
@@ -301,48 +341,14 @@ class Worker:
                 result = run_step(handler, context)
             elapsed = int((time.perf_counter() - started) * 1000)
             self._finished.put((claimed, _result_json(result, elapsed), result.is_success))
+            self._wake.set()
         except Exception:  # a worker thread must never die silently
             log.exception(
                 "step %s of task %s could not be run", claimed.get("name"), claimed.get("task_uuid")
             )
             self._release([claimed])
 
-    def _record_loop(self) -> None:
-        while True:
-            first = self._finished.get()
-            batch = [] if first is None else [first]
-            last = first is None
-            while len(batch) < 256:
-                try:
-                    item = self._finished.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    last = True
-                else:
-                    batch.append(item)
-            if batch:
-                self._record(batch)
-            if last:
-                return
-
-    def _record(self, batch: list[tuple[dict[str, Any], str, bool]]) -> None:
-        results: list[WorkflowsStepResult] = [
-            {
-                "task_uuid": c["task_uuid"],
-                "step_uuid": c["step_uuid"],
-                "worker_id": self.worker_id,
-                "attempt": c["attempt"],
-                "result_json": text,
-            }
-            for c, text, _ in batch
-        ]
-        try:
-            outcomes = self._wf.complete_many(results)
-        except AgentcellError as e:  # the leases run out and the steps run again
-            log.warning("recording %d results failed: %s", len(batch), e)
-            self._release([c for c, _, _ in batch])
-            return
+    def _account(self, batch: list[tuple[dict[str, Any], str, bool]], outcomes: list[Any]) -> None:
         with self._guard:
             for (claimed, _, success), outcome in zip(batch, outcomes, strict=True):
                 if outcome[0] == "rejected":
@@ -354,7 +360,6 @@ class Worker:
                         self.metrics.steps_succeeded += 1
                     else:
                         self.metrics.steps_failed += 1
-        self._release([c for c, _, _ in batch])
 
     def _release(self, steps: list[dict[str, Any]]) -> None:
         with self._guard:
