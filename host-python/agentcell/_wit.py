@@ -1140,7 +1140,9 @@ class Workflows:
         `steps` with `name`, `handler.callable`, `handler.initialization`,
         `dependencies` (or `depends_on`), `retry` (`retryable`, `max_attempts`,
         `backoff`: none, linear, exponential or fibonacci, `backoff_base_ms`,
-        `max_backoff_ms`), `type` (`standard`, `decision`, `deferred_convergence`).
+        `max_backoff_ms`), `type` (`standard`, `decision`, `deferred_convergence`,
+        `batchable`, `batch_worker`: a batchable step's `batch_processing_outcome`
+        turns its batch_worker dependent into one worker step per cursor range).
         Checked first: an unknown dependency, a cycle, two steps of one name, or a
         missing handler is `invalid-argument` naming the step. Registering a template
         again under its name and version replaces it (tasks already created keep the
@@ -1192,6 +1194,27 @@ class Workflows:
         per transition, with the worker, the attempt and the result or error.
         """
         out: str = self._call_ok("workflows", "step-audit", task_uuid, step_uuid)
+        return out
+
+    def act_on_step(self, task_uuid: Text, step_uuid: Text, action_json: Text) -> str:
+        """An operator's action on one step (upstream's `PATCH
+        /v1/tasks/{task}/workflow_steps/{step}` body, `StepManualAction`), JSON tagged by
+        `action_type`:
+        - `{"action_type": "reset_for_retry", "reason", "reset_by"}`: a step in `error`
+        goes back to `pending` with its attempts reset, and runs again;
+        - `{"action_type": "resolve_manually", "reason", "resolved_by"}`: the step is
+        `resolved_manually`, without a result; its dependents may run;
+        - `{"action_type": "complete_manually", "completion_data": {"result",
+        "metadata"?}, "reason", "completed_by"}`: the step is `complete` with that
+        result, which its dependents read as a handler's.
+        A task in `error` goes on when the action allows it; one whose steps all ended,
+        some resolved by hand, ends `resolved_manually`. A worker still running the step
+        has its result rejected. An ended step, a cancelled task, or an action the
+        step's state does not allow is `invalid-argument` on `action_type`, changing
+        nothing. Every action is kept in the step's audit history with the operator and
+        the reason. Returns the step (`StepResponse` JSON).
+        """
+        out: str = self._call_ok("workflows", "act-on-step", task_uuid, step_uuid, action_json)
         return out
 
     def claim(

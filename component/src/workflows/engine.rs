@@ -457,6 +457,23 @@ pub fn complete(
     Ok(done)
 }
 
+/// An operator's action on a step (see [`super::manual`]); returns the task after it.
+pub fn act_on_step(
+    storage: &dyn Storage,
+    task_uuid: &str,
+    step_uuid: &str,
+    action_json: &str,
+    now: i64,
+) -> Result<(Task, usize)> {
+    let action = super::manual::ManualAction::parse(action_json)?;
+    let (task, i) = change_task(storage, task_uuid, |task| {
+        let i = step_of(task, step_uuid)?;
+        task.act_manually(i, &action, now)?;
+        Ok((true, i))
+    })?;
+    Ok((task, i))
+}
+
 /// One result handed to [`complete_many`].
 pub struct Finished<'a> {
     pub at: Attempt<'a>,

@@ -5,13 +5,17 @@
 //! - [`template`]: templates in upstream's YAML shape and their rules, retry backoff;
 //! - [`states`]: upstream's task and step state machines;
 //! - [`task`]: a task record and every change of it, as pure functions;
+//! - [`batches`]: batch analyzers creating one worker step per cursor range;
+//! - [`manual`]: an operator's actions on a step (reset for retry, resolve, complete);
 //! - [`engine`]: tasks in the host storage, claims, leases and the queue index;
 //! - [`views`]: upstream's REST shapes of tasks, steps and audit entries.
 
 #[cfg(target_arch = "wasm32")]
 mod wit;
 
+pub mod batches;
 pub mod engine;
+pub mod manual;
 pub mod states;
 pub mod task;
 pub mod template;

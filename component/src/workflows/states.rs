@@ -131,7 +131,8 @@ pub fn step_edge(from: StepState, to: StepState) -> bool {
                 | WaitingForRetry
         ),
         ResolvedManually | Complete if from == to => false,
-        ResolvedManually => true,
+        // ResolveManually and CompleteManually(results) apply from any other state.
+        ResolvedManually | Complete => true,
         _ => matches!(
             (from, to),
             (Pending, Enqueued | InProgress | Error | WaitingForRetry)
@@ -226,7 +227,9 @@ mod tests {
         assert!(!step_edge(S::Complete, S::Cancelled));
         assert!(!step_edge(S::Complete, S::InProgress));
         assert!(!step_edge(S::Complete, S::Complete));
-        assert!(!step_edge(S::Pending, S::Complete));
+        assert!(step_edge(S::Pending, S::Complete), "CompleteManually applies from any state");
+        assert!(step_edge(S::Error, S::ResolvedManually));
+        assert!(!step_edge(S::WaitingForRetry, S::Error));
     }
 
     #[test]

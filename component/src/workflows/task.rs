@@ -74,6 +74,18 @@ pub struct Step {
     #[serde(default)]
     pub completed_at: Option<i64>,
     pub audit: Vec<StepTransition>,
+    /// What the step runs on besides the task's context (`StepContext.step_inputs`):
+    /// a batch worker's cursor.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub inputs: Value,
+}
+
+impl Step {
+    /// A `batch_worker` step as the template wrote it: a pattern for the workers its
+    /// analyzer creates (which carry their cursor in `inputs`), never run itself.
+    pub fn is_batch_template(&self) -> bool {
+        self.step_type == StepType::BatchWorker && self.inputs.is_null()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +221,7 @@ impl Task {
                 updated_at: now,
                 completed_at: None,
                 audit: Vec::new(),
+                inputs: Value::Null,
             })
             .collect();
         let mut task = Task {
@@ -239,14 +252,15 @@ impl Task {
         self.steps.iter().position(|s| s.step_uuid == step_uuid)
     }
 
-    fn by_name(&self, name: &str) -> Option<&Step> {
+    pub(super) fn by_name(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
     }
 
-    /// Every dependency done: complete, or (for a convergence step) skipped by a decision.
+    /// Every dependency done: complete, resolved by hand, or (for a convergence step)
+    /// skipped by a decision.
     pub fn dependencies_satisfied(&self, step: &Step) -> bool {
         step.dependencies.iter().all(|d| match self.by_name(d) {
-            Some(dep) if dep.state == StepState::Complete => true,
+            Some(dep) if matches!(dep.state, StepState::Complete | StepState::ResolvedManually) => true,
             Some(dep) => dep.skipped && step.step_type == StepType::DeferredConvergence,
             None => false,
         })
@@ -259,6 +273,7 @@ impl Task {
             return false;
         }
         match step.state {
+            StepState::Pending if step.is_batch_template() => false,
             StepState::Pending => self.dependencies_satisfied(step),
             StepState::WaitingForRetry => step.next_retry_at.is_none_or(|t| t <= now),
             StepState::InProgress => step.lease.as_ref().is_none_or(|l| l.until_ms <= now),
@@ -276,7 +291,7 @@ impl Task {
             .iter()
             .filter(|s| !s.skipped)
             .filter_map(|s| match s.state {
-                StepState::Pending if self.dependencies_satisfied(s) => {
+                StepState::Pending if self.dependencies_satisfied(s) && !s.is_batch_template() => {
                     Some(s.ready_at.unwrap_or(s.created_at))
                 }
                 StepState::WaitingForRetry => Some(s.next_retry_at.unwrap_or(s.updated_at)),
@@ -286,7 +301,7 @@ impl Task {
             .min()
     }
 
-    fn move_step(&mut self, i: usize, to: StepState, now: i64, note: Note) {
+    pub(super) fn move_step(&mut self, i: usize, to: StepState, now: i64, note: Note) {
         let step = &mut self.steps[i];
         debug_assert!(step_edge(step.state, to), "{:?} -> {:?}", step.state, to);
         step.audit.push(StepTransition {
@@ -418,12 +433,13 @@ impl Task {
             error: None,
         };
         if result.success {
-            if let Err(why) = self.check_decision(i, &result) {
+            if let Err(why) = self.check_decision(i, &result).and_then(|()| self.check_batches(i, &result)) {
                 return self.fail(i, now, Note { success: false, error: Some(why), ..note }, false, jitter);
             }
             self.steps[i].results = Some(envelope);
             self.move_step(i, StepState::Complete, now, note);
             self.apply_decision(i, now);
+            self.apply_batches(i, now, &mut || uuid::Uuid::new_v4().to_string());
             self.mark_ready(now);
             self.settle(now);
             return Completion::Recorded(StepState::Complete);
@@ -477,7 +493,7 @@ impl Task {
     }
 
     /// A decision step's outcome must name steps that depend on it.
-    fn check_decision(&self, i: usize, result: &HandlerResult) -> Result<(), String> {
+    pub(super) fn check_decision(&self, i: usize, result: &HandlerResult) -> Result<(), String> {
         if self.steps[i].step_type != super::template::StepType::Decision {
             return Ok(());
         }
@@ -497,26 +513,32 @@ impl Task {
     }
 
     /// Skips the dependents a decision did not choose, and whatever only they lead to.
-    fn apply_decision(&mut self, i: usize, now: i64) {
+    pub(super) fn apply_decision(&mut self, i: usize, now: i64) {
         if self.steps[i].step_type != super::template::StepType::Decision {
             return;
         }
         let chosen =
             decision_choice(self.steps[i].results.as_ref().and_then(|r| r.get("result"))).unwrap_or_default();
         let decider = self.steps[i].name.clone();
-        let mut skip: Vec<usize> = (0..self.steps.len())
+        let skip: Vec<usize> = (0..self.steps.len())
             .filter(|&j| {
                 self.steps[j].dependencies.contains(&decider) && !chosen.contains(&self.steps[j].name)
             })
             .filter(|&j| self.steps[j].step_type != StepType::DeferredConvergence)
             .collect();
+        self.skip_from(skip, &format!("not chosen by decision step '{decider}'"), now);
+    }
+
+    /// Skips the pending steps `start` (`cancelled`, with `why`) and whatever only they
+    /// lead to; a convergence step is skipped only when all its dependencies are.
+    pub(super) fn skip_from(&mut self, mut skip: Vec<usize>, why: &str, now: i64) {
         while let Some(j) = skip.pop() {
             if self.steps[j].skipped || self.steps[j].state != StepState::Pending {
                 continue;
             }
             self.steps[j].skipped = true;
-            let why = format!("not chosen by decision step '{decider}'");
-            self.move_step(j, StepState::Cancelled, now, Note { error: Some(why), ..Note::system() });
+            let note = Note { error: Some(why.to_string()), ..Note::system() };
+            self.move_step(j, StepState::Cancelled, now, note);
             let name = self.steps[j].name.clone();
             for k in 0..self.steps.len() {
                 let s = &self.steps[k];
@@ -532,7 +554,7 @@ impl Task {
     }
 
     /// Gives every pending step whose dependencies are now done its place in the queue.
-    fn mark_ready(&mut self, now: i64) {
+    pub(super) fn mark_ready(&mut self, now: i64) {
         for j in 0..self.steps.len() {
             let s = &self.steps[j];
             if s.state == StepState::Pending
@@ -561,13 +583,16 @@ impl Task {
     }
 
     /// Moves the task to the state its steps call for, along upstream's edges.
-    fn settle(&mut self, now: i64) {
+    pub(super) fn settle(&mut self, now: i64) {
         if self.status.is_final() {
             return;
         }
         let live = || self.steps.iter().filter(|s| !s.skipped);
         let target = if live().all(|s| s.state == StepState::Complete) {
             TaskState::Complete
+        } else if live().all(|s| matches!(s.state, StepState::Complete | StepState::ResolvedManually)) {
+            // Every step ended, some by an operator's hand without a result.
+            TaskState::ResolvedManually
         } else if live().any(|s| s.state == StepState::Error) {
             TaskState::Error
         } else if live().any(|s| s.state == StepState::InProgress)
@@ -583,7 +608,7 @@ impl Task {
         self.move_task(target, now);
     }
 
-    fn move_task(&mut self, to: TaskState, now: i64) {
+    pub(super) fn move_task(&mut self, to: TaskState, now: i64) {
         // Every target is reachable from every non-final state along upstream's edges.
         let path = task_path(self.status, to).unwrap_or_else(|| vec![to]);
         for next in path {
@@ -616,7 +641,7 @@ impl Task {
             "input_data": self.context,
             "dependency_results": deps,
             "step_config": step.handler.initialization,
-            "step_inputs": {},
+            "step_inputs": if step.inputs.is_null() { json!({}) } else { step.inputs.clone() },
             "retry_count": step.attempts.saturating_sub(1),
             "max_retries": step.retry.max_attempts,
         })
@@ -635,16 +660,16 @@ fn decision_choice(result: Option<&Value>) -> Option<Vec<String>> {
 }
 
 /// What a transition records besides its states.
-struct Note {
-    worker_id: Option<String>,
-    success: bool,
-    execution_time_ms: Option<u64>,
-    result: Option<Value>,
-    error: Option<String>,
+pub(super) struct Note {
+    pub(super) worker_id: Option<String>,
+    pub(super) success: bool,
+    pub(super) execution_time_ms: Option<u64>,
+    pub(super) result: Option<Value>,
+    pub(super) error: Option<String>,
 }
 
 impl Note {
-    fn system() -> Note {
+    pub(super) fn system() -> Note {
         Note { worker_id: None, success: true, execution_time_ms: None, result: None, error: None }
     }
     fn failure(error: String, worker_id: Option<String>) -> Note {

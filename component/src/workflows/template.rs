@@ -103,7 +103,7 @@ pub struct HandlerRef {
     pub method: Option<String>,
 }
 
-/// What kind of step it is (upstream's `StepType`; batch steps are not run here).
+/// What kind of step it is (upstream's `StepType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum StepType {
@@ -113,6 +113,11 @@ pub enum StepType {
     Decision,
     /// Runs once every dependency that was not skipped by a decision is complete.
     DeferredConvergence,
+    /// A batch analyzer: its result's `batch_processing_outcome` says how many copies
+    /// of its `batch_worker` dependent run, each on its own cursor range.
+    Batchable,
+    /// A template for the batch workers a `batchable` step creates; never run itself.
+    BatchWorker,
 }
 
 /// One step of a template.
@@ -208,6 +213,21 @@ impl Template {
             }
             if step.retry.max_attempts == 0 || step.retry.max_attempts > 100 {
                 return Err(Error::invalid(&field, "retry.max_attempts must be 1 to 100"));
+            }
+            if step.step_type == StepType::BatchWorker {
+                let analyzers = step
+                    .dependencies
+                    .iter()
+                    .filter(|d| {
+                        self.steps.iter().any(|s| &s.name == *d && s.step_type == StepType::Batchable)
+                    })
+                    .count();
+                if analyzers != 1 {
+                    return Err(Error::invalid(
+                        &field,
+                        "a batch_worker step must depend on exactly one batchable step (the one that creates its batches)",
+                    ));
+                }
             }
         }
         if let Some(cycle) = crate::dag::find_cycle(&self.graph()) {

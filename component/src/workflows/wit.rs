@@ -100,6 +100,11 @@ impl w::Guest for Component {
             .into()),
         }
     }
+    fn act_on_step(task_uuid: String, step_uuid: String, action_json: String) -> WitResult<String> {
+        let now = now_ms();
+        let (task, i) = engine::act_on_step(&HostStorage, &task_uuid, &step_uuid, &action_json, now)?;
+        Ok(json_text(&views::step(&task, &task.steps[i], now)))
+    }
     fn claim(
         worker_id: String,
         handlers: Vec<String>,

@@ -13,6 +13,7 @@ runs their steps, in as many processes as share the storage.
 from __future__ import annotations
 
 from ._records import StepAuditResponse, StepResponse, TaskListResponse, TaskResponse
+from .batch import Batchable, BatchConfig, BatchWorkerContext, CursorConfig, batch_analyzer, batch_worker
 from .client import AsyncTaskerClient, TaskerClient, load_templates
 from .errors import (
     AuthenticationError,
@@ -47,8 +48,12 @@ __all__ = [
     "AsyncTaskerClient",
     "AuthenticationError",
     "AuthorizationError",
+    "BatchConfig",
+    "BatchWorkerContext",
+    "Batchable",
     "BusinessLogicError",
     "ConfigurationError",
+    "CursorConfig",
     "Decision",
     "DecisionPointOutcome",
     "ErrorClassifier",
@@ -77,6 +82,8 @@ __all__ = [
     "ValidationError",
     "Worker",
     "WorkerMetrics",
+    "batch_analyzer",
+    "batch_worker",
     "decision_handler",
     "depends_on",
     "get_classifier",

@@ -176,6 +176,51 @@ class TaskerClient:
         entries = json.loads(self._wf.step_audit(str(task_uuid), str(step_uuid)))
         return [StepAuditResponse(a) for a in entries]
 
+    def resolve_step_manually(
+        self, task_uuid: str, step_uuid: str, action: Mapping[str, Any]
+    ) -> StepResponse:
+        """An operator's action on a step, upstream's `StepManualAction` (the body of
+        `PATCH /v1/tasks/{task}/workflow_steps/{step}`): `action_type` is
+        `reset_for_retry` (with `reason`, `reset_by`), `resolve_manually` (`reason`,
+        `resolved_by`) or `complete_manually` (`completion_data: {result, metadata}`,
+        `reason`, `completed_by`). Returns the step after it; an action the step's
+        state does not allow is a `ValidationError` naming `action_type`."""
+        if not isinstance(action, Mapping):
+            raise TypeError(f"action must be a mapping, got {type(action).__name__}")
+        text = json.dumps(dict(action))
+        return StepResponse(json.loads(self._wf.act_on_step(str(task_uuid), str(step_uuid), text)))
+
+    def reset_step_for_retry(
+        self, task_uuid: str, step_uuid: str, *, reason: str, reset_by: str
+    ) -> StepResponse:
+        """A step in `error` back to `pending` with its attempts reset: it runs again."""
+        action = {"action_type": "reset_for_retry", "reason": reason, "reset_by": reset_by}
+        return self.resolve_step_manually(task_uuid, step_uuid, action)
+
+    def resolve_step(self, task_uuid: str, step_uuid: str, *, reason: str, resolved_by: str) -> StepResponse:
+        """The step `resolved_manually`, without a result; its dependents may run."""
+        action = {"action_type": "resolve_manually", "reason": reason, "resolved_by": resolved_by}
+        return self.resolve_step_manually(task_uuid, step_uuid, action)
+
+    def complete_step_manually(
+        self,
+        task_uuid: str,
+        step_uuid: str,
+        result: Any,
+        *,
+        reason: str,
+        completed_by: str,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> StepResponse:
+        """The step `complete` with `result`, which its dependents read as a handler's."""
+        action = {
+            "action_type": "complete_manually",
+            "completion_data": {"result": result, "metadata": dict(metadata or {})},
+            "reason": reason,
+            "completed_by": completed_by,
+        }
+        return self.resolve_step_manually(task_uuid, step_uuid, action)
+
     def wait_for_task(self, task_uuid: str, timeout: float = 30.0, poll: float = 0.02) -> TaskResponse:
         """The task once it has ended (complete, error, cancelled); `TimeoutError` when
         it has not within `timeout` seconds. (Not in upstream's client: its server
@@ -205,4 +250,8 @@ class AsyncTaskerClient(TaskerClient):
     cancel_task_async = async_twin(TaskerClient.cancel_task)
     list_task_steps_async = async_twin(TaskerClient.list_task_steps)
     get_step_audit_history_async = async_twin(TaskerClient.get_step_audit_history)
+    resolve_step_manually_async = async_twin(TaskerClient.resolve_step_manually)
+    reset_step_for_retry_async = async_twin(TaskerClient.reset_step_for_retry)
+    resolve_step_async = async_twin(TaskerClient.resolve_step)
+    complete_step_manually_async = async_twin(TaskerClient.complete_step_manually)
     wait_for_task_async = async_twin(TaskerClient.wait_for_task)

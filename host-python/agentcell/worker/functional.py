@@ -76,13 +76,26 @@ def _kwargs(fn: Callable[..., Any], context: StepContext) -> dict[str, Any]:
 
 
 def _handler_class(
-    fn: Callable[..., Any], name: str, version: str, wrap: Callable[[Any], StepHandlerResult]
+    fn: Callable[..., Any],
+    name: str,
+    version: str,
+    wrap: Callable[[Any], StepHandlerResult],
+    extra: Callable[[StepContext], dict[str, Any]] | None = None,
 ) -> type[StepHandler]:
+    """A `StepHandler` class calling `fn` with the arguments it asks for (and those
+    `extra` adds), its return value made a result by `wrap`."""
+
+    def arguments(context: StepContext) -> dict[str, Any]:
+        kwargs = _kwargs(fn, context)
+        if extra is not None:
+            kwargs.update(extra(context))
+        return kwargs
+
     if inspect.iscoroutinefunction(fn):
 
         async def call_async(_self: StepHandler, context: StepContext) -> StepHandlerResult:
             try:
-                return wrap(await fn(**_kwargs(fn, context)))
+                return wrap(await fn(**arguments(context)))
             except Exception as exc:  # the handler's failure is its result
                 return _error_result(exc)
 
@@ -91,7 +104,7 @@ def _handler_class(
 
         def call_sync(_self: StepHandler, context: StepContext) -> StepHandlerResult:
             try:
-                return wrap(fn(**_kwargs(fn, context)))
+                return wrap(fn(**arguments(context)))
             except Exception as exc:  # the handler's failure is its result
                 return _error_result(exc)
 

@@ -9,6 +9,7 @@
 //! | `GET /v1/tasks?limit&offset&namespace&status` | `{tasks, pagination}` |
 //! | `GET /v1/tasks/{uuid}`, `DELETE /v1/tasks/{uuid}` (cancel) | TaskResponse |
 //! | `GET /v1/tasks/{uuid}/workflow_steps[/{step}]` | `[StepResponse]`, StepResponse |
+//! | `PATCH /v1/tasks/{uuid}/workflow_steps/{step}` (upstream's StepManualAction) | StepResponse |
 //! | `GET /v1/tasks/{uuid}/workflow_steps/{step}/audit` | `[StepAuditResponse]` |
 //! | `GET /v1/templates`, `POST /v1/templates` (YAML or JSON) | templates, 201 the template |
 //!
@@ -109,6 +110,9 @@ pub(super) fn handle(
                 Err(e) => Err(e),
             }
         }
+        ("PATCH", ["tasks", id, "workflow_steps", step]) => call("workflows.act-on-step", &|l| {
+            l.bindings.agentcell_core_workflows().call_act_on_step(&mut l.store, id, step, body)
+        })?,
         ("GET", ["tasks", id, "workflow_steps", step, "audit"]) => call("workflows.step-audit", &|l| {
             l.bindings.agentcell_core_workflows().call_step_audit(&mut l.store, id, step)
         })?,
