@@ -67,6 +67,15 @@ def test_list_keys_pages_in_byte_order(backend: StorageBackend) -> None:
     assert s.list_keys("ns", "", None, 1000)[0][-1] == "other"
 
 
+def test_a_prefix_lists_its_keys_only_at_the_edges_of_code_points(backend: StorageBackend) -> None:
+    s = backend
+    keys = ["du", "due", "due/", "due/\U0010ffff", "due/\ud7ffz", "due0", "duf", "\U0010ffff" * 3]
+    s.set_many("ns", [(k, "v") for k in keys])
+    assert s.list_keys("ns", "due/", None, 100)[0] == ["due/", "due/\ud7ffz", "due/\U0010ffff"]
+    assert s.list_keys("ns", "due/\U0010ffff", None, 100)[0] == ["due/\U0010ffff"]
+    assert s.list_keys("ns", "", None, 100)[0][-1] == "\U0010ffff" * 3
+
+
 def test_set_many_is_all_or_nothing(backend: StorageBackend) -> None:
     s = backend
     with pytest.raises(StorageFailure, match="key must not be empty"):

@@ -129,9 +129,12 @@ class SQLiteStorage:
         check_key("namespace", ns)
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise StorageFailure("invalid-key", f"limit must be 1..={MAX_LIST_LIMIT}, got {limit}")
+        # The upper bound ends the index scan where the prefix's keys end; without it a
+        # prefix with few keys scanned every key sorted after them.
         rows = self._run(
-            "SELECT key FROM kv WHERE ns=? AND key>=? AND key>? AND substr(key,1,?)=? ORDER BY key LIMIT ?",
-            (ns, prefix, cursor or "", len(prefix), prefix, limit + 1),
+            "SELECT key FROM kv WHERE ns=? AND key>=? AND key>? AND key<? AND substr(key,1,?)=?"
+            " ORDER BY key LIMIT ?",
+            (ns, prefix, cursor or "", prefix_end(prefix), len(prefix), prefix, limit + 1),
         )
         keys = [str(r[0]) for r in rows[:limit]]
         return keys, (keys[-1] if len(rows) > limit else None)
@@ -263,3 +266,16 @@ class SQLiteStorage:
 def _chunks(keys: Sequence[str], size: int = 500) -> list[Sequence[str]]:
     """`keys` in pieces small enough for one statement's parameters."""
     return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+def prefix_end(prefix: str) -> str:
+    """A string greater than every key starting with `prefix` and less than the keys
+    after them (UTF-8 byte order is code point order): the prefix with its last
+    character advanced; for no prefix, one past every key."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        if last < 0x10FFFF:
+            following = 0xE000 if 0xD7FF <= last < 0xE000 else last + 1
+            return "".join(chars) + chr(following)
+    return "\U0010ffff" * 257  # longer than any key (at most 1024 bytes)

@@ -423,13 +423,20 @@ impl StorageBackend for SqliteStorage {
         let keys = self.read(|db| {
             let mut stmt = db
                 .prepare_cached(
-                    "SELECT key FROM kv WHERE ns=?1 AND key>=?2 AND key>?3 AND substr(key,1,?4)=?2
+                    "SELECT key FROM kv WHERE ns=?1 AND key>=?2 AND key>?3 AND key<?6 AND substr(key,1,?4)=?2
                      ORDER BY key LIMIT ?5",
                 )
                 .map_err(|e| self.unavailable(&e))?;
             let rows = stmt
                 .query_map(
-                    (ns, prefix, cursor.unwrap_or(""), prefix.chars().count() as i64, limit as i64 + 1),
+                    (
+                        ns,
+                        prefix,
+                        cursor.unwrap_or(""),
+                        prefix.chars().count() as i64,
+                        limit as i64 + 1,
+                        prefix_end(prefix),
+                    ),
                     |r| r.get::<_, String>(0),
                 )
                 .map_err(|e| self.unavailable(&e))?;
@@ -445,12 +452,36 @@ impl StorageBackend for SqliteStorage {
     }
 }
 
+/// A string greater than every key starting with `prefix` and less than the keys after
+/// them (UTF-8 byte order is code point order): the prefix with its last character
+/// advanced, so a listing's index scan ends where the prefix's keys end. For no prefix,
+/// one longer than any key (keys are at most 1024 bytes).
+fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (last as u32 + 1..=0x10FFFF).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return chars.into_iter().collect();
+        }
+    }
+    "\u{10FFFF}".repeat(257)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn s(v: &str) -> String {
         v.to_string()
+    }
+
+    #[test]
+    fn a_prefix_ends_just_after_its_keys() {
+        assert_eq!(prefix_end("due/"), "due0");
+        assert_eq!(prefix_end("a\u{10FFFF}"), "b");
+        assert_eq!(prefix_end("a\u{D7FF}"), "a\u{E000}");
+        assert!(prefix_end("").len() > 1024);
     }
 
     #[test]
