@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from agentcell import InvalidArgumentError, NotFoundError
+from agentcell import AgentcellError, InvalidArgumentError, NotFoundError
 from agentcell._wasm import Runtime
+from agentcell.storage import SQLiteStorage
 from agentcell.worker import HandlerRegistry, TaskerClient, Worker
 
 TEMPLATES = Path(__file__).parent / "worker_templates"
@@ -267,6 +268,13 @@ def test_storage_urls_are_checked_and_name_the_problem(tmp_path: Path) -> None:
     assert storage_path("sqlite:///rel/tasks.db") == Path("rel/tasks.db")
     assert storage_path(f"sqlite:///{tmp_path}/t.db") == tmp_path / "t.db"
     assert storage_path("memory://") == ":memory:"
+    relaxed = storage_path(f"sqlite:///{tmp_path}/n.db?synchronous=normal")
+    assert isinstance(relaxed, SQLiteStorage) and relaxed.path == str(tmp_path / "n.db")
+    assert relaxed._run("PRAGMA synchronous", ())[0][0] == 1  # NORMAL
+    relaxed.close()
+    for bad in ("sqlite:///t.db?synchronous=off", "sqlite:///t.db?fsync=1", "sqlite:///t.db?synchronous"):
+        with pytest.raises(AgentcellError, match="synchronous"):
+            storage_path(bad)
     with pytest.raises(InvalidArgumentError, match="unknown scheme 'ftp'"):
         storage_path("ftp://x")
     with pytest.raises(StorageError, match=r"postgresql 127\.0\.0\.1:1/tasks: .*") as pg:

@@ -15,8 +15,9 @@ const DIAMOND: &str = r#"{
     {"name": "end", "handler": {"callable": "average"}, "dependencies": ["left", "right"]}
   ]}"#;
 
-fn setup() -> (MemoryStorage, String) {
-    let s = MemoryStorage::default();
+/// A storage holding the diamond template and one task made from it.
+fn diamond_in<S: Storage + Default>() -> (S, String) {
+    let s = S::default();
     register_template(&s, DIAMOND).unwrap();
     let task = create_task(
         &s,
@@ -25,6 +26,10 @@ fn setup() -> (MemoryStorage, String) {
     )
     .unwrap();
     (s, task.task_uuid)
+}
+
+fn setup() -> (MemoryStorage, String) {
+    diamond_in()
 }
 
 fn at<'a>(task_uuid: &'a str, step_uuid: &'a str, worker: &'a str, attempt: u32) -> Attempt<'a> {
@@ -343,15 +348,7 @@ impl Storage for Counting {
 }
 
 fn counting_diamond() -> (Counting, String) {
-    let s = Counting::default();
-    register_template(&s, DIAMOND).unwrap();
-    let task = create_task(
-        &s,
-        r#"{"name": "diamond", "namespace": "test", "context": {"even_number": 6}}"#,
-        1_000_000,
-    )
-    .unwrap();
-    (s, task.task_uuid)
+    diamond_in()
 }
 
 const ANY: ClaimRequest<'static> = ClaimRequest { worker: "w1", handlers: &[], max: 10, lease_ms: 5000 };
@@ -438,35 +435,4 @@ fn a_claim_that_loses_its_commit_takes_the_tasks_still_as_read_in_one_more() {
     let claimed = claim(&s, "w1", &[], 10, 5000, 1000, 0.5).unwrap();
     assert_eq!(claimed.len(), 4, "the four tasks the other worker left");
     assert_eq!(s.commits.get() - before, 2, "the lost commit and one more, not one per task");
-}
-
-#[test]
-#[ignore = "a timing probe: cargo test --release -- --ignored --nocapture probe"]
-fn probe_exchange_cost() {
-    let s = MemoryStorage::default();
-    register_template(
-        &s,
-        r#"{"name": "noop1", "steps": [{"name": "only", "handler": {"callable": "noop"}}]}"#,
-    )
-    .unwrap();
-    for n in 0..2000 {
-        create_task(&s, r#"{"name": "noop1"}"#, 1_000_000 + n).unwrap();
-    }
-    let res = r#"{"success":true,"result":{},"metadata":{},"retryable":true}"#;
-    let t = std::time::Instant::now();
-    let mut pending: Vec<Claimed> = Vec::new();
-    let mut n = 0;
-    loop {
-        let fin: Vec<Finished<'_>> = pending
-            .iter()
-            .map(|c| Finished { at: at(&c.task_uuid, &c.step_uuid, "w1", c.attempt), result_json: res })
-            .collect();
-        let out = exchange(&s, &fin, ClaimRequest { max: 32, ..ANY }, 2000, 0.5, || 0.0).unwrap();
-        n += out.claimed.len();
-        if out.claimed.is_empty() {
-            break;
-        }
-        pending = out.claimed;
-    }
-    println!("exchange: {:.1} us/step", t.elapsed().as_secs_f64() * 1e6 / n as f64);
 }

@@ -5,6 +5,7 @@
 //! - [`template`]: templates in upstream's YAML shape and their rules, retry backoff;
 //! - [`states`]: upstream's task and step state machines;
 //! - [`task`]: a task record and every change of it, as pure functions;
+//! - [`decisions`]: decision steps choosing which dependents run;
 //! - [`batches`]: batch analyzers creating one worker step per cursor range;
 //! - [`manual`]: an operator's actions on a step (reset for retry, resolve, complete);
 //! - [`engine`]: tasks in the host storage, claims, leases and the queue index;
@@ -14,6 +15,7 @@
 mod wit;
 
 pub mod batches;
+pub mod decisions;
 pub mod engine;
 pub mod manual;
 pub mod states;

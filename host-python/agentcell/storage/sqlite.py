@@ -25,13 +25,25 @@ class SQLiteStorage:
     """A namespaced key-value store in one SQLite file."""
 
     def __init__(
-        self, path: str | Path = ":memory:", *, page_size: int | None = None, journal: str = "wal"
+        self,
+        path: str | Path = ":memory:",
+        *,
+        page_size: int | None = None,
+        journal: str = "wal",
+        synchronous: str = "full",
     ) -> None:
         """`page_size` (a power of two, 512..=65536) applies to a file this call creates;
         large pages suit large values (fewer pages per value, fewer writes per commit).
         `journal`: "wal" (readers never wait for a writer; every page is written twice,
         to the log and at checkpoint) or "truncate" (a rollback journal: pages appended
-        by a write are written once, readers wait while a write commits)."""
+        by a write are written once, readers wait while a write commits). `synchronous`:
+        "full" (the default: a write is on disk before it returns, whatever happens
+        next) or "normal" (with WAL: a write survives the process crashing and the file
+        stays whole after a power loss, but the last writes before it may be lost)."""
+        if synchronous not in ("full", "normal"):
+            raise StorageError(
+                f'synchronous must be "full" or "normal", got {synchronous!r}', field="synchronous"
+            )
         if journal not in ("wal", "truncate"):
             raise StorageError(f'journal must be "wal" or "truncate", got {journal!r}', field="journal")
         if page_size is not None and (page_size < 512 or page_size > 65536 or page_size & (page_size - 1)):
@@ -53,7 +65,7 @@ class SQLiteStorage:
                 # Only takes effect on a new, empty file, and only before WAL is on.
                 self._db.execute(f"PRAGMA page_size={int(page_size)}")
             self._db.execute(f"PRAGMA journal_mode={journal.upper()}")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             # A rowid table: values (up to megabytes) live in the table's own pages and
             # overflow chains, with (ns, key) in a separate index. WITHOUT ROWID keeps the
             # values inside the key's B-tree, which makes reading large values 2-10x

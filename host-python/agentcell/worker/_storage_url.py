@@ -2,7 +2,9 @@
 
 - `None`: the default data file (`AGENTCELL_STORAGE`, else the user data directory);
 - `sqlite:///relative/file.db`, `sqlite:////absolute/file.db` (SQLAlchemy's form), or a
-  plain path: a SQLite file, shared by every process that opens it;
+  plain path: a SQLite file, shared by every process that opens it; `?synchronous=normal`
+  trades the last writes before a power loss for speed (the default, `full`, syncs
+  every commit to disk);
 - `redis://host:port/db` (or `rediss://`): a Redis server, shared by processes on
   several machines (and with the Rust host, which lays it out the same way);
 - `postgresql://user:password@host:port/database`: a PostgreSQL server (psycopg 3),
@@ -13,12 +15,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .._wasm import Runtime
 from .._wasm.runtime import default_storage_path
 from ..errors import InvalidArgumentError, StorageError
-from ..storage import PostgresStorage, RedisStorage, StorageBackend, StorageFailure
+from ..storage import PostgresStorage, RedisStorage, SQLiteStorage, StorageBackend, StorageFailure
 
 __all__ = ["open_runtime", "storage_path"]
 
@@ -37,13 +39,20 @@ def storage_path(storage: str | Path | None) -> str | Path | StorageBackend:
         return Path(storage)
     scheme = urlsplit(storage).scheme
     if scheme == "sqlite":
-        rest = storage[len("sqlite://") :]
+        rest, _, query = storage[len("sqlite://") :].partition("?")
         if not rest.startswith("/") or len(rest) < 2:
             raise InvalidArgumentError(
                 f"storage: {storage!r} must be sqlite:///relative/path or sqlite:////absolute/path",
                 field="storage",
             )
-        return Path(rest[1:])
+        if not query:
+            return Path(rest[1:])
+        options = parse_qs(query, keep_blank_values=True)
+        if set(options) != {"synchronous"} or len(options["synchronous"]) != 1:
+            raise InvalidArgumentError(
+                f"storage: {storage!r}: the one option is synchronous=full|normal", field="storage"
+            )
+        return SQLiteStorage(Path(rest[1:]), synchronous=options["synchronous"][0])
     if scheme in ("redis", "rediss", "postgresql", "postgres"):
         try:
             if scheme.startswith("redis"):
