@@ -572,7 +572,9 @@ class WorkflowsClaimedStep(TypedDict):
     # `correlation_id`, `handler_name`, `step_name`, `input_data` (the task's
     # context), `dependency_results` (every completed ancestor's result envelope,
     # by step name), `step_config` (`handler.initialization`), `step_inputs`,
-    # `retry_count` (attempts before this one) and `max_retries`.
+    # `retry_count` (attempts before this one), `max_retries`, and
+    # `timeout_seconds` (the template's limit on one run, or null): a worker
+    # records a run that takes longer as a retryable `timeout` failure.
     context_json: str
     # When the lease ends unless renewed, in milliseconds since the Unix epoch.
     lease_until_ms: int

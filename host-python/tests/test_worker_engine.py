@@ -113,6 +113,27 @@ def test_each_error_kind_is_retried_or_not_by_upstreams_rules(
 
 
 @pytest.mark.usefixtures("worker")
+def test_a_run_longer_than_timeout_seconds_fails_on_time_and_is_retried(client: TaskerClient) -> None:
+    template = one_step("slow", "sleepy", max_attempts=2)
+    template["steps"][0]["timeout_seconds"] = 1
+    started = time.monotonic()
+    done = run(client, template, {"sleep": 4})
+    took = time.monotonic() - started
+    step = done.steps[0]
+    assert (done.status, step.current_state, step.attempts) == ("error", "error", 2)
+    assert took < 3.5, f"two 1 s limits took {took:.1f} s: the handler's 4 s were waited for"
+    audit = client.get_step_audit_history(done.task_uuid, step.step_uuid)
+    errors = [a.error for a in audit if a.error]
+    assert errors == ["timeout: the step ran longer than its timeout_seconds (1 s)"] * 2, errors
+    quick = run(client, {**one_step("quick", "sleepy"), "name": "quick"}, {"sleep": 0})
+    assert quick.status == "complete"
+    with pytest.raises(InvalidArgumentError, match="timeout_seconds"):
+        bad = one_step("zero", "sleepy")
+        bad["steps"][0]["timeout_seconds"] = 0
+        client.register_template(bad)
+
+
+@pytest.mark.usefixtures("worker")
 def test_a_retryable_error_succeeds_on_a_later_attempt_after_backoff(client: TaskerClient) -> None:
     template = one_step("flaky", "raises", max_attempts=4, backoff="linear", backoff_base_ms=60)
     done = run(client, template, {"raise": "retryable", "until": 3})

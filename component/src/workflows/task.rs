@@ -74,6 +74,10 @@ pub struct Step {
     #[serde(default)]
     pub completed_at: Option<i64>,
     pub audit: Vec<StepTransition>,
+    /// How long one run of its handler may take (the template's `timeout_seconds`);
+    /// the worker fails a run that takes longer, as a retryable timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
     /// What the step runs on besides the task's context (`StepContext.step_inputs`):
     /// a batch worker's cursor.
     #[serde(default, skip_serializing_if = "Value::is_null")]
@@ -221,6 +225,7 @@ impl Task {
                 updated_at: now,
                 completed_at: None,
                 audit: Vec::new(),
+                timeout_seconds: s.timeout_seconds,
                 inputs: Value::Null,
             })
             .collect();
@@ -583,6 +588,7 @@ impl Task {
             "step_inputs": if step.inputs.is_null() { json!({}) } else { step.inputs.clone() },
             "retry_count": step.attempts.saturating_sub(1),
             "max_retries": step.retry.max_attempts,
+            "timeout_seconds": step.timeout_seconds,
         })
     }
 }

@@ -214,6 +214,9 @@ impl Template {
             if step.retry.max_attempts == 0 || step.retry.max_attempts > 100 {
                 return Err(Error::invalid(&field, "retry.max_attempts must be 1 to 100"));
             }
+            if step.timeout_seconds.is_some_and(|t| t == 0 || t > 86_400 * 7) {
+                return Err(Error::invalid(&field, "timeout_seconds must be 1 to 604800 (a week)"));
+            }
             if step.step_type == StepType::BatchWorker {
                 let analyzers = step
                     .dependencies

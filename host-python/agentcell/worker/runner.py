@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from .._wasm import Runtime
 from .._wit import WorkflowsStepResult
 from ..errors import AgentcellError, InvalidArgumentError
+from ._deadlines import Deadlines
 from ._storage_url import open_runtime
 from .client import load_templates
 from .handler import HandlerRegistry, run_step
@@ -51,8 +52,10 @@ class WorkerMetrics:
     leases_lost: int = 0
 
 
-def _context(claimed: dict[str, Any]) -> StepContext:
+def _context(claimed: dict[str, Any]) -> tuple[StepContext, float | None]:
+    """The handler's context, and the run's time limit in seconds (None: none)."""
     data = json.loads(claimed["context_json"])
+    timeout = data.get("timeout_seconds")
     return StepContext(
         task_uuid=uuid.UUID(data["task_uuid"]),
         step_uuid=uuid.UUID(data["step_uuid"]),
@@ -65,7 +68,7 @@ def _context(claimed: dict[str, Any]) -> StepContext:
         step_inputs=data["step_inputs"],
         retry_count=data["retry_count"],
         max_retries=data["max_retries"],
-    )
+    ), (float(timeout) if timeout is not None else None)
 
 
 def _result_json(result: StepHandlerResult, elapsed_ms: int) -> str:
@@ -148,6 +151,7 @@ class Worker:
         # Results wait here for the turn thread, which hands all that have piled up to
         # the engine with its next claim, in one call (one storage commit).
         self._finished: queue.Queue[tuple[dict[str, Any], str, bool]] = queue.Queue()
+        self._deadlines = Deadlines()
         self._started = False
 
     # --- lifecycle
@@ -244,6 +248,9 @@ class Worker:
         handlers = self.registry.list_handlers() if self.handlers_only else []
         while True:
             self._wake.clear()  # before taking results: one finishing later wakes us
+            for claimed_step, timeout_json in self._deadlines.expire(time.monotonic()):
+                log.warning("step %s ran out of time", claimed_step["name"])
+                self._finished.put((claimed_step, timeout_json, False))
             batch = self._take_finished()
             stopping = self._stopping.is_set()
             with self._guard:
@@ -260,12 +267,15 @@ class Worker:
                     self._release([c for c, _, _ in batch])
                     self._stopping.wait(self.poll_interval)
                     continue
-            if stopping:
-                self._wake.wait(self.poll_interval)
-            elif claimed and len(claimed) == free:
-                self._wake.wait(self.poll_interval)  # full: a finishing step wakes us
+            if stopping or (claimed and len(claimed) == free):
+                self._wake.wait(self._bounded(self.poll_interval))  # a finishing step wakes us
             elif not claimed and not batch:
-                self._wake.wait(self._idle_wait())
+                self._wake.wait(self._bounded(self._idle_wait()))
+
+    def _bounded(self, wait: float) -> float:
+        """`wait`, cut short to when the next running step's time limit runs out."""
+        due = self._deadlines.next_in(time.monotonic())
+        return wait if due is None else min(wait, due)
 
     def _take_finished(self) -> list[tuple[dict[str, Any], str, bool]]:
         batch: list[tuple[dict[str, Any], str, bool]] = []
@@ -330,9 +340,10 @@ class Worker:
 
     def _run_step(self, claimed: dict[str, Any]) -> None:
         try:
-            context = _context(claimed)
+            context, timeout = _context(claimed)
             handler = self.registry.resolve(claimed["handler"])
             started = time.perf_counter()
+            self._deadlines.start(claimed, timeout, time.monotonic())
             if handler is None:
                 result = StepHandlerResult.failure(
                     f"Handler not found: {claimed['handler']}", "handler_not_found", retryable=False
@@ -340,13 +351,17 @@ class Worker:
             else:
                 result = run_step(handler, context)
             elapsed = int((time.perf_counter() - started) * 1000)
+            if not self._deadlines.finish(claimed):
+                log.warning("step %s returned after its time limit: result dropped", claimed["name"])
+                return
             self._finished.put((claimed, _result_json(result, elapsed), result.is_success))
             self._wake.set()
         except Exception:  # a worker thread must never die silently
             log.exception(
                 "step %s of task %s could not be run", claimed.get("name"), claimed.get("task_uuid")
             )
-            self._release([claimed])
+            if self._deadlines.finish(claimed):  # else its timeout result releases it
+                self._release([claimed])
 
     def _account(self, batch: list[tuple[dict[str, Any], str, bool]], outcomes: list[Any]) -> None:
         with self._guard:

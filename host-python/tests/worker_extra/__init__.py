@@ -77,3 +77,11 @@ def route_by_size(context: StepContext) -> Any:
 @step_handler("label")
 def label(context: StepContext) -> dict[str, Any]:
     return {"step": context.step_name}
+
+
+@step_handler("sleepy")
+def sleepy(context: StepContext) -> dict[str, Any]:
+    import time
+
+    time.sleep(context.get_input("sleep"))
+    return {"slept": context.get_input("sleep")}
