@@ -18,7 +18,7 @@ function hexF32(values) {
 /** A store over its partitions, read from a snapshot of their files. */
 export class PartitionedStore {
   constructor(parts) {
-    this.parts = parts; // [{ rt, handle }]
+    this.parts = parts; // [{ rt, store }]: a runtime per partition and this opener's memory.Store there
   }
 
   /**
@@ -28,21 +28,27 @@ export class PartitionedStore {
   static async openDir(createRuntime, dir, { name = 'htm', dimension = 768 } = {}) {
     const open = async (partition) => {
       const rt = await createRuntime({ storage: await sqliteSnapshot(partitionFile(dir, partition)) });
-      const handle = await rt.call('memory', 'open', name, { dimension, shardCount: undefined, index: 'flat' });
-      return { rt, handle };
+      const store = await rt.call('memory', 'Store.open', name, { dimension, shardCount: undefined, index: 'flat' });
+      return { rt, store };
     };
     const first = await open(0);
     const count = await first.rt.call('memory', 'layout', name, undefined, 2);
     const parts = [first];
     for (let p = 1; p < count; p++) parts.push(await open(p));
-    for (const { rt, handle } of parts.slice(1)) {
-      for (const batch of await rt.call('memory', 'pendingBatches', handle)) {
-        if (await first.rt.call('memory', 'batchCommitted', first.handle, batch)) {
-          await rt.call('memory', 'commitBatch', handle, batch);
+    for (const { rt, store } of parts.slice(1)) {
+      for (const batch of await rt.callMethod('memory', store, 'pendingBatches')) {
+        if (await first.rt.callMethod('memory', first.store, 'batchCommitted', batch)) {
+          await rt.callMethod('memory', store, 'commitBatch', batch);
         }
       }
     }
     return new PartitionedStore(parts);
+  }
+
+  /** Ends this opener's stores (the in-memory copies go with them). */
+  close() {
+    for (const { rt, store } of this.parts) rt.drop(store);
+    this.parts = [];
   }
 
   get partitions() {
@@ -54,7 +60,7 @@ export class PartitionedStore {
     const options = { limit, minSimilarity, filterJson: undefined, exact: true, probes: undefined };
     const q = hexF32(query);
     const answers = [];
-    for (const { rt, handle } of this.parts) answers.push(await rt.call('memory', 'search', handle, q, options));
+    for (const { rt, store } of this.parts) answers.push(await rt.callMethod('memory', store, 'search', q, options));
     const merged = answers.length === 1 ? answers[0] : await this.parts[0].rt.call('memory', 'mergeHits', answers, limit);
     return JSON.parse(merged);
   }

@@ -64,11 +64,21 @@ export class Instance {
   }
 
   /** Calls `iface.fn` under the limits; WIT errors become AgentcellErrors, a trap a
-   * ComponentTrap, a limit a ResourceLimitError (the instance replaced after either). */
+   * ComponentTrap, a limit a ResourceLimitError (the instance replaced after either).
+   * `fn` may name a resource's static function: `Store.open`. */
   async call(iface, fn, ...args) {
-    const name = `${iface}.${fn}`;
+    const [resource, f] = fn.includes('.') ? fn.split('.') : [null, fn];
+    return this.#guarded(`${iface}.${fn}`, () => (resource ? this.#live[iface][resource] : this.#live[iface])[f](...args));
+  }
+
+  /** Calls method `fn` of `resource` (an object a call returned), as `call` does. */
+  async callMethod(iface, resource, fn, ...args) {
+    return this.#guarded(`${iface}.${resource.constructor.name}.${fn}`, () => resource[fn](...args));
+  }
+
+  async #guarded(name, thunk) {
     try {
-      return await withDeadline(() => this.#live[iface][fn](...args), this.limits.callTimeoutMs);
+      return await withDeadline(thunk, this.limits.callTimeoutMs);
     } catch (e) {
       if (e && Object.prototype.hasOwnProperty.call(e, 'payload') && e.payload?.code) {
         throw errorFromWit(e.payload);
@@ -131,9 +141,21 @@ export class Runtime {
     return this.#instance.instantiations;
   }
 
-  /** Calls `interface.fn` (jco's camelCase name); WIT errors become AgentcellErrors. */
+  /** Calls `interface.fn` (jco's camelCase name; `Store.open` for a resource's static
+   * function); WIT errors become AgentcellErrors. */
   call(iface, fn, ...args) {
     return this.#instance.call(iface, fn, ...args);
+  }
+
+  /** Calls method `fn` of `resource` (e.g. a `memory.Store`), as `call` does. */
+  callMethod(iface, resource, fn, ...args) {
+    return this.#instance.callMethod(iface, resource, fn, ...args);
+  }
+
+  /** Ends `resource` (a WIT `own<R>` a call returned), running the component's
+   * destructor; dropping twice is harmless. */
+  drop(resource) {
+    resource[Symbol.dispose ?? Symbol.for('dispose')]?.();
   }
 
   /** The raw jco exports of the live instance (for benchmarks and conformance). */

@@ -14,6 +14,7 @@ function toJson(v) {
   if (v === undefined) return null;
   if (v instanceof Uint8Array) return [...v];
   if (Array.isArray(v)) return v.map(toJson);
+  if (v && typeof v === 'object' && v.constructor !== Object) return '<resource>'; // a jco resource class
   if (v && typeof v === 'object') {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [kebab(k), toJson(x)]));
   }
@@ -24,20 +25,21 @@ function toJson(v) {
 // the s64 parameters and fields the vectors use.
 const BIGINT_PARAMS = { 'diagnostics.counter-add': [1] };
 const BIGINT_FIELDS = new Set(['updated-at-unix-ms']);
-function toJco(v, key) {
+function toJco(v, key, bound) {
   if (v === null) return undefined;
+  if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).join() === 'resource') return bound[v.resource];
   if (BIGINT_FIELDS.has(key)) return BigInt(v);
-  if (Array.isArray(v)) return v.map((x) => toJco(x));
-  if (typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [camel(k), toJco(x, k)]));
+  if (Array.isArray(v)) return v.map((x) => toJco(x, undefined, bound));
+  if (typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [camel(k), toJco(x, k, bound)]));
   return v;
 }
-function toArgs(call, args) {
+function toArgs(call, args, bound) {
   const big = BIGINT_PARAMS[call] ?? [];
   return args.map((a, i) => {
     if (big.includes(i)) return BigInt(a);
     if (call === 'bench.bytes-in' && i === 0) return new Uint8Array(a);
     if (call === 'bench.sum-f32-list' && i === 0) return new Float32Array(a);
-    return toJco(a);
+    return toJco(a, undefined, bound);
   });
 }
 
@@ -48,12 +50,27 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
   for (const c of cases) {
     test(`${file}: ${c.name}`, async () => {
       const rt = await createRuntime({ testBuild: true });
+      const bound = {};
       for (const step of c.steps) {
-        const [iface, fn] = step.call.split('.');
+        const dot = step.call.indexOf('.');
+        const [iface, fn] = [step.call.slice(0, dot), step.call.slice(dot + 1)];
         const expect = step.expect;
+        const args = toArgs(step.call, step.args, bound);
+        // `[static]store.open` -> Store.open; `[method]store.put` -> a method of args[0].
+        const [, kind, resource, method] = fn.match(/^(?:\[(static|method|resource-drop)\])?(?:([a-z-]+)\.)?([a-z0-9-]+)$/);
+        if (kind === 'resource-drop') {
+          rt.drop(args[0]);
+          assert.deepEqual(expect, { value: null });
+          continue;
+        }
+        const pascal = (s) => camel(s).replace(/^./, (c) => c.toUpperCase());
         let got;
         try {
-          got = { value: toJson(await rt.call(camel(iface), camel(fn), ...toArgs(step.call, step.args))) };
+          const out = kind === 'method'
+            ? await rt.callMethod(camel(iface), args[0], camel(method), ...args.slice(1))
+            : await rt.call(camel(iface), kind === 'static' ? `${pascal(resource)}.${camel(method)}` : camel(method), ...args);
+          if (step.bind) bound[step.bind] = out;
+          got = { value: toJson(out) };
         } catch (e) {
           if (e instanceof ComponentTrap) got = { trap: true };
           else if (e instanceof AgentcellError) got = { err: { code: e.code, field: e.field ?? null, message: e.message } };

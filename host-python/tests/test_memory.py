@@ -308,3 +308,25 @@ def test_stats_profiling_and_benchmark(htm: HTMCore, rng: np.random.Generator) -
     htm.close()
     with pytest.raises(HTMError, match="closed"):
         len(htm)
+
+
+def test_each_opener_owns_its_store_in_a_shared_runtime() -> None:
+    """Two `HTMCore`s of one store in one runtime: each holds a `memory.store` resource
+    of its own over the shared copy, so one closing leaves the other open."""
+    rt = agentcell.Runtime(":memory:")
+    a = HTMCore(dimension=DIM, name="shared", runtime=rt)
+    b = HTMCore(dimension=DIM, name="shared", runtime=rt)
+    a.store_embedding("k", np.ones(DIM, dtype=np.float32), {"n": 1})
+    assert b.get_embedding("k") is not None, "both see the shared copy"
+    a.close()
+    with pytest.raises(HTMError, match="closed"):
+        a.get_memory_stats()
+    assert len(b) == 1 and b.search_similar(np.ones(DIM), limit=1)[0][0] == "k"
+    b.destroy()
+    c = HTMCore(dimension=DIM, name="shared", runtime=rt)
+    d = HTMCore(dimension=DIM, name="shared", runtime=rt)
+    assert len(c) == 0
+    c.destroy()
+    with pytest.raises(HTMError, match="destroyed"):
+        len(d)
+    rt.close()

@@ -77,7 +77,7 @@ def test_a_batch_decided_by_partition_0_rolls_forward_at_open(
     htm = HTMCore(tmp_path, dimension=DIM, partitions=2)
 
     def commit_partition_0_only(self: HTMCore, batch: str, *_: object) -> None:
-        self._parts[0].call(_htm.Memory.commit_batch, batch)
+        self._parts[0].call(_htm.Memory.store_commit_batch, batch)
         raise SystemExit("the writer dies before partition 1's commit record")
 
     monkeypatch.setattr(HTMCore, "_finish_batch", commit_partition_0_only)
@@ -86,7 +86,7 @@ def test_a_batch_decided_by_partition_0_rolls_forward_at_open(
     monkeypatch.undo()
     with HTMCore(tmp_path, dimension=DIM) as again:
         assert _batches(again) == {"decided": ROWS}
-        assert again._parts[1].call(_htm.Memory.pending_batches) == []
+        assert again._parts[1].call(_htm.Memory.store_pending_batches) == []
 
 
 def test_a_batch_without_its_decision_stays_invisible(
@@ -106,7 +106,7 @@ def test_a_batch_without_its_decision_stays_invisible(
     monkeypatch.undo()
     with HTMCore(tmp_path, dimension=DIM) as again:
         assert _batches(again) == {"kept": ROWS}
-        assert len(again._parts[0].call(_htm.Memory.pending_batches)) == 1
+        assert len(again._parts[0].call(_htm.Memory.store_pending_batches)) == 1
 
 
 def test_a_failed_batch_is_aborted_and_the_store_stays_as_it_was(
@@ -121,7 +121,7 @@ def test_a_failed_batch_is_aborted_and_the_store_stays_as_it_was(
 
     def fail_the_fifth_piece(self: _partition.Partition, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal calls
-        if fn is _htm.Memory.put_pending:
+        if fn is _htm.Memory.store_put_pending:
             calls += 1
             if calls == 5:
                 raise _partition.MemoryStorageError("disk full (simulated)")
@@ -132,7 +132,7 @@ def test_a_failed_batch_is_aborted_and_the_store_stays_as_it_was(
         _store(htm, "failed", rng)
     monkeypatch.undo()
     assert _batches(htm) == {"kept": ROWS}, "the writer forgot the aborted pieces"
-    assert [p.call(_htm.Memory.pending_batches) for p in htm._parts] == [[], []]
+    assert [p.call(_htm.Memory.store_pending_batches) for p in htm._parts] == [[], []]
     htm.close()
     with HTMCore(tmp_path, dimension=DIM) as again:
         assert _batches(again) == {"kept": ROWS}

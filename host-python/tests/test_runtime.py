@@ -13,6 +13,7 @@ import pytest
 import agentcell
 from agentcell._wasm import cache, load_component
 from agentcell._wasm.runtime import DEFAULT_WASM
+from agentcell._wit import MemoryStoreOptions
 
 
 def test_missing_wasm_names_the_path(tmp_path: Path) -> None:
@@ -182,3 +183,25 @@ def test_results_are_lifted_by_their_wit_type(rt: agentcell.Runtime) -> None:
     # A variant is (case, payload); a record's fields are snake_case.
     build = rt.exports.meta.describe_build()
     assert build["wit_package"] == agentcell.build_info().wit_package
+
+
+def test_resources_are_owned_dropped_once_and_refused_after_a_trap(rt: agentcell.Runtime) -> None:
+    """A `memory.store` resource: each open owns one; a dropped one, or one of an
+    instance replaced after a trap, is refused with a typed error before any call (a
+    stale handle must never reach wasmtime, where it would fail the call as a trap)."""
+    memory = rt.exports.memory
+    options: MemoryStoreOptions = {"dimension": 2, "shard_count": 1, "index": "flat"}
+    first, second = memory.store_open("r", options), memory.store_open("r", options)
+    assert first is not second
+    rt.drop(first)
+    rt.drop(first)  # twice is harmless
+    with pytest.raises(ValueError, match="dropped"):
+        memory.store_count(first)
+    assert memory.store_count(second) == 0
+    with pytest.raises(agentcell.ComponentTrap):
+        rt.exports.testing.trap("boom")
+    with pytest.raises(ValueError, match="instance that is gone"):
+        memory.store_count(second)
+    rt.drop(second)  # freed only: its instance is gone
+    third = memory.store_open("r", options)
+    assert memory.store_count(third) == 0

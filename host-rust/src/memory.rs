@@ -14,6 +14,7 @@
 use crate::bindings::exports::agentcell::core::memory::{IndexKind, SearchOptions, StoreOptions};
 use crate::{Error, Runtime};
 use std::path::{Path, PathBuf};
+use wasmtime::component::ResourceAny;
 
 /// A new store's partition count when none is recorded (as the Python host's default).
 pub const DEFAULT_PARTITIONS: u32 = 2;
@@ -27,9 +28,19 @@ pub fn partition_file(dir: &Path, partition: u32) -> PathBuf {
     }
 }
 
-/// One store over its partitions: a runtime per partition and the store's handle there.
+/// One store over its partitions: a runtime per partition and this opener's store
+/// there (a `memory.store` resource, dropped with this).
 pub struct PartitionedStore {
-    parts: Vec<(Runtime, u32)>,
+    parts: Vec<(Runtime, ResourceAny)>,
+}
+
+impl Drop for PartitionedStore {
+    fn drop(&mut self) {
+        for (rt, store) in &self.parts {
+            // An instance replaced after a trap took its resources with it: nothing to end.
+            let _ = rt.call_named("memory.store.drop", |l| store.resource_drop(&mut l.store));
+        }
+    }
 }
 
 /// A fresh batch id: 128 bits from the process's random hasher keys and the clock.
@@ -67,12 +78,12 @@ impl PartitionedStore {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Storage { path: dir.display().to_string(), message: e.to_string() })?;
-        let open = |partition: u32| -> Result<(Runtime, u32), Error> {
+        let open = |partition: u32| -> Result<(Runtime, ResourceAny), Error> {
             let rt = Runtime::builder().sqlite_storage(partition_file(dir, partition))?.build()?;
             let options = StoreOptions { dimension, shard_count: None, index: IndexKind::Flat };
             let handle = rt
-                .call_named("memory.open", |l| {
-                    l.bindings.agentcell_core_memory().call_open(&mut l.store, name, options)
+                .call_named("memory.store.open", |l| {
+                    l.bindings.agentcell_core_memory().store().call_open(&mut l.store, name, options)
                 })?
                 .map_err(Error::from)?;
             Ok((rt, handle))
@@ -102,14 +113,14 @@ impl PartitionedStore {
         let (first, first_handle) = &self.parts[0];
         for (rt, handle) in &self.parts[1..] {
             let pending = rt
-                .call_named("memory.pending-batches", |l| {
-                    l.bindings.agentcell_core_memory().call_pending_batches(&mut l.store, *handle)
+                .call_named("memory.store.pending-batches", |l| {
+                    l.bindings.agentcell_core_memory().store().call_pending_batches(&mut l.store, *handle)
                 })?
                 .map_err(Error::from)?;
             for batch in pending {
                 let decided = first
-                    .call_named("memory.batch-committed", |l| {
-                        l.bindings.agentcell_core_memory().call_batch_committed(
+                    .call_named("memory.store.batch-committed", |l| {
+                        l.bindings.agentcell_core_memory().store().call_batch_committed(
                             &mut l.store,
                             *first_handle,
                             &batch,
@@ -117,8 +128,12 @@ impl PartitionedStore {
                     })?
                     .map_err(Error::from)?;
                 if decided {
-                    rt.call_named("memory.commit-batch", |l| {
-                        l.bindings.agentcell_core_memory().call_commit_batch(&mut l.store, *handle, &batch)
+                    rt.call_named("memory.store.commit-batch", |l| {
+                        l.bindings.agentcell_core_memory().store().call_commit_batch(
+                            &mut l.store,
+                            *handle,
+                            &batch,
+                        )
                     })?
                     .map_err(Error::from)?;
                 }
@@ -176,8 +191,8 @@ impl PartitionedStore {
         }
         if let [(rt, handle, entries, hex)] = written.as_slice() {
             return rt
-                .call_named("memory.put", |l| {
-                    l.bindings.agentcell_core_memory().call_put(&mut l.store, *handle, entries, hex)
+                .call_named("memory.store.put", |l| {
+                    l.bindings.agentcell_core_memory().store().call_put(&mut l.store, *handle, entries, hex)
                 })?
                 .map_err(Error::from);
         }
@@ -185,8 +200,8 @@ impl PartitionedStore {
         let mut stored = 0;
         for (rt, handle, entries, hex) in &written {
             let outcome = rt
-                .call_named("memory.put-pending", |l| {
-                    l.bindings.agentcell_core_memory().call_put_pending(
+                .call_named("memory.store.put-pending", |l| {
+                    l.bindings.agentcell_core_memory().store().call_put_pending(
                         &mut l.store,
                         *handle,
                         &batch,
@@ -200,8 +215,12 @@ impl PartitionedStore {
                 Err(e) => {
                     for (rt, handle, _, _) in &written {
                         // Left pending on failure: invisible, as aborted.
-                        let _ = rt.call_named("memory.abort-batch", |l| {
-                            l.bindings.agentcell_core_memory().call_abort_batch(&mut l.store, *handle, &batch)
+                        let _ = rt.call_named("memory.store.abort-batch", |l| {
+                            l.bindings.agentcell_core_memory().store().call_abort_batch(
+                                &mut l.store,
+                                *handle,
+                                &batch,
+                            )
                         });
                     }
                     return Err(e);
@@ -209,9 +228,9 @@ impl PartitionedStore {
             }
         }
         let (first, first_handle) = &self.parts[0];
-        let commit = |rt: &Runtime, handle: u32| -> Result<(), Error> {
-            rt.call_named("memory.commit-batch", |l| {
-                l.bindings.agentcell_core_memory().call_commit_batch(&mut l.store, handle, &batch)
+        let commit = |rt: &Runtime, handle: ResourceAny| -> Result<(), Error> {
+            rt.call_named("memory.store.commit-batch", |l| {
+                l.bindings.agentcell_core_memory().store().call_commit_batch(&mut l.store, handle, &batch)
             })?
             .map_err(Error::from)
         };
@@ -234,8 +253,8 @@ impl PartitionedStore {
         let mut total = 0;
         for (rt, handle) in &self.parts {
             total += rt
-                .call_named("memory.count", |l| {
-                    l.bindings.agentcell_core_memory().call_count(&mut l.store, *handle)
+                .call_named("memory.store.count", |l| {
+                    l.bindings.agentcell_core_memory().store().call_count(&mut l.store, *handle)
                 })?
                 .map_err(Error::from)?;
         }
@@ -251,8 +270,13 @@ impl PartitionedStore {
         let mut answers = Vec::with_capacity(self.parts.len());
         for (rt, handle) in &self.parts {
             answers.push(
-                rt.call_named("memory.search", |l| {
-                    l.bindings.agentcell_core_memory().call_search(&mut l.store, *handle, &query, &options)
+                rt.call_named("memory.store.search", |l| {
+                    l.bindings.agentcell_core_memory().store().call_search(
+                        &mut l.store,
+                        *handle,
+                        &query,
+                        &options,
+                    )
                 })?
                 .map_err(Error::from)?,
             );

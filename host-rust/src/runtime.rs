@@ -526,6 +526,13 @@ impl Runtime {
         })
     }
 
+    /// Ends a resource an export returned (a WIT `own<R>`, e.g. a `memory.store`),
+    /// running the component's destructor. A resource of an instance replaced after a
+    /// trap is gone with it; ending it again is an error.
+    pub fn drop_resource(&self, resource: wasmtime::component::ResourceAny) -> Result<(), Error> {
+        self.call_named("resource drop", |l| resource.resource_drop(&mut l.store))
+    }
+
     /// The parameter types of an export (used to read JSON arguments).
     pub fn param_types(&self, interface: &str, name: &str) -> Result<Vec<Type>, Error> {
         self.with_live(|l| {

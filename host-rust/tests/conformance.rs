@@ -3,11 +3,16 @@
 
 use agentcell_host::{Error, Runtime};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use wasmtime::component::types::Type;
-use wasmtime::component::Val;
+use wasmtime::component::{ResourceAny, Val};
 
-fn to_val(ty: &Type, v: &Value) -> Val {
+/// Resources bound by earlier steps (`"bind": "s"`), by name.
+type Bound = HashMap<String, ResourceAny>;
+
+fn to_val(ty: &Type, v: &Value, bound: &Bound) -> Val {
     match ty {
+        Type::Borrow(_) | Type::Own(_) => Val::Resource(bound[v["resource"].as_str().unwrap()]),
         Type::Bool => Val::Bool(v.as_bool().unwrap()),
         Type::S8 => Val::S8(v.as_i64().unwrap() as i8),
         Type::S16 => Val::S16(v.as_i64().unwrap() as i16),
@@ -20,11 +25,13 @@ fn to_val(ty: &Type, v: &Value) -> Val {
         Type::Float32 => Val::Float32(v.as_f64().unwrap() as f32),
         Type::Float64 => Val::Float64(v.as_f64().unwrap()),
         Type::String => Val::String(v.as_str().unwrap().into()),
-        Type::List(l) => Val::List(v.as_array().unwrap().iter().map(|e| to_val(&l.ty(), e)).collect()),
-        Type::Option(o) => Val::Option(if v.is_null() { None } else { Some(Box::new(to_val(&o.ty(), v))) }),
+        Type::List(l) => Val::List(v.as_array().unwrap().iter().map(|e| to_val(&l.ty(), e, bound)).collect()),
+        Type::Option(o) => {
+            Val::Option(if v.is_null() { None } else { Some(Box::new(to_val(&o.ty(), v, bound))) })
+        }
         Type::Enum(_) => Val::Enum(v.as_str().unwrap().into()),
         Type::Record(r) => {
-            Val::Record(r.fields().map(|f| (f.name.to_string(), to_val(&f.ty, &v[f.name]))).collect())
+            Val::Record(r.fields().map(|f| (f.name.to_string(), to_val(&f.ty, &v[f.name], bound))).collect())
         }
         other => panic!("vectors do not use arguments of type {other:?}"),
     }
@@ -49,6 +56,7 @@ fn to_json(v: &Val) -> Value {
         Val::Option(o) => o.as_deref().map(to_json).unwrap_or(Value::Null),
         Val::Enum(name) => json!(name),
         Val::Variant(case, payload) => json!({ case: payload.as_deref().map(to_json) }),
+        Val::Resource(_) => json!("<resource>"),
         Val::Result(r) => match r {
             Ok(p) => json!({"ok": p.as_deref().map(to_json)}),
             Err(p) => json!({"err": p.as_deref().map(to_json)}),
@@ -75,17 +83,32 @@ fn conformance_vectors() {
                 .component_file(agentcell_host::test_component_path())
                 .build()
                 .unwrap();
+            let mut bound = Bound::new();
             for step in case["steps"].as_array().unwrap() {
                 let (iface, name) = step["call"].as_str().unwrap().split_once('.').unwrap();
-                let types = rt.param_types(iface, name).unwrap();
-                let args: Vec<Val> =
-                    types.iter().zip(step["args"].as_array().unwrap()).map(|(t, a)| to_val(t, a)).collect();
                 let expect = &step["expect"];
                 let context = format!("{} / {}: {step}", path.display(), case["name"]);
+                if name.starts_with("[resource-drop]") {
+                    let resource = bound[step["args"][0]["resource"].as_str().unwrap()];
+                    rt.drop_resource(resource).unwrap_or_else(|e| panic!("{context}: {e}"));
+                    assert_eq!(expect, &json!({"value": null}), "{context}");
+                    continue;
+                }
+                let types = rt.param_types(iface, name).unwrap();
+                let args: Vec<Val> = types
+                    .iter()
+                    .zip(step["args"].as_array().unwrap())
+                    .map(|(t, a)| to_val(t, a, &bound))
+                    .collect();
                 match rt.call_dynamic(iface, name, &args) {
                     Err(Error::Trap { .. }) => assert_eq!(expect, &json!({"trap": true}), "{context}"),
                     Err(e) => panic!("{context}: {e}"),
                     Ok(got) => {
+                        if let (Some(name), Some(Val::Result(Ok(Some(r))))) = (step["bind"].as_str(), &got) {
+                            if let Val::Resource(r) = r.as_ref() {
+                                bound.insert(name.to_owned(), *r);
+                            }
+                        }
                         let got = got.as_ref().map(to_json).unwrap_or(Value::Null);
                         if let Some(v) = expect.get("value") {
                             assert_eq!(&got, v, "{context}");

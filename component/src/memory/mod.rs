@@ -30,7 +30,7 @@ use search::{scan, Hit, TopK};
 use segments::{Config, Segment};
 pub use stats::{GcReport, StoreStats};
 use std::collections::{BTreeMap, BTreeSet};
-pub use stores::Stores;
+pub use stores::{Hold, Stores};
 
 pub const MAX_DIMENSION: u32 = 65_536;
 pub const MAX_SHARDS: u32 = 256;

@@ -243,16 +243,22 @@ fn resonance_query_ranks_by_the_formula() {
     assert_eq!(centroid.len(), 30);
 }
 
+/// Each opener holds a store of its own over one shared copy: closing one leaves the
+/// others open, the copy goes with the last hold, and destroying ends every hold.
 #[test]
-fn stores_are_found_by_handle_and_name() {
+fn each_opener_holds_its_own_store() {
     let storage = MemoryStorage::default();
     let mut stores = Stores::default();
-    let a = stores.open(&storage, "a", opts(IndexKind::Flat), 1).unwrap();
-    assert_eq!(stores.open(&storage, "a", opts(IndexKind::Ivf), 1).unwrap(), a);
+    let mut a1 = stores.open(&storage, "a", opts(IndexKind::Flat), 1).unwrap();
+    let a2 = stores.open(&storage, "a", opts(IndexKind::Ivf), 1).unwrap();
+    a1.with(|s| put(s, &storage, &keys(1), &vectors(1, 3, 1))).unwrap();
+    stores.release(&mut a1);
+    assert_eq!(a1.with(|s| Ok(s.len())).unwrap_err().code, ErrorCode::NotFound);
+    assert_eq!(a1.with(|s| Ok(s.len())).unwrap_err().field.as_deref(), Some("store"));
+    assert_eq!(a2.with(|s| Ok(s.len())).unwrap(), 1, "a2 is still open, on the shared copy");
     let b = stores.open(&storage, "b", opts(IndexKind::Flat), 1).unwrap();
-    assert_ne!(a, b);
-    stores.close(a).unwrap();
-    assert_eq!(stores.get(a).err().unwrap().code, ErrorCode::NotFound);
+    b.destroy(&storage).unwrap();
+    assert!(b.with(|s| Ok(s.len())).unwrap_err().to_string().contains("destroyed"));
     assert_eq!(
         stores.open(&storage, "bad name", opts(IndexKind::Flat), 1).err().unwrap().field.as_deref(),
         Some("name")

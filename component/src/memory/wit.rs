@@ -14,15 +14,26 @@ thread_local! {
     };
 }
 
-fn with_store<T>(
-    handle: u32,
-    f: impl FnOnce(&mut crate::memory::MemoryStore) -> crate::error::Result<T>,
-) -> Result<T, wit_types::Error> {
-    wit_result(STORES.with(|s| f(s.borrow_mut().get(handle)?)))
+/// One opener's store: its hold, in a cell because WIT methods take `&self`.
+pub struct StoreResource(std::cell::RefCell<crate::memory::Hold>);
+
+impl Drop for StoreResource {
+    fn drop(&mut self) {
+        STORES.with(|s| s.borrow_mut().release(self.0.get_mut()));
+    }
 }
 
-impl wm::Guest for Component {
-    fn open(name: String, options: wm::StoreOptions) -> Result<u32, wit_types::Error> {
+impl StoreResource {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut crate::memory::MemoryStore) -> crate::error::Result<T>,
+    ) -> Result<T, wit_types::Error> {
+        wit_result(self.0.borrow().with(f))
+    }
+}
+
+impl wm::GuestStore for StoreResource {
+    fn open(name: String, options: wm::StoreOptions) -> Result<wm::Store, wit_types::Error> {
         let index = match options.index {
             wm::IndexKind::Flat => crate::memory::IndexKind::Flat,
             wm::IndexKind::Ivf => crate::memory::IndexKind::Ivf,
@@ -30,38 +41,132 @@ impl wm::Guest for Component {
         let options =
             crate::memory::Options { dimension: options.dimension, shard_count: options.shard_count, index };
         let writer = WRITER.with(|w| *w);
-        wit_result(STORES.with(|s| s.borrow_mut().open(&HostStorage, &name, options, writer)))
+        let hold = wit_result(STORES.with(|s| s.borrow_mut().open(&HostStorage, &name, options, writer)))?;
+        Ok(wm::Store::new(StoreResource(std::cell::RefCell::new(hold))))
     }
-    fn close(handle: u32) -> Result<(), wit_types::Error> {
-        wit_result(STORES.with(|s| s.borrow_mut().close(handle)))
+    fn close(&self) -> Result<(), wit_types::Error> {
+        self.with(|_| Ok(()))?;
+        STORES.with(|s| s.borrow_mut().release(&mut self.0.borrow_mut()));
+        Ok(())
     }
-    fn destroy(handle: u32) -> Result<(), wit_types::Error> {
-        with_store(handle, |s| s.destroy(&HostStorage))?;
-        Self::close(handle)
+    fn destroy(&self) -> Result<(), wit_types::Error> {
+        wit_result(self.0.borrow().destroy(&HostStorage))?;
+        STORES.with(|s| s.borrow_mut().release(&mut self.0.borrow_mut()));
+        Ok(())
     }
-    fn put(handle: u32, entries_json: String, embeddings: Vec<String>) -> Result<u32, wit_types::Error> {
-        with_store(handle, |s| s.put(&HostStorage, &entries_json, &embeddings, now_ms()))
+    fn put(&self, entries_json: String, embeddings: Vec<String>) -> Result<u32, wit_types::Error> {
+        self.with(|s| s.put(&HostStorage, &entries_json, &embeddings, now_ms()))
     }
     fn put_pending(
-        handle: u32,
+        &self,
         batch: String,
         entries_json: String,
         embeddings: Vec<String>,
     ) -> Result<u32, wit_types::Error> {
-        with_store(handle, |s| s.put_pending(&HostStorage, &batch, &entries_json, &embeddings, now_ms()))
+        self.with(|s| s.put_pending(&HostStorage, &batch, &entries_json, &embeddings, now_ms()))
     }
-    fn commit_batch(handle: u32, batch: String) -> Result<(), wit_types::Error> {
-        with_store(handle, |s| s.commit_batch(&HostStorage, &batch))
+    fn commit_batch(&self, batch: String) -> Result<(), wit_types::Error> {
+        self.with(|s| s.commit_batch(&HostStorage, &batch))
     }
-    fn abort_batch(handle: u32, batch: String) -> Result<(), wit_types::Error> {
-        with_store(handle, |s| s.abort_batch(&HostStorage, &batch))
+    fn abort_batch(&self, batch: String) -> Result<(), wit_types::Error> {
+        self.with(|s| s.abort_batch(&HostStorage, &batch))
     }
-    fn pending_batches(handle: u32) -> Result<Vec<String>, wit_types::Error> {
-        with_store(handle, |s| Ok(s.pending_batches()))
+    fn pending_batches(&self) -> Result<Vec<String>, wit_types::Error> {
+        self.with(|s| Ok(s.pending_batches()))
     }
-    fn batch_committed(handle: u32, batch: String) -> Result<bool, wit_types::Error> {
-        with_store(handle, |s| s.batch_committed(&HostStorage, &batch))
+    fn batch_committed(&self, batch: String) -> Result<bool, wit_types::Error> {
+        self.with(|s| s.batch_committed(&HostStorage, &batch))
     }
+    fn get(&self, key: String) -> Result<Option<wm::Entry>, wit_types::Error> {
+        self.with(|s| {
+            Ok(s.get(&key).map(|e| wm::Entry {
+                key: e.record.key.into(),
+                embedding: crate::blob::encode_f32(&e.embedding),
+                metadata_json: e.record.metadata.into(),
+                diff_ops_json: e.record.diff_ops.map(Into::into),
+                stored_at_ms: e.record.stored_at_ms,
+            }))
+        })
+    }
+    fn delete(&self, keys: Vec<String>) -> Result<u32, wit_types::Error> {
+        self.with(|s| s.delete(&HostStorage, &keys))
+    }
+    fn count(&self) -> Result<u64, wit_types::Error> {
+        self.with(|s| Ok(s.len() as u64))
+    }
+    fn keys_json(&self) -> Result<String, wit_types::Error> {
+        self.with(|s| Ok(s.keys_json()))
+    }
+    fn search(&self, query: String, options: wm::SearchOptions) -> Result<String, wit_types::Error> {
+        let options = crate::memory::SearchOptions {
+            limit: options.limit,
+            min_similarity: options.min_similarity,
+            filter_json: options.filter_json,
+            exact: options.exact,
+            probes: options.probes,
+        };
+        self.with(|s| s.search(&query, &options))
+    }
+    fn query_by_resonance(
+        &self,
+        min_resonance: f32,
+        max_results: Option<u32>,
+        query: Option<String>,
+    ) -> Result<String, wit_types::Error> {
+        self.with(|s| s.query_by_resonance(min_resonance, max_results, query.as_deref()))
+    }
+    fn direction_sum(&self) -> Result<Option<String>, wit_types::Error> {
+        self.with(|s| {
+            Ok(s.direction_sum().map(|sum| {
+                let sum: Vec<f32> = sum.into_iter().map(|x| x as f32).collect();
+                crate::blob::encode_f32(&sum)
+            }))
+        })
+    }
+    fn build_index(&self, lists: Option<u32>) -> Result<(), wit_types::Error> {
+        self.with(|s| {
+            s.build_index(lists);
+            Ok(())
+        })
+    }
+    fn stats(&self) -> Result<wm::StoreStats, wit_types::Error> {
+        self.with(|s| Ok(stats_to(s.stats())))
+    }
+    fn garbage_collect(&self, aggressive: bool) -> Result<wm::GcReport, wit_types::Error> {
+        self.with(|s| {
+            let r = s.garbage_collect(&HostStorage, aggressive)?;
+            Ok(wm::GcReport {
+                segments_before: r.segments_before,
+                segments_after: r.segments_after,
+                bytes_reclaimed: r.bytes_reclaimed,
+            })
+        })
+    }
+    fn clear_cache(&self) -> Result<(), wit_types::Error> {
+        self.with(|s| {
+            s.clear_cache();
+            Ok(())
+        })
+    }
+    fn set_profiling(&self, enabled: bool) -> Result<(), wit_types::Error> {
+        self.with(|s| {
+            s.profile_mut().set_enabled(enabled);
+            Ok(())
+        })
+    }
+    fn profiling(&self) -> Result<Vec<wm::OpProfile>, wit_types::Error> {
+        self.with(|s| {
+            Ok(s.profile()
+                .ops()
+                .map(|(op, count, total_ns)| wm::OpProfile { op: op.into(), count, total_ns })
+                .collect())
+        })
+    }
+}
+
+impl wm::Guest for Component {
+    type Store = StoreResource;
+
     fn partitions_of(keys_json: String, partitions: u32) -> Result<String, wit_types::Error> {
         wit_result(
             partitions::partitions_of(&keys_json, partitions)
@@ -85,96 +190,11 @@ impl wm::Guest for Component {
         let parts: Vec<_> = parts.into_iter().map(stats_from).collect();
         wit_result(partitions::merge_stats(&parts).map(stats_to))
     }
-    fn check_entries(entries_json: Vec<String>, rows: Option<String>) -> Result<u32, wit_types::Error> {
-        wit_result(crate::memory::check_entries(&entries_json, rows.as_deref()))
-    }
-    fn get(handle: u32, key: String) -> Result<Option<wm::Entry>, wit_types::Error> {
-        with_store(handle, |s| {
-            Ok(s.get(&key).map(|e| wm::Entry {
-                key: e.record.key.into(),
-                embedding: crate::blob::encode_f32(&e.embedding),
-                metadata_json: e.record.metadata.into(),
-                diff_ops_json: e.record.diff_ops.map(Into::into),
-                stored_at_ms: e.record.stored_at_ms,
-            }))
-        })
-    }
-    fn delete(handle: u32, keys: Vec<String>) -> Result<u32, wit_types::Error> {
-        with_store(handle, |s| s.delete(&HostStorage, &keys))
-    }
-    fn count(handle: u32) -> Result<u64, wit_types::Error> {
-        with_store(handle, |s| Ok(s.len() as u64))
-    }
-    fn keys_json(handle: u32) -> Result<String, wit_types::Error> {
-        with_store(handle, |s| Ok(s.keys_json()))
-    }
-    fn search(handle: u32, query: String, options: wm::SearchOptions) -> Result<String, wit_types::Error> {
-        let options = crate::memory::SearchOptions {
-            limit: options.limit,
-            min_similarity: options.min_similarity,
-            filter_json: options.filter_json,
-            exact: options.exact,
-            probes: options.probes,
-        };
-        with_store(handle, |s| s.search(&query, &options))
-    }
     fn resonance(a: String, b: String) -> Result<f32, wit_types::Error> {
         wit_result(crate::memory::resonance(&a, &b))
     }
-    fn query_by_resonance(
-        handle: u32,
-        min_resonance: f32,
-        max_results: Option<u32>,
-        query: Option<String>,
-    ) -> Result<String, wit_types::Error> {
-        with_store(handle, |s| s.query_by_resonance(min_resonance, max_results, query.as_deref()))
-    }
-    fn direction_sum(handle: u32) -> Result<Option<String>, wit_types::Error> {
-        with_store(handle, |s| {
-            Ok(s.direction_sum().map(|sum| {
-                let sum: Vec<f32> = sum.into_iter().map(|x| x as f32).collect();
-                crate::blob::encode_f32(&sum)
-            }))
-        })
-    }
-    fn build_index(handle: u32, lists: Option<u32>) -> Result<(), wit_types::Error> {
-        with_store(handle, |s| {
-            s.build_index(lists);
-            Ok(())
-        })
-    }
-    fn stats(handle: u32) -> Result<wm::StoreStats, wit_types::Error> {
-        with_store(handle, |s| Ok(stats_to(s.stats())))
-    }
-    fn garbage_collect(handle: u32, aggressive: bool) -> Result<wm::GcReport, wit_types::Error> {
-        with_store(handle, |s| {
-            let r = s.garbage_collect(&HostStorage, aggressive)?;
-            Ok(wm::GcReport {
-                segments_before: r.segments_before,
-                segments_after: r.segments_after,
-                bytes_reclaimed: r.bytes_reclaimed,
-            })
-        })
-    }
-    fn clear_cache(handle: u32) -> Result<(), wit_types::Error> {
-        with_store(handle, |s| {
-            s.clear_cache();
-            Ok(())
-        })
-    }
-    fn set_profiling(handle: u32, enabled: bool) -> Result<(), wit_types::Error> {
-        with_store(handle, |s| {
-            s.profile_mut().set_enabled(enabled);
-            Ok(())
-        })
-    }
-    fn profiling(handle: u32) -> Result<Vec<wm::OpProfile>, wit_types::Error> {
-        with_store(handle, |s| {
-            Ok(s.profile()
-                .ops()
-                .map(|(op, count, total_ns)| wm::OpProfile { op: op.into(), count, total_ns })
-                .collect())
-        })
+    fn check_entries(entries_json: Vec<String>, rows: Option<String>) -> Result<u32, wit_types::Error> {
+        wit_result(crate::memory::check_entries(&entries_json, rows.as_deref()))
     }
 }
 

@@ -42,7 +42,7 @@ from .host_imports import (
     bus_for,
 )
 from .limits import NO_DEADLINE, Limits, deadline_ticks, limit_hit, start_ticker
-from .values import HEX, TEXT, UTF8, Err, Lower, Ok, Val, lifter, lowerer, val_delete
+from .values import HEX, TEXT, UTF8, Err, Lower, Ok, Resource, Val, lifter, lowerer, val_delete
 
 _LOG = logging.getLogger("agentcell")
 
@@ -160,13 +160,15 @@ class _Export:
 
     __slots__ = ("args", "func", "lift_hex", "lift_text", "lowerers", "name", "nparams", "params", "result")
 
-    def __init__(self, func: Any, lowerers: list[Lower], result_ty: Any, name: str, context: int) -> None:
+    def __init__(
+        self, func: Any, lowerers: list[Lower], result_ty: Any, name: str, context: int, instance: object
+    ) -> None:
         self.func = func  # keeps the wasmtime_component_func_t alive
         self.lowerers = lowerers
         has_result = result_ty is not None
         # The result's readers, built from its type once: strings as text, or as blobs.
-        self.lift_text = lifter(result_ty, TEXT) if has_result else None
-        self.lift_hex = lifter(result_ty, HEX) if has_result else None
+        self.lift_text = lifter(result_ty, TEXT, instance) if has_result else None
+        self.lift_hex = lifter(result_ty, HEX, instance) if has_result else None
         self.nparams = len(lowerers)
         self.params = (Val * self.nparams)()
         result = Val() if has_result else None
@@ -243,7 +245,7 @@ class Runtime:
     @property
     def exports(self) -> Exports:
         """The component's exports as typed methods generated from the WIT
-        (`rt.exports.memory.count(handle)`); each one is a `call` or `call_ok`."""
+        (`rt.exports.memory.store_count(store)`); each one is a `call` or `call_ok`."""
         if self._facade is None:
             from .._wit import Exports
 
@@ -359,13 +361,30 @@ class Runtime:
         assert self._context_addr is not None
         export = _Export(
             func_ptr(func),
-            [lowerer(t) for _, t in fty.params],
+            [lowerer(t, self._store) for _, t in fty.params],
             fty.result,
             f"{interface}.{name}",
             self._context_addr,
+            self._store,
         )
         self._exports[(interface, name)] = export
         return export
+
+    def drop(self, resource: Resource) -> None:
+        """Ends `resource` (a WIT `own<R>` this runtime returned), running the
+        component's destructor; a resource of an instance that is gone (replaced after
+        a trap) is only freed. Dropping twice is harmless."""
+        with self._lock:
+            ptr = resource.take()
+            if ptr is None:
+                return
+            try:
+                if resource.instance is self._store and self._context is not None:
+                    err = ffi.wasmtime_component_resource_any_drop(self._context, ptr)
+                    if err:
+                        raise self._trapped("resource drop", error_from_ptr(err))
+            finally:
+                ffi.wasmtime_component_resource_any_delete(ptr)
 
     def export(self, interface: str, name: str) -> BoundExport:
         """A reusable callable for export `interface.name` (fails now if there is none)."""

@@ -11,7 +11,8 @@ converts every value through generic Python objects. Here:
   `wasmtime_component_val_delete`.
 
 Lifted forms: record -> dict (snake_case keys), tuple -> tuple, option -> value or
-None, result -> `Ok`/`Err`, enum -> str, variant -> (case, payload), list<u8> -> bytes.
+None, result -> `Ok`/`Err`, enum -> str, variant -> (case, payload), list<u8> -> bytes,
+own<R> -> `Resource` (given back as a borrow<R> or own<R> argument).
 An export's result is read by a lifter built from its type once (`lifter`); `lift`,
 which reads a value by its own kind, serves where no type is at hand.
 """
@@ -50,6 +51,7 @@ _K_VARIANT = ffi.WASMTIME_COMPONENT_VARIANT.value
 _K_ENUM = ffi.WASMTIME_COMPONENT_ENUM.value
 _K_OPTION = ffi.WASMTIME_COMPONENT_OPTION.value
 _K_RESULT = ffi.WASMTIME_COMPONENT_RESULT.value
+_K_RESOURCE = ffi.WASMTIME_COMPONENT_RESOURCE.value
 
 # `wasm_byte_vec_new` declared to take the source as `char*`, so a `bytes` object is
 # passed by pointer with no intermediate ctypes array (one copy, done in C).
@@ -61,6 +63,36 @@ _byte_vec_new.argtypes = [POINTER(ffi.wasm_byte_vec_t), c_size_t, c_char_p]
 _VAL_SIZE = sizeof(Val)
 _string_at = ctypes.string_at
 val_delete = ffi.wasmtime_component_val_delete
+
+
+class Resource:
+    """An owned handle on a resource of one component instance (a WIT `own<R>`), e.g.
+    a memory store. It belongs to the instance that made it: `instance` is that
+    instance's token, and an argument of another (after a trap replaced the instance)
+    or a dropped one is refused before the call. `Runtime.drop` ends it."""
+
+    __slots__ = ("_ptr", "instance")
+
+    def __init__(self, ptr: Any, instance: object) -> None:
+        self._ptr = ptr
+        self.instance = instance
+
+    @property
+    def dropped(self) -> bool:
+        """True once `Runtime.drop` ended it."""
+        return self._ptr is None
+
+    def take(self) -> Any:
+        """The C handle, which the caller now owns (drops and deletes); this is then dropped."""
+        ptr, self._ptr = self._ptr, None
+        return ptr
+
+    def __del__(self) -> None:
+        # Frees the C box only: the instance keeps the resource until `Runtime.drop` or
+        # the instance's end (a finaliser cannot take the runtime's lock safely).
+        if self._ptr is not None:
+            ffi.wasmtime_component_resource_any_delete(self._ptr)
+            self._ptr = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,19 +225,22 @@ _PRIM_LIFTS: dict[type, Lift] = {
 }
 
 
-def lifter(ty: Any, strings: int = TEXT) -> Lift:
+def lifter(ty: Any, strings: int = TEXT, instance: object = None) -> Lift:
     """Builds, once per type, a function that reads a C value of WIT type `ty` into
     Python: the forms `lift` gives, decided by the type rather than by the value (an
     empty `list<u8>` is `b""`, not `[]`). Does not free the value. `strings` applies as
     in `lift`: to strings on the `ok` side, in options, tuples and lists; record fields,
-    errors and variant payloads are always `TEXT`."""
+    errors and variant payloads are always `TEXT`. `instance` is the token a lifted
+    `Resource` belongs to."""
     if isinstance(ty, wt.String):
         return _lift_string(strings)
+    if isinstance(ty, wt.OwnType):
+        return lambda v: Resource(ffi.wasmtime_component_resource_any_clone(v.of.resource), instance)
     prim = _PRIM_LIFTS.get(type(ty))
     if prim is not None:
         return prim
     if isinstance(ty, wt.ResultType):
-        ok = lifter(ty.ok, strings) if ty.ok is not None else None
+        ok = lifter(ty.ok, strings, instance) if ty.ok is not None else None
         err = lifter(ty.err) if ty.err is not None else None
 
         def lift_result(v: Any) -> Any:
@@ -216,7 +251,7 @@ def lifter(ty: Any, strings: int = TEXT) -> Lift:
 
         return lift_result
     if isinstance(ty, wt.OptionType):
-        some = lifter(ty.payload, strings)
+        some = lifter(ty.payload, strings, instance)
         return lambda v: some(v.of.option.contents) if v.of.option else None
     if isinstance(ty, wt.RecordType):
         fields = [(_snake(name), lifter(fty)) for name, fty in ty.fields]
@@ -320,10 +355,27 @@ def _field(x: Any, name: str) -> Any:
     return getattr(x, name)
 
 
-def lowerer(ty: Any) -> Lower:
-    """Builds a function that writes a Python value of WIT type `ty` into a C value."""
+def _resource_lowerer(instance: object) -> Lower:
+    def lower(v: Any, x: Any) -> None:
+        if not isinstance(x, Resource):
+            raise TypeError(f"expected a Resource, got {type(x).__name__}")
+        if x.dropped:
+            raise ValueError("the resource was dropped")
+        if x.instance is not instance:
+            raise ValueError("the resource belongs to an instance that is gone (replaced after a trap)")
+        v.of.resource = ffi.wasmtime_component_resource_any_clone(x._ptr)
+        v.kind = _K_RESOURCE
+
+    return lower
+
+
+def lowerer(ty: Any, instance: object = None) -> Lower:
+    """Builds a function that writes a Python value of WIT type `ty` into a C value.
+    A resource argument (`borrow<R>`, `own<R>`) must be a `Resource` of `instance`."""
     if isinstance(ty, wt.String):
         return _lower_string
+    if isinstance(ty, wt.BorrowType | wt.OwnType):
+        return _resource_lowerer(instance)
     if isinstance(ty, wt.Bool):
         return _lower_bool
     ints = {

@@ -140,7 +140,7 @@ class HTMCore:
         with first.runtime.lock:
             first.open()
         if shard_count is None:  # an existing store's recorded count (4 for a new one)
-            self.shard_count = int(first.call(Memory.stats)["shard_count"])
+            self.shard_count = int(first.call(Memory.store_stats)["shard_count"])
             options["shard_count"] = self.shard_count
         count = self._layout(first, 1 if runtime is not None else partitions)
         self._parts = [first] + [
@@ -164,7 +164,7 @@ class HTMCore:
         return int(first.core(Memory.layout, self.name, requested, _settings.current().thread_pool_size))
 
     def _core(self, fn: Callable[Concatenate[Memory, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """A `memory` export that takes no store handle, on partition 0's instance."""
+        """A `memory` export that takes no store, on partition 0's instance."""
         return self._parts[0].core(fn, *args, **kwargs)
 
     def partition_of(self, key: str) -> int:
@@ -300,10 +300,12 @@ class HTMCore:
                     block = matrix[chunk.start : chunk.stop] if isinstance(chunk, range) else matrix[chunk]
                     pieces = to_hex_pieces(block)
                     if batch is None:
-                        call = self._workers[i].submit(part.call, Memory.put, entries_jsons[i][j], pieces)
+                        call = self._workers[i].submit(
+                            part.call, Memory.store_put, entries_jsons[i][j], pieces
+                        )
                     else:
                         call = self._workers[i].submit(
-                            part.call, Memory.put_pending, batch, entries_jsons[i][j], pieces
+                            part.call, Memory.store_put_pending, batch, entries_jsons[i][j], pieces
                         )
                     pending[i].append(call)
         except BaseException:
@@ -328,24 +330,24 @@ class HTMCore:
         """Commits `batch` (partition 0 first: its record decides) or aborts it in the
         partitions that hold pieces of it."""
         if commit:
-            self._parts[0].call(Memory.commit_batch, batch)
+            self._parts[0].call(Memory.store_commit_batch, batch)
             for i in written:
                 if i != 0:
-                    self._parts[i].call(Memory.commit_batch, batch)
+                    self._parts[i].call(Memory.store_commit_batch, batch)
             return
         for i in written:
             # On failure it stays pending: invisible to every reader, as if aborted.
             with contextlib.suppress(AgentcellError):
-                self._parts[i].call(Memory.abort_batch, batch)
+                self._parts[i].call(Memory.store_abort_batch, batch)
 
     def _roll_forward(self) -> None:
         """Commits in each partition the pending batches partition 0 has committed (a
         writer stopped between the decision and the last partition's commit)."""
         first = self._parts[0]
         for part in self._parts[1:]:
-            for batch in part.call(Memory.pending_batches):
-                if first.call(Memory.batch_committed, batch):
-                    part.call(Memory.commit_batch, batch)
+            for batch in part.call(Memory.store_pending_batches):
+                if first.call(Memory.store_batch_committed, batch):
+                    part.call(Memory.store_commit_batch, batch)
 
     def _check_entries(self, entries_jsons: list[str], chunks: list[Sequence[int]]) -> None:
         """Checks every call's entries as one batch (`memory.check-entries`); the core
@@ -381,7 +383,7 @@ class HTMCore:
 
         def delete(part: Partition) -> int:
             mine = by_part[self._parts.index(part)]
-            return int(part.call(Memory.delete, mine)) if mine or count == 1 else 0
+            return int(part.call(Memory.store_delete, mine)) if mine or count == 1 else 0
 
         return sum(self._each(delete))
 
@@ -390,7 +392,7 @@ class HTMCore:
     def get_embedding(self, key: str) -> dict[str, Any] | None:
         """``{"key", "embedding" (float32 array), "metadata", "diff_ops", "stored_at_ms"}``
         or None."""
-        entry = self._part_of(_args.key("key", key)).call(Memory.get, key)
+        entry = self._part_of(_args.key("key", key)).call(Memory.store_get, key)
         if entry is None:
             return None
         diff = entry["diff_ops_json"]
@@ -424,7 +426,7 @@ class HTMCore:
             "exact": self.index == "flat" if exact is None else bool(exact),
             "probes": _args.integer("probes", probes, 1, 2**32 - 1) if probes is not None else None,
         }
-        return self._merged(self._each(lambda p: p.call(Memory.search, query, options)), limit)
+        return self._merged(self._each(lambda p: p.call(Memory.store_search, query, options)), limit)
 
     def calculate_resonance(self, embedding1: ArrayLike, embedding2: ArrayLike) -> float:
         """``clamp(c * (1 + 0.1 * sin(pi * c)), 0, 1)``, c = cosine(embedding1, embedding2)."""
@@ -442,24 +444,26 @@ class HTMCore:
         q = to_hex(as_vector(query, "query")) if query is not None else None
         if q is None and len(self._parts) > 1:
             # The mean direction of the whole store: the partitions' sums added up.
-            sums = [from_hex(h) for h in self._each(lambda p: p.call(Memory.direction_sum)) if h is not None]
+            sums = [
+                from_hex(h) for h in self._each(lambda p: p.call(Memory.store_direction_sum)) if h is not None
+            ]
             total = np.sum(sums, axis=0, dtype=np.float64) if sums else None
             if total is None or not total.any():
                 return []
             q = to_hex(np.asarray(total, dtype=np.float32))
         args = (float(min_resonance), max_results, q)
-        hits = self._each(lambda p: p.call(Memory.query_by_resonance, *args))
+        hits = self._each(lambda p: p.call(Memory.store_query_by_resonance, *args))
         return self._merged(hits, max_results if max_results is not None else MAX_RESULTS)
 
     def keys(self) -> list[str]:
         """Every key: partition by partition, each in insertion order."""
-        return [k for keys in self._each(lambda p: json.loads(p.call(Memory.keys_json))) for k in keys]
+        return [k for keys in self._each(lambda p: json.loads(p.call(Memory.store_keys_json))) for k in keys]
 
     def __len__(self) -> int:
-        return sum(int(n) for n in self._each(lambda p: p.call(Memory.count)))
+        return sum(int(n) for n in self._each(lambda p: p.call(Memory.store_count)))
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._part_of(key).call(Memory.get, key) is not None
+        return isinstance(key, str) and self._part_of(key).call(Memory.store_get, key) is not None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())
@@ -470,13 +474,13 @@ class HTMCore:
         """Trains the IVF index now rather than on the first approximate search; `lists`
         in all (shared out between the partitions)."""
         share = None if lists is None else max(1, -(-lists // len(self._parts)))
-        self._each(lambda p: p.call(Memory.build_index, share))
+        self._each(lambda p: p.call(Memory.store_build_index, share))
 
     def get_memory_stats(self) -> dict[str, Any]:
         """entries, dimension, used_bytes, vector_bytes, raw_vector_bytes, index_bytes,
         metadata_bytes, cache_entries, index_kind, index_trained, segments, partitions,
         ...: counts and sizes summed over the partitions."""
-        parts = self._each(lambda p: p.call(Memory.stats))
+        parts = self._each(lambda p: p.call(Memory.store_stats))
         merged = parts[0] if len(parts) == 1 else self._core(Memory.merge_stats, parts)
         stats: dict[str, Any] = dict(merged)
         stats["partitions"] = len(self._parts)
@@ -485,7 +489,7 @@ class HTMCore:
     def garbage_collect(self, aggressive: bool = False) -> dict[str, int]:
         """Compacts the persisted segments (and, `aggressive`, frees caches and spare
         memory); returns segments_before, segments_after, bytes_reclaimed."""
-        reports = self._each(lambda p: p.call(Memory.garbage_collect, aggressive))
+        reports = self._each(lambda p: p.call(Memory.store_garbage_collect, aggressive))
         return {
             "segments_before": sum(r["segments_before"] for r in reports),
             "segments_after": sum(r["segments_after"] for r in reports),
@@ -494,19 +498,19 @@ class HTMCore:
 
     def clear_cache(self) -> None:
         """Drops the IVF index; it is rebuilt when next needed."""
-        self._each(lambda p: p.call(Memory.clear_cache))
+        self._each(lambda p: p.call(Memory.store_clear_cache))
 
     def enable_profiling(self, enabled: bool = True) -> None:
         """Counts operations and their durations (in the core and as seen from Python)."""
         self._times.enabled = enabled
-        self._each(lambda p: p.call(Memory.set_profiling, enabled))
+        self._each(lambda p: p.call(Memory.store_set_profiling, enabled))
 
     def get_profiling_data(self) -> dict[str, dict[str, float]]:
         """``{operation: {count, total_ms, avg_duration_ms}}`` measured in the core (over
         all partitions), plus ``call:<function>`` entries per component call measured
         from Python (boundary included)."""
         data: dict[str, dict[str, float]] = {}
-        for part in self._each(lambda p: p.call(Memory.profiling)):
+        for part in self._each(lambda p: p.call(Memory.store_profiling)):
             for op in part:
                 mine = data.setdefault(op["op"], {"count": 0, "total_ms": 0.0})
                 mine["count"] += op["count"]
@@ -553,18 +557,21 @@ class HTMCore:
     # --- lifetime ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Releases the in-memory copy; everything acknowledged stays persisted."""
+        """Ends this opener's hold on the store; everything acknowledged stays persisted.
+        Another `HTMCore` of the same store in the same runtime stays open (each opener
+        owns a `memory.store` resource of its own); the in-memory copy goes with the last."""
         for part in self._parts:
             part.close()
         for worker in self._workers:
             worker.shutdown(wait=False)
 
     def destroy(self) -> None:
-        """Deletes the store's persisted data and closes it."""
-        self._each(lambda p: p.call(Memory.destroy))
+        """Deletes the store's persisted data and closes it, for every opener: another
+        `HTMCore` of it in the same runtime then raises `HTMError` on use."""
+        self._each(lambda p: p.call(Memory.store_destroy))
         self._core(Memory.forget_layout, self.name)
         for part in self._parts:
-            part.closed = True
+            part.close()
         for worker in self._workers:
             worker.shutdown(wait=False)
 

@@ -1,6 +1,6 @@
 """One partition of a store: a component instance (with its own storage) holding the
-keys that fall to it, the store's handle there, and reopening after a trap; plus the
-timing of calls as seen from Python."""
+keys that fall to it, its own hold on the store there (a `memory.store` resource) and
+reopening after a trap; plus the timing of calls as seen from Python."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .._wasm import Runtime
-from .._wit import Memory, MemoryStoreOptions
-from ..errors import AgentcellError, InvalidArgumentError, StorageError
+from .._wit import Memory, MemoryStore, MemoryStoreOptions
+from ..errors import AgentcellError, InvalidArgumentError, NotFoundError, StorageError
 from ..storage import SQLiteStorage
 from .exceptions import HTMError, MemoryStorageError, ValidationError
 
@@ -34,6 +34,8 @@ def memory_error(e: AgentcellError) -> AgentcellError:
         return ValidationError(e.message, field=e.field)
     if isinstance(e, StorageError):
         return MemoryStorageError(e.message, field=e.field)
+    if isinstance(e, NotFoundError) and e.field == "store":  # closed, or destroyed by another opener
+        return HTMError(e.message, field="store")
     return e
 
 
@@ -67,29 +69,33 @@ class HostTimes:
 
 class Partition:
     """One component instance holding a share of a store: its runtime (and storage),
-    the store's handle there, and reopening after a trap."""
+    its own store there (a `memory.store` resource), and reopening after a trap."""
 
     def __init__(self, runtime: Runtime, name: str, options: MemoryStoreOptions, times: HostTimes) -> None:
         self.runtime = runtime
         self.name = name
         self.options = options
         self.times = times
-        self.handle = 0
+        self.store: MemoryStore | None = None
         self.generation = -1
         self.closed = False
 
     def open(self) -> None:
+        if self.store is not None:
+            self.runtime.drop(self.store)  # of an instance replaced after a trap: freed only
         try:
-            self.handle = self.runtime.exports.memory.open(self.name, self.options)
+            self.store = self.runtime.exports.memory.store_open(self.name, self.options)
         except AgentcellError as e:
             raise memory_error(e) from e
         self.generation = self.runtime.instantiations
         if self.times.enabled:
-            self.runtime.exports.memory.set_profiling(self.handle, True)
+            self.runtime.exports.memory.store_set_profiling(self.store, True)
 
-    def call(self, fn: Callable[Concatenate[Memory, int, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Calls `fn` (a `memory` export of the facade, e.g. `Memory.count`) on this
-        partition's store: `fn(memory, handle, *args)`. After a trap the runtime has a new
+    def call(
+        self, fn: Callable[Concatenate[Memory, MemoryStore, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Calls `fn` (a `memory` export of the facade, e.g. `Memory.store_count`) on this
+        partition's store: `fn(memory, store, *args)`. After a trap the runtime has a new
         instance; the store is reopened from storage first (nothing acknowledged is lost)."""
         started = time.perf_counter()
         with self.runtime.lock:
@@ -98,15 +104,18 @@ class Partition:
             if self.generation != self.runtime.instantiations:
                 self.open()
             try:
-                out = fn(self.runtime.exports.memory, self.handle, *args, **kwargs)
+                assert self.store is not None
+                out = fn(self.runtime.exports.memory, self.store, *args, **kwargs)
             except AgentcellError as e:
                 raise memory_error(e) from e
         if self.times.enabled:
-            self.times.record(fn.__name__.replace("_", "-"), time.perf_counter() - started)
+            self.times.record(
+                fn.__name__.removeprefix("store_").replace("_", "-"), time.perf_counter() - started
+            )
         return out
 
     def core(self, fn: Callable[Concatenate[Memory, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """A `memory` export that takes no store handle (partition rules), on this
+        """A `memory` export that takes no store (partition rules), on this
         partition's instance."""
         with self.runtime.lock:
             try:
@@ -116,8 +125,10 @@ class Partition:
 
     def close(self) -> None:
         with self.runtime.lock:
-            if not self.closed and self.handle and self.generation == self.runtime.instantiations:
-                self.runtime.exports.memory.close(self.handle)
+            if not self.closed and self.store is not None:
+                # Dropping ends this opener's hold; a store of an instance replaced
+                # after a trap is only freed.
+                self.runtime.drop(self.store)
             self.closed = True
 
 
