@@ -27,7 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "host-python"))
 
+import agentcell  # noqa: E402
 from agentcell.memory import HarmonicKernel, HTMCore, ResonanceKernel  # noqa: E402
+from agentcell.memory._vectors import to_hex_pieces  # noqa: E402
 
 DIM = 768
 
@@ -200,6 +202,35 @@ def kernel_rows(rng: np.random.Generator) -> None:
     ):
         t_ours, t_np = median_time(ours, [None] * 5), median_time(theirs, [None] * 5)
         row(label, f"{t_ours * 1e3:.1f} ms", f"{t_np * 1e3:.1f} ms", f"{t_ours / t_np:.2f}x", "<= 1.5x numpy")
+    boundary_floor(batch, numpy_resonance)
+
+
+def boundary_floor(batch: np.ndarray, numpy_resonance: Callable[[np.ndarray], float]) -> None:
+    """What any kernel pays before computing anything: the batch's hex and its move into
+    the component (the test build's `bench.text-len` on each 256 KiB piece, which only
+    counts the characters). Strings are the one bulk path through wasmtime-py's
+    component API, and raw f32 bytes are not valid UTF-8, so this is the floor."""
+    test_wasm = ROOT / "target" / "agentcell-test.wasm"
+    if not test_wasm.exists():
+        return
+    rt = agentcell.Runtime(":memory:", wasm=test_wasm)
+
+    def move_in(_: Any) -> None:
+        for piece in to_hex_pieces(batch):
+            rt.call("bench", "text-len", piece)
+
+    t_floor, t_np = (
+        median_time(move_in, [None] * 5),
+        median_time(lambda _: numpy_resonance(batch), [None] * 5),
+    )
+    row(
+        "  floor: hex + move in, no compute",
+        f"{t_floor * 1e3:.1f} ms",
+        f"{t_np * 1e3:.1f} ms",
+        f"{t_floor / t_np:.2f}x",
+        "(the boundary's own cost)",
+    )
+    rt.close()
 
 
 if __name__ == "__main__":

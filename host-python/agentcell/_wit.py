@@ -712,6 +712,18 @@ HttpClientHttpError = (
     | tuple[Literal["failed"], str]
 )
 
+# A batch whose resonance score is taken in parts: each `add` folds its rows into
+# the sum of unit rows and keeps nothing else, so a host can send a big batch piece
+# by piece, encoding the next piece while the component folds this one. The score
+# is `resonance`'s for the rows added, in order.
+KernelsResonanceBatch = Resource
+
+# A big batch's harmonic field taken in parts: each `add` answers the field of the
+# rows it is given, as `harmonic-field` would, so a host can encode the next part
+# while the component computes this one. Rows are counted across parts, and errors
+# name a row by its place in the whole batch.
+KernelsHarmonicBatch = Resource
+
 # One opener's hold on an open store (seed 004's `HTMCore`'s store). A second
 # `open` of the same name gets a store of its own, so one opener closing or
 # dropping its store never closes another's.
@@ -1667,6 +1679,30 @@ class Kernels:
         )
         return out
 
+    def resonance_batch_start(self, dimension: int) -> KernelsResonanceBatch:
+        """An empty batch of rows of `dimension` (1..=65536)."""
+        out: KernelsResonanceBatch = self._call_ok("kernels", "[static]resonance-batch.start", dimension)
+        return out
+
+    def resonance_batch_add(self, resonance_batch: KernelsResonanceBatch, embeddings: Sequence[Text]) -> int:
+        """Takes rows as `resonance` takes them (a row may begin in one call and end in
+        the next) and returns the whole rows taken so far. A row that is not finite
+        or all zeros is `invalid-argument` and the batch stays as it was.
+        """
+        out: int = self._call_ok("kernels", "[method]resonance-batch.add", resonance_batch, embeddings)
+        return out
+
+    def resonance_batch_score(
+        self, resonance_batch: KernelsResonanceBatch, n_harmonics: int, t: float
+    ) -> KernelsResonanceScore:
+        """The score of the rows taken; `invalid-argument` on `embeddings` when there are
+        none or the last row is unfinished.
+        """
+        out: KernelsResonanceScore = self._call_ok(
+            "kernels", "[method]resonance-batch.score", resonance_batch, n_harmonics, t
+        )
+        return out
+
     def harmonic_field(self, positions: Sequence[Text], dimension: int, n_modes: int, t: float) -> str:
         """The harmonic field of `positions` (rows of length `dimension`) at time `t`: for
         mode `m` in 0..`n-modes` (1..=1024), `cos((m + 1) t - (p . k_m) / sqrt(dimension))`
@@ -1674,6 +1710,20 @@ class Kernels:
         basis). Answered as hex of `rows x n-modes` little-endian f32, row after row.
         """
         out: str = self._call_ok("kernels", "harmonic-field", positions, dimension, n_modes, t)
+        return out
+
+    def harmonic_batch_start(self, dimension: int, n_modes: int, t: float) -> KernelsHarmonicBatch:
+        """Fields of rows of `dimension` with `n-modes` modes at time `t` (as
+        `harmonic-field` takes them).
+        """
+        out: KernelsHarmonicBatch = self._call_ok(
+            "kernels", "[static]harmonic-batch.start", dimension, n_modes, t
+        )
+        return out
+
+    def harmonic_batch_add(self, harmonic_batch: KernelsHarmonicBatch, positions: Sequence[Text]) -> str:
+        """The field of the next rows (whole rows only), hex as `harmonic-field`'s."""
+        out: str = self._call_ok("kernels", "[method]harmonic-batch.add", harmonic_batch, positions)
         return out
 
     def action_tension(self, action: Sequence[Text]) -> float:

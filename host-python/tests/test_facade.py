@@ -26,17 +26,29 @@ def _component_exports(wasm: Path | None = None) -> dict[str, dict[str, list[str
     return out
 
 
+def _facade_name(export: str, params: list[str]) -> tuple[str, list[str]]:
+    """A component export's facade method and parameters: `f`, or for a resource's
+    `[static]r.f` / `[method]r.f` the method `r_f`, whose `self` is named `r`."""
+    if not export.startswith("["):
+        return export.replace("-", "_"), [p.replace("-", "_") for p in params]
+    resource, fn = export.split("]", 1)[1].split(".")
+    named = [resource if p == "self" else p for p in params]
+    return f"{resource}_{fn}".replace("-", "_"), [p.replace("-", "_") for p in named]
+
+
 def test_every_export_of_the_component_has_a_typed_method_with_its_parameters() -> None:
     exports = _component_exports()
     facade = agentcell.Runtime(":memory:").exports
     assert sorted(facade.__slots__) == sorted(i.replace("-", "_") for i in exports)
+    assert "[method]store.put" in exports["memory"], "resources are covered"
     for iface, funcs in exports.items():
         cls = type(getattr(facade, iface.replace("-", "_")))
         methods = {n for n, _ in inspect.getmembers(cls, inspect.isfunction) if not n.startswith("_")}
-        assert methods == {f.replace("-", "_") for f in funcs}, iface
-        for fname, params in funcs.items():
-            sig = inspect.signature(getattr(cls, fname.replace("-", "_")))
-            assert list(sig.parameters)[1:] == [p.replace("-", "_") for p in params], f"{iface}.{fname}"
+        expected = dict(_facade_name(f, params) for f, params in funcs.items())
+        assert methods == set(expected), iface
+        for name, params in expected.items():
+            sig = inspect.signature(getattr(cls, name))
+            assert list(sig.parameters)[1:] == params, f"{iface}.{name}"
 
 
 def test_the_facade_names_the_package_the_component_implements() -> None:

@@ -75,6 +75,33 @@ def test_harmonic_field_shape_and_formula() -> None:
     np.testing.assert_allclose(by_hand, [[math.cos(-0.5), 1.0]], atol=1e-6)
 
 
+def test_a_big_batch_is_sent_in_parts_and_answers_as_one() -> None:
+    """Past one piece (128 KiB of f32) the kernels send whole rows per call while the next
+    piece is encoded (WIT `resonance-batch` for the score): same answers as numpy, and a
+    bad row in a late piece is named by its row in the whole batch."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(300) + 0.8 * rng.standard_normal((1500, 300))).astype(np.float32)
+    assert x.nbytes > 128 * 1024 * 10
+    score = ResonanceKernel(8).score(x, t=0.3)
+    value, coherence = numpy_resonance(x.astype(np.float64), 8, 0.3)
+    assert score.value == pytest.approx(value, abs=1e-5)
+    assert score.coherence == pytest.approx(coherence, abs=1e-5)
+    field = HarmonicKernel(spatial_dims=300, n_modes=5)(x, 1.5)
+    assert field.shape == (1500, 5)
+    np.testing.assert_allclose(field, numpy_field(x, 5, 1.5), atol=3e-5)
+    x[1234, 7] = np.nan
+    with pytest.raises(ValidationError, match="row 1234 holds a value that is not finite"):
+        ResonanceKernel(8).score(x)
+    with pytest.raises(ValidationError, match="not finite"):
+        HarmonicKernel(spatial_dims=300, n_modes=5)(x)
+    x[1234] = 0.0
+    with pytest.raises(ValidationError, match="row 1234 is all zeros"):
+        ResonanceKernel(8).score(x)
+    assert ResonanceKernel(8).score(x[:1000]).coherence == pytest.approx(
+        numpy_resonance(x[:1000].astype(np.float64), 8, 0.0)[1], abs=1e-5
+    )
+
+
 def test_ethical_gate_and_its_history() -> None:
     gate = EthicalGate(tension_threshold=0.35)
     valid, tension = gate.validate(np.array([0.1, 0.2, -0.05, 0.15]))

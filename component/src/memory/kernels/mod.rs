@@ -21,8 +21,14 @@ pub struct ResonanceScore {
     pub is_valid: bool,
 }
 
-/// `values` as rows of `dimension`: checks the shape and that every value is finite.
-fn rows<'a>(field: &str, values: &'a [f32], dimension: u32) -> Result<std::slice::ChunksExact<'a, f32>> {
+/// `values` as rows of `dimension`, the first of them row `first` of the caller's batch
+/// (errors name rows by that number): checks the shape and that every value is finite.
+fn rows<'a>(
+    field: &str,
+    values: &'a [f32],
+    dimension: u32,
+    first: usize,
+) -> Result<std::slice::ChunksExact<'a, f32>> {
     let d = dimension as usize;
     if d == 0 {
         return Err(Error::invalid("dimension", "must be at least 1"));
@@ -34,7 +40,10 @@ fn rows<'a>(field: &str, values: &'a [f32], dimension: u32) -> Result<std::slice
         ));
     }
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(Error::invalid(field, format_args!("row {} holds a value that is not finite", i / d)));
+        return Err(Error::invalid(
+            field,
+            format_args!("row {} holds a value that is not finite", first + i / d),
+        ));
     }
     Ok(values.chunks_exact(d))
 }
@@ -59,83 +68,214 @@ fn harmonic_sum(c: f64, t: f64, harmonics: u32) -> f64 {
 
 /// The resonance score of a batch (see WIT `kernels.resonance-score`).
 pub fn resonance(embeddings: &[f32], dimension: u32, harmonics: u32, t: f64) -> Result<ResonanceScore> {
+    check_harmonics(harmonics)?;
+    finite("t", t)?;
+    let mut batch = ResonanceBatch::new(dimension)?;
+    batch.add(embeddings)?;
+    batch.score(harmonics, t)
+}
+
+fn check_harmonics(harmonics: u32) -> Result<()> {
     if !(1..=MAX_HARMONICS).contains(&harmonics) {
         return Err(Error::invalid(
             "n_harmonics",
             format_args!("must be in 1..={MAX_HARMONICS}, got {harmonics}"),
         ));
     }
-    let t = finite("t", t)?;
-    let mut sum = vec![0.0f64; dimension as usize];
-    let mut n = 0usize;
-    for (i, row) in rows("embeddings", embeddings, dimension)?.enumerate() {
-        let norm = row.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>().sqrt();
-        if norm == 0.0 {
+    Ok(())
+}
+
+/// A batch of rows taken in as many parts as the caller sends (see WIT
+/// `kernels.resonance-batch`): each row is folded into the sum of unit rows as it
+/// arrives, so nothing but that sum and one unfinished row is kept.
+pub struct ResonanceBatch {
+    sum: Vec<f64>,
+    /// The start of a row whose end has not arrived yet.
+    partial: Vec<f32>,
+    rows: usize,
+}
+
+impl ResonanceBatch {
+    /// An empty batch of rows of `dimension` (1..=65536).
+    pub fn new(dimension: u32) -> Result<Self> {
+        if !(1..=65536).contains(&dimension) {
+            return Err(Error::invalid("dimension", format_args!("must be in 1..=65536, got {dimension}")));
+        }
+        let d = dimension as usize;
+        Ok(Self { sum: vec![0.0; d], partial: Vec::with_capacity(d), rows: 0 })
+    }
+
+    /// Rows taken so far (whole ones).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Takes `values`, row after row; a row may begin in one call and end in the next.
+    /// A row that is not finite or all zeros is refused, and the batch is then as it
+    /// was before the call (rows are checked before any is folded in).
+    pub fn add(&mut self, values: &[f32]) -> Result<()> {
+        let d = self.sum.len();
+        let joined: Vec<f32>;
+        let data: &[f32] = if self.partial.is_empty() {
+            values
+        } else {
+            joined = [&self.partial[..], values].concat();
+            &joined
+        };
+        let whole = data.chunks_exact(d);
+        let tail = whole.remainder();
+        if tail.iter().any(|v| !v.is_finite()) {
+            return Err(not_finite(self.rows + whole.len()));
+        }
+        let inverses = whole
+            .clone()
+            .enumerate()
+            .map(|(i, row)| inverse_norm(self.rows + i, row))
+            .collect::<Result<Vec<f64>>>()?;
+        self.rows += inverses.len();
+        for (row, inv) in whole.zip(inverses) {
+            fold(&mut self.sum, row, inv);
+        }
+        self.partial = tail.to_vec();
+        Ok(())
+    }
+
+    /// The score of the rows taken (see WIT `kernels.resonance-score`).
+    pub fn score(&self, harmonics: u32, t: f64) -> Result<ResonanceScore> {
+        check_harmonics(harmonics)?;
+        let t = finite("t", t)?;
+        if self.rows == 0 || !self.partial.is_empty() {
             return Err(Error::invalid(
                 "embeddings",
-                format_args!("row {i} is all zeros (it has no direction)"),
+                format_args!(
+                    "must be one or more rows of {} values, got {} values",
+                    self.sum.len(),
+                    self.rows * self.sum.len() + self.partial.len()
+                ),
             ));
         }
-        for (s, v) in sum.iter_mut().zip(row) {
-            *s += f64::from(*v) / norm;
-        }
-        n += 1;
+        let n = self.rows as f64;
+        let coherence = match self.rows {
+            1 => 1.0,
+            _ => {
+                let squared: f64 = self.sum.iter().map(|s| s * s).sum();
+                ((squared - n) / (n * (n - 1.0))).clamp(-1.0, 1.0)
+            }
+        };
+        let value = (coherence * (1.0 + 0.1 * harmonic_sum(coherence, t, harmonics))).clamp(0.0, 1.0);
+        let tension = (1.0 - coherence) / 2.0;
+        let nam_compliant = value >= MIN_RESONANCE;
+        Ok(ResonanceScore {
+            value: value as f32,
+            coherence: coherence as f32,
+            ethical_tension: tension as f32,
+            nam_compliant,
+            is_valid: nam_compliant && tension <= MAX_TENSION,
+        })
     }
-    let coherence = match n {
-        1 => 1.0,
-        _ => {
-            let squared: f64 = sum.iter().map(|s| s * s).sum();
-            ((squared - n as f64) / (n as f64 * (n as f64 - 1.0))).clamp(-1.0, 1.0)
-        }
-    };
-    let value = (coherence * (1.0 + 0.1 * harmonic_sum(coherence, t, harmonics))).clamp(0.0, 1.0);
-    let tension = (1.0 - coherence) / 2.0;
-    let nam_compliant = value >= MIN_RESONANCE;
-    Ok(ResonanceScore {
-        value: value as f32,
-        coherence: coherence as f32,
-        ethical_tension: tension as f32,
-        nam_compliant,
-        is_valid: nam_compliant && tension <= MAX_TENSION,
-    })
+}
+
+fn not_finite(row: usize) -> Error {
+    Error::invalid("embeddings", format_args!("row {row} holds a value that is not finite"))
+}
+
+/// `1 / |row|` of row number `i`, refusing a row that is not finite or all zeros.
+fn inverse_norm(i: usize, row: &[f32]) -> Result<f64> {
+    if row.iter().any(|v| !v.is_finite()) {
+        return Err(not_finite(i));
+    }
+    match norm(row) {
+        0.0 => Err(Error::invalid("embeddings", format_args!("row {i} is all zeros (it has no direction)"))),
+        n => Ok(1.0 / n),
+    }
+}
+
+/// `|row|`: the SIMD f32 dot product, or in f64 when f32 underflows or overflows.
+fn norm(row: &[f32]) -> f64 {
+    let fast = f64::from(crate::memory::vector::dot(row, row));
+    if fast > 1e-30 && fast.is_finite() {
+        fast.sqrt()
+    } else {
+        row.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>().sqrt()
+    }
+}
+
+/// `sum += row * inv`, lane by lane (independent lanes: vectorised).
+fn fold(sum: &mut [f64], row: &[f32], inv: f64) {
+    for (s, v) in sum.iter_mut().zip(row) {
+        *s += f64::from(*v) * inv;
+    }
 }
 
 /// The harmonic field of `positions` (see WIT `kernels.harmonic-field`), row-major
 /// `rows x modes`.
 pub fn harmonic_field(positions: &[f32], dimension: u32, modes: u32, t: f64) -> Result<Vec<f32>> {
+    harmonic_rows(positions, dimension, modes, t, 0)
+}
+
+/// Checks a harmonic field's modes, time and dimension (1..=1024, finite, 1..=65536).
+pub fn check_field(dimension: u32, modes: u32, t: f64) -> Result<()> {
     if !(1..=MAX_MODES).contains(&modes) {
         return Err(Error::invalid("n_modes", format_args!("must be in 1..={MAX_MODES}, got {modes}")));
     }
-    let t = finite("t", t)?;
+    finite("t", t)?;
+    if !(1..=65536).contains(&dimension) {
+        return Err(Error::invalid("dimension", format_args!("must be in 1..=65536, got {dimension}")));
+    }
+    Ok(())
+}
+
+/// `harmonic_field` of rows that begin at row `first` of the caller's batch.
+pub fn harmonic_rows(
+    positions: &[f32],
+    dimension: u32,
+    modes: u32,
+    t: f64,
+    first: usize,
+) -> Result<Vec<f32>> {
+    check_field(dimension, modes, t)?;
     let d = dimension as usize;
-    let rows = rows("positions", positions, dimension)?;
+    let rows = rows("positions", positions, dimension, first)?;
     let scale = 1.0 / (d as f64).sqrt();
-    let waves: Vec<Vec<f32>> = (0..modes)
-        .map(|m| {
-            (0..d)
-                .map(|j| (std::f64::consts::PI * f64::from(m + 1) * (j as f64 + 0.5) / d as f64).cos() as f32)
-                .collect()
-        })
-        .collect();
+    let waves = wave_vectors(d, modes);
     let mut field = Vec::with_capacity(positions.len() / d * modes as usize);
     for row in rows {
-        for (m, wave) in waves.iter().enumerate() {
-            // Four partial sums: the compiler vectorises them (simd128 on wasm).
-            let mut acc = [0.0f32; 4];
-            let (head, tail) = (row.chunks_exact(4), row.len() / 4 * 4);
-            for (p, k) in head.zip(wave.chunks_exact(4)) {
-                for l in 0..4 {
-                    acc[l] += p[l] * k[l];
-                }
-            }
-            let mut dot = f64::from(acc.iter().sum::<f32>());
-            for j in tail..d {
-                dot += f64::from(row[j]) * f64::from(wave[j]);
-            }
+        for (m, wave) in waves.chunks_exact(d).enumerate() {
+            let dot = f64::from(crate::memory::vector::dot(row, wave));
             field.push(((m as f64 + 1.0) * t - dot * scale).cos() as f32);
         }
     }
     Ok(field)
+}
+
+/// The DCT-II wave vectors `k_m`, mode after mode, of the last shape asked for: a host
+/// sending a big batch in parts asks for the same ones on every call, and making them
+/// costs `modes x dimension` cosines (as much as the field of ~100 rows).
+fn wave_vectors(d: usize, modes: u32) -> std::rc::Rc<Vec<f32>> {
+    /// The waves of one shape: dimension, modes, and the vectors.
+    type Waves = (usize, u32, std::rc::Rc<Vec<f32>>);
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<Waves>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((ld, lm, waves)) = last.as_ref() {
+            if (*ld, *lm) == (d, modes) {
+                return waves.clone();
+            }
+        }
+        let waves: std::rc::Rc<Vec<f32>> = std::rc::Rc::new(
+            (0..modes)
+                .flat_map(|m| {
+                    (0..d).map(move |j| {
+                        (std::f64::consts::PI * f64::from(m + 1) * (j as f64 + 0.5) / d as f64).cos() as f32
+                    })
+                })
+                .collect(),
+        );
+        *last = Some((d, modes, waves.clone()));
+        waves
+    })
 }
 
 /// The ethical tension of an action vector (see WIT `kernels.action-tension`).
@@ -203,6 +343,36 @@ mod tests {
                 .sum();
             assert!(close(*got, ((m as f64 + 1.0) * 0.5 - dot / 770f64.sqrt()).cos()), "mode {m}");
         }
+    }
+
+    /// A batch sent in parts, split anywhere (mid-row too), scores as the whole; a
+    /// refused part leaves the batch as it was.
+    #[test]
+    fn a_batch_in_parts_scores_as_the_whole() {
+        let values: Vec<f32> = (0..7 * 5).map(|i| ((i * 7919) % 13) as f32 - 6.0).collect();
+        let whole = resonance(&values, 5, 8, 0.5).unwrap();
+        for cut in [1, 4, 5, 12, 34] {
+            let mut batch = ResonanceBatch::new(5).unwrap();
+            batch.add(&values[..cut]).unwrap();
+            let refused = batch.add(&[f32::NAN; 5]).unwrap_err();
+            assert!(refused.to_string().contains("not finite"), "{refused}");
+            batch.add(&values[cut..]).unwrap();
+            assert_eq!(batch.rows(), 7);
+            let parts = batch.score(8, 0.5).unwrap();
+            assert!(
+                (parts.value - whole.value).abs() < 1e-6 && (parts.coherence - whole.coherence).abs() < 1e-6
+            );
+        }
+        // A field's rows in parts are named by their place in the whole batch.
+        let e = harmonic_rows(&[1.0, f32::NAN], 1, 1, 0.0, 40).unwrap_err();
+        assert!(e.to_string().contains("row 41 holds"), "{e}");
+        assert_eq!(
+            harmonic_rows(&values[5..], 5, 2, 0.5, 1).unwrap(),
+            harmonic_field(&values, 5, 2, 0.5).unwrap()[2..]
+        );
+        let mut half = ResonanceBatch::new(5).unwrap();
+        half.add(&values[..7]).unwrap();
+        assert!(half.score(8, 0.5).unwrap_err().to_string().contains("got 7 values"));
     }
 
     #[test]
