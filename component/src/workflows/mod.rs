@@ -4,7 +4,8 @@
 //!
 //! - [`template`]: templates in upstream's YAML shape and their rules, retry backoff;
 //! - [`states`]: upstream's task and step state machines;
-//! - [`task`]: a task record and every change of it, as pure functions;
+//! - [`task`]: a task record and the changes of the task as a whole, as pure functions;
+//! - [`attempts`]: a step's attempts: claim by lease, renew, complete, fail and retry;
 //! - [`decisions`]: decision steps choosing which dependents run;
 //! - [`batches`]: batch analyzers creating one worker step per cursor range;
 //! - [`manual`]: an operator's actions on a step (reset for retry, resolve, complete);
@@ -14,6 +15,7 @@
 #[cfg(target_arch = "wasm32")]
 mod wit;
 
+pub mod attempts;
 pub mod batches;
 pub mod decisions;
 pub mod engine;
