@@ -13,6 +13,8 @@ pub mod dag;
 pub mod diagnostics;
 pub mod error;
 pub mod flows;
+#[cfg(test)]
+pub mod hooked;
 pub mod memory;
 pub mod mesh;
 pub mod meta;

@@ -204,76 +204,34 @@ mod tests {
         assert_eq!(replaced.source, Source::SelfReport);
     }
 
-    /// A storage where another writer stores `rival` under the key just before this
-    /// writer's first compare-and-set (the race of two concurrent upserts), and a
-    /// compare-and-set fails `always_fail` times in a row.
+    /// Storage hooks where another writer stores `rival` under the key just before this
+    /// writer's first compare-and-set (the race of two concurrent upserts), and where
+    /// with `always_fail` every compare-and-set fails.
     struct Racing {
-        inner: MemoryStorage,
         rival: std::cell::RefCell<Option<Snapshot>>,
         cas_calls: std::cell::Cell<usize>,
         always_fail: bool,
     }
 
-    impl Storage for Racing {
-        fn get(&self, ns: &str, key: &str) -> std::result::Result<Option<String>, StorageError> {
-            self.inner.get(ns, key)
-        }
-        fn set(&self, ns: &str, key: &str, value: &str) -> std::result::Result<(), StorageError> {
-            self.inner.set(ns, key, value)
-        }
-        fn delete(&self, ns: &str, key: &str) -> std::result::Result<bool, StorageError> {
-            self.inner.delete(ns, key)
-        }
-        fn list_keys(
-            &self,
-            ns: &str,
-            prefix: &str,
-            cursor: Option<&str>,
-            limit: u32,
-        ) -> std::result::Result<(Vec<String>, Option<String>), StorageError> {
-            self.inner.list_keys(ns, prefix, cursor, limit)
-        }
-        fn set_many(&self, ns: &str, entries: &[(String, String)]) -> std::result::Result<(), StorageError> {
-            self.inner.set_many(ns, entries)
-        }
-        fn commit(
-            &self,
-            ns: &str,
-            guards: &[crate::ports::Guard],
-            writes: &[crate::ports::Write],
-        ) -> std::result::Result<bool, StorageError> {
-            self.inner.commit(ns, guards, writes)
-        }
-        fn delete_many(&self, ns: &str, keys: &[String]) -> std::result::Result<u32, StorageError> {
-            self.inner.delete_many(ns, keys)
-        }
-        fn compare_and_set(
-            &self,
-            ns: &str,
-            key: &str,
-            expected: Option<&str>,
-            value: &str,
-        ) -> std::result::Result<bool, StorageError> {
+    impl crate::hooked::Hooks for Racing {
+        fn before_compare_and_set(&self, inner: &MemoryStorage) -> Option<bool> {
             self.cas_calls.set(self.cas_calls.get() + 1);
             if let Some(rival) = self.rival.borrow_mut().take() {
-                upsert(&self.inner, rival).unwrap();
+                upsert(inner, rival).unwrap();
             }
-            if self.always_fail {
-                return Ok(false);
-            }
-            self.inner.compare_and_set(ns, key, expected, value)
+            self.always_fail.then_some(false)
         }
     }
 
-    use crate::ports::StorageError;
-
     #[test]
     fn a_concurrent_self_report_is_not_lost_to_an_inference() {
-        let s = Racing {
+        let s = crate::hooked::Hooked {
             inner: MemoryStorage::default(),
-            rival: Some(snap(Source::SelfReport, &[("warmth", 0.9)])).into(),
-            cas_calls: 0.into(),
-            always_fail: false,
+            hooks: Racing {
+                rival: Some(snap(Source::SelfReport, &[("warmth", 0.9)])).into(),
+                cas_calls: 0.into(),
+                always_fail: false,
+            },
         };
         let merged = upsert(&s, snap(Source::Inferred, &[("warmth", 0.1), ("cognitive_load", 0.8)])).unwrap();
         assert_eq!(s.cas_calls.get(), 2, "the first write lost the race and was merged again");
@@ -284,11 +242,9 @@ mod tests {
 
     #[test]
     fn an_update_that_never_wins_the_race_fails_and_stores_nothing() {
-        let s = Racing {
+        let s = crate::hooked::Hooked {
             inner: MemoryStorage::default(),
-            rival: None.into(),
-            cas_calls: 0.into(),
-            always_fail: true,
+            hooks: Racing { rival: None.into(), cas_calls: 0.into(), always_fail: true },
         };
         let e = upsert(&s, snap(Source::SelfReport, &[("warmth", 0.9)])).unwrap_err();
         assert_eq!(e.code, ErrorCode::Storage);

@@ -285,67 +285,26 @@ fn results_of_several_tasks_are_recorded_in_one_call_and_a_stale_one_still_rejec
     assert_eq!(complete_many(&s, &bad, 1003, || 0.0).unwrap_err().field.as_deref(), Some("result"));
 }
 
-/// A storage that counts commits and can make the first ones fail as if another
+/// Storage hooks that count commits and can make the first ones fail as if another
 /// worker had changed a task first.
 #[derive(Default)]
-struct Counting {
-    inner: MemoryStorage,
+struct CountCommits {
     commits: std::cell::Cell<u32>,
     lose_first: std::cell::Cell<u32>,
 }
 
-impl Storage for Counting {
-    fn get(&self, ns: &str, key: &str) -> std::result::Result<Option<String>, crate::ports::StorageError> {
-        self.inner.get(ns, key)
-    }
-    fn set(&self, ns: &str, key: &str, value: &str) -> std::result::Result<(), crate::ports::StorageError> {
-        self.inner.set(ns, key, value)
-    }
-    fn delete(&self, ns: &str, key: &str) -> std::result::Result<bool, crate::ports::StorageError> {
-        self.inner.delete(ns, key)
-    }
-    fn list_keys(
-        &self,
-        ns: &str,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: u32,
-    ) -> std::result::Result<(Vec<String>, Option<String>), crate::ports::StorageError> {
-        self.inner.list_keys(ns, prefix, cursor, limit)
-    }
-    fn set_many(
-        &self,
-        ns: &str,
-        e: &[(String, String)],
-    ) -> std::result::Result<(), crate::ports::StorageError> {
-        self.inner.set_many(ns, e)
-    }
-    fn delete_many(&self, ns: &str, keys: &[String]) -> std::result::Result<u32, crate::ports::StorageError> {
-        self.inner.delete_many(ns, keys)
-    }
-    fn compare_and_set(
-        &self,
-        ns: &str,
-        key: &str,
-        expected: Option<&str>,
-        value: &str,
-    ) -> std::result::Result<bool, crate::ports::StorageError> {
-        self.inner.compare_and_set(ns, key, expected, value)
-    }
-    fn commit(
-        &self,
-        ns: &str,
-        guards: &[crate::ports::Guard],
-        writes: &[crate::ports::Write],
-    ) -> std::result::Result<bool, crate::ports::StorageError> {
+impl crate::hooked::Hooks for CountCommits {
+    fn before_commit(&self, _: &MemoryStorage) -> Option<bool> {
         self.commits.set(self.commits.get() + 1);
-        if self.lose_first.get() > 0 {
+        let lose = self.lose_first.get() > 0;
+        if lose {
             self.lose_first.set(self.lose_first.get() - 1);
-            return Ok(false);
         }
-        self.inner.commit(ns, guards, writes)
+        lose.then_some(false)
     }
 }
+
+type Counting = crate::hooked::Hooked<CountCommits>;
 
 fn counting_diamond() -> (Counting, String) {
     diamond_in()
