@@ -132,3 +132,42 @@ def test_batch_context_reads_a_workers_inputs() -> None:
     assert BatchWorkerContext.from_step_context(plain) is None
     with pytest.raises(TypeError):
         BatchConfig(total_items="10", batch_size=5)  # type: ignore[arg-type]
+
+
+def test_parallelism_caps_the_batch_workers_running_at_once() -> None:
+    """`batch_config.parallelism: 2` on the analyzer: a worker with 8 threads (and its
+    prefetch) still runs at most two of the batch's workers at any moment."""
+    import copy
+    import threading
+    import time
+
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    @batch_worker("slow_range")
+    def slow_range(batch_context: BatchWorkerContext) -> dict[str, Any]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return {"items_processed": 1, "items_succeeded": 1, "sum": batch_context.start_cursor}
+
+    template = copy.deepcopy(TEMPLATE)
+    template["name"] = "capped_rows"
+    template["steps"][0]["batch_config"] = {"batch_size": 10, "parallelism": 2}  # type: ignore[index]
+    template["steps"][1]["handler"] = {"callable": "slow_range"}  # type: ignore[index]
+    registry = HandlerRegistry()
+    registry.register("count_rows", count_rows._handler_class)  # type: ignore[attr-defined]
+    registry.register("slow_range", slow_range._handler_class)  # type: ignore[attr-defined]
+    registry.register("total", Total)
+    with TaskerClient(runtime=Runtime(":memory:")) as c:
+        c.register_template(template)
+        with Worker(registry, runtime=c.runtime, concurrency=8, poll_interval=0.01, worker_id="w1"):
+            task = c.create_task("capped_rows", namespace="batches", context={"rows": 80, "per_batch": 10})
+            done = c.wait_for_task(task.task_uuid, timeout=30)
+    assert done.status == "complete", done
+    assert len([s for s in done.steps if s.name.startswith("process_")]) == 8
+    assert most == 2, f"at most {most} ran at once"

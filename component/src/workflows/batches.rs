@@ -104,6 +104,7 @@ impl Task {
             .and_then(|r| r["result"].get("batch_metadata").cloned())
             .unwrap_or_else(|| json!({}));
         let analyzer = self.steps[i].name.clone();
+        let parallelism = self.steps[i].parallelism;
         for t in templates {
             if Some(t) != chosen || cursors.is_empty() {
                 // The template is skipped, and what only it leads to, but not a
@@ -127,6 +128,8 @@ impl Task {
                     step_uuid: new_id(),
                     name: format!("{}_{}", template.name, batch_id(cursor).unwrap_or_default()),
                     inputs: json!({"cursor": cursor, "batch_metadata": metadata, "is_no_op": false}),
+                    parallelism,
+                    batch_of: Some(template.name.clone()),
                     ready_at: None,
                     created_at: now,
                     updated_at: now,

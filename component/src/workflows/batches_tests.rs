@@ -130,3 +130,49 @@ fn a_batch_worker_must_depend_on_one_batchable_step() {
     assert_eq!(e.field.as_deref(), Some("steps.w"));
     assert!(e.message.contains("exactly one batchable"), "{}", e.message);
 }
+
+/// `batch_config.parallelism` caps how many of a batch's workers hold a step at once:
+/// claims take only that many, a finished or lapsed one frees its place, and a full
+/// batch is not due (the queue waits on the running workers' leases instead).
+#[test]
+fn parallelism_caps_the_workers_running_at_once() {
+    let s = MemoryStorage::default();
+    let capped = CSV.replace(
+        r#"{"name": "analyze", "type": "batchable", "handler": {"callable": "analyze"}}"#,
+        r#"{"name": "analyze", "type": "batchable", "handler": {"callable": "analyze"},
+            "batch_config": {"batch_size": 100, "parallelism": 2, "cursor_field": "id"}}"#,
+    );
+    engine::register_template(&s, &capped).unwrap();
+    let task = create_task(&s, r#"{"name": "csv", "namespace": "test"}"#, 1_000_000).unwrap().task_uuid;
+    let analyze = claim_all(&s, 1000);
+    finish(&s, &analyze[0], cursors(5, 100), 1001);
+    let first = claim_all(&s, 1002);
+    assert_eq!(first.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["process_001", "process_002"]);
+    assert!(claim_all(&s, 1003).is_empty(), "two run: the batch is full");
+    let record = get_task(&s, &task).unwrap();
+    assert_eq!(record.due(), Some(1002 + 5000), "due when the running leases end, not now");
+    finish(&s, &first[0], json!({"items_processed": 100}), 1004);
+    assert_eq!(claim_all(&s, 1005).iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["process_003"]);
+    // process_002's lease (5 s from 1002) lapses while process_003's still runs: the
+    // freed place goes to process_002's next attempt, and the batch is full again.
+    let later = claim_all(&s, 1002 + 5001);
+    assert_eq!(later.iter().map(|c| (c.name.as_str(), c.attempt)).collect::<Vec<_>>(), [("process_002", 2)]);
+    assert!(claim_all(&s, 1002 + 5002).is_empty());
+}
+
+#[test]
+fn a_bad_batch_config_is_refused_at_registration() {
+    let s = MemoryStorage::default();
+    let zero =
+        CSV.replace(r#""type": "batchable","#, r#""type": "batchable", "batch_config": {"parallelism": 0},"#);
+    let e = engine::register_template(&s, &zero).unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("steps.analyze.batch_config.parallelism"), "{e}");
+    let misplaced = CSV.replace(
+        r#""type": "deferred_convergence","#,
+        r#""type": "deferred_convergence", "batch_config": {},"#,
+    );
+    assert!(engine::register_template(&s, &misplaced)
+        .unwrap_err()
+        .to_string()
+        .contains("only a batchable step"));
+}

@@ -344,7 +344,11 @@ pub fn claim(
             }
             continue;
         }
-        let taken: Vec<usize> = ready.into_iter().filter(|&i| task.claim(i, worker, lease_ms, now)).collect();
+        // Checked again as each is taken: a batch's `parallelism` counts the ones just taken.
+        let taken: Vec<usize> = ready
+            .into_iter()
+            .filter(|&i| task.claimable(i, now) && task.claim(i, worker, lease_ms, now))
+            .collect();
         wanted += taken.len();
         let old_due = task.indexed_due;
         task.indexed_due = task.due();

@@ -83,6 +83,13 @@ pub struct Step {
     /// a batch worker's cursor.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub inputs: Value,
+    /// At most this many workers of one batch run at once: on a `batchable` step, the
+    /// cap its `batch_config` sets for the workers it creates; on a worker, its batch's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    /// On a batch worker: the template step it was made from (its batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_of: Option<String>,
 }
 
 impl Step {
@@ -228,6 +235,8 @@ impl Task {
                 audit: Vec::new(),
                 timeout_seconds: s.timeout_seconds,
                 inputs: Value::Null,
+                parallelism: s.batch_config.as_ref().and_then(|b| b.parallelism),
+                batch_of: None,
             })
             .collect();
         let mut task = Task {
@@ -275,7 +284,7 @@ impl Task {
     /// Whether step `i` may be claimed at `now`.
     pub fn claimable(&self, i: usize, now: i64) -> bool {
         let step = &self.steps[i];
-        if self.status.is_final() || step.skipped {
+        if self.status.is_final() || step.skipped || self.batch_full(i, Some(now)) {
             return false;
         }
         match step.state {
@@ -287,6 +296,26 @@ impl Task {
         }
     }
 
+    /// Whether batch worker `i` must wait because `parallelism` other workers of its
+    /// batch hold a step (with a lease live at `now`; any lease when `now` is None: a
+    /// full batch is not due, and the leases' ends are).
+    fn batch_full(&self, i: usize, now: Option<i64>) -> bool {
+        let step = &self.steps[i];
+        let (Some(cap), Some(batch)) = (step.parallelism, step.batch_of.as_deref()) else {
+            return false;
+        };
+        let running = self
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(j, s)| {
+                *j != i && s.state == StepState::InProgress && s.batch_of.as_deref() == Some(batch)
+            })
+            .filter(|(_, s)| now.is_none_or(|now| s.lease.as_ref().is_some_and(|l| l.until_ms > now)))
+            .count();
+        running >= cap as usize
+    }
+
     /// When something in this task next needs a worker: a ready step's `ready_at`, a
     /// retry's time, a lease's end. None when the task has ended or waits on nothing.
     pub fn due(&self) -> Option<i64> {
@@ -295,8 +324,9 @@ impl Task {
         }
         self.steps
             .iter()
-            .filter(|s| !s.skipped)
-            .filter_map(|s| match s.state {
+            .enumerate()
+            .filter(|(i, s)| !s.skipped && !self.batch_full(*i, None))
+            .filter_map(|(_, s)| match s.state {
                 StepState::Pending if self.dependencies_satisfied(s) && !s.is_batch_template() => {
                     Some(s.ready_at.unwrap_or(s.created_at))
                 }

@@ -135,7 +135,31 @@ pub struct StepTemplate {
     pub step_type: StepType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u64>,
+    /// A `batchable` step's batch settings (upstream's `batch_config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_config: Option<BatchConfig>,
 }
+
+/// A `batchable` step's `batch_config`, as upstream's templates write it. `parallelism`
+/// caps how many of the workers it creates run at once; the other fields are the
+/// analyzer's to read (the engine keeps them as written).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct BatchConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u64>,
+    /// At most this many of the batch's workers hold a step at once (1..=1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_strategy: Option<String>,
+}
+
+/// The most workers of one batch that may run at once.
+pub const MAX_PARALLELISM: u32 = 1000;
 
 /// A task template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +240,17 @@ impl Template {
             }
             if step.timeout_seconds.is_some_and(|t| t == 0 || t > 86_400 * 7) {
                 return Err(Error::invalid(&field, "timeout_seconds must be 1 to 604800 (a week)"));
+            }
+            if let Some(config) = &step.batch_config {
+                if step.step_type != StepType::Batchable {
+                    return Err(Error::invalid(&field, "only a batchable step has a batch_config"));
+                }
+                if config.parallelism.is_some_and(|p| !(1..=MAX_PARALLELISM).contains(&p)) {
+                    return Err(Error::invalid(
+                        &format!("{field}.batch_config.parallelism"),
+                        format_args!("must be 1 to {MAX_PARALLELISM}"),
+                    ));
+                }
             }
             if step.step_type == StepType::BatchWorker {
                 let analyzers = step
