@@ -213,6 +213,38 @@ pub fn harmonic_field(positions: &[f32], dimension: u32, modes: u32, t: f64) -> 
     harmonic_rows(positions, dimension, modes, t, 0)
 }
 
+/// The dot products of `row` with four vectors of its length, in one pass over `row`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn dot4(row: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
+    use core::arch::wasm32::*;
+    let n = row.len();
+    let mut acc = [f32x4_splat(0.0); 4];
+    for o in (0..n / 4).map(|c| c * 4) {
+        // SAFETY: o + 4 <= n, every vector has n values, and wasm loads need no alignment.
+        unsafe {
+            let x = v128_load(row.as_ptr().add(o) as *const v128);
+            for (lane, v) in acc.iter_mut().zip(w) {
+                *lane = f32x4_add(*lane, f32x4_mul(x, v128_load(v.as_ptr().add(o) as *const v128)));
+            }
+        }
+    }
+    let mut out = [0.0f32; 4];
+    for ((slot, lane), v) in out.iter_mut().zip(acc).zip(w) {
+        *slot = (f32x4_extract_lane::<0>(lane) + f32x4_extract_lane::<1>(lane))
+            + (f32x4_extract_lane::<2>(lane) + f32x4_extract_lane::<3>(lane));
+        for j in n / 4 * 4..n {
+            *slot += row[j] * v[j];
+        }
+    }
+    out
+}
+
+/// The dot products of `row` with four vectors of its length.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn dot4(row: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
+    w.map(|v| crate::memory::vector::dot(row, v))
+}
+
 /// Checks a harmonic field's modes, time and dimension (1..=1024, finite, 1..=65536).
 pub fn check_field(dimension: u32, modes: u32, t: f64) -> Result<()> {
     if !(1..=MAX_MODES).contains(&modes) {
@@ -239,10 +271,25 @@ pub fn harmonic_rows(
     let scale = 1.0 / (d as f64).sqrt();
     let waves = wave_vectors(d, modes);
     let mut field = Vec::with_capacity(positions.len() / d * modes as usize);
+    let waves: Vec<&[f32]> = waves.chunks_exact(d).collect();
     for row in rows {
-        for (m, wave) in waves.chunks_exact(d).enumerate() {
-            let dot = f64::from(crate::memory::vector::dot(row, wave));
-            field.push(((m as f64 + 1.0) * t - dot * scale).cos() as f32);
+        // Four modes at a time: each load of the row serves four products.
+        let mut m = 0;
+        for group in waves.chunks(4) {
+            let dots = match group {
+                [a, b, c, e] => dot4(row, [a, b, c, e]),
+                _ => {
+                    let mut dots = [0.0; 4];
+                    for (slot, wave) in dots.iter_mut().zip(group) {
+                        *slot = crate::memory::vector::dot(row, wave);
+                    }
+                    dots
+                }
+            };
+            for dot in &dots[..group.len()] {
+                field.push(((m as f64 + 1.0) * t - f64::from(*dot) * scale).cos() as f32);
+                m += 1;
+            }
         }
     }
     Ok(field)
