@@ -65,12 +65,18 @@ class Total(StepHandler, Batchable):
         return self.success({**summary, "sum": sum(r["sum"] for r in results)})
 
 
-@pytest.fixture
-def client() -> Iterator[TaskerClient]:
+def registry_with(name: str, worker: Any) -> HandlerRegistry:
+    """The analyzer and the total, with `worker` (a `@batch_worker` function) as `name`."""
     registry = HandlerRegistry()
     registry.register("count_rows", count_rows._handler_class)  # type: ignore[attr-defined]
-    registry.register("sum_range", sum_range._handler_class)  # type: ignore[attr-defined]
+    registry.register(name, worker._handler_class)
     registry.register("total", Total)
+    return registry
+
+
+@pytest.fixture
+def client() -> Iterator[TaskerClient]:
+    registry = registry_with("sum_range", sum_range)
     with TaskerClient(runtime=Runtime(":memory:")) as c:
         c.register_template(TEMPLATE)
         with Worker(registry, runtime=c.runtime, concurrency=4, poll_interval=0.01, worker_id="w1"):
@@ -159,10 +165,7 @@ def test_parallelism_caps_the_batch_workers_running_at_once() -> None:
     template["name"] = "capped_rows"
     template["steps"][0]["batch_config"] = {"batch_size": 10, "parallelism": 2}  # type: ignore[index]
     template["steps"][1]["handler"] = {"callable": "slow_range"}  # type: ignore[index]
-    registry = HandlerRegistry()
-    registry.register("count_rows", count_rows._handler_class)  # type: ignore[attr-defined]
-    registry.register("slow_range", slow_range._handler_class)  # type: ignore[attr-defined]
-    registry.register("total", Total)
+    registry = registry_with("slow_range", slow_range)
     with TaskerClient(runtime=Runtime(":memory:")) as c:
         c.register_template(template)
         with Worker(registry, runtime=c.runtime, concurrency=8, poll_interval=0.01, worker_id="w1"):
