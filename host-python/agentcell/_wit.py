@@ -1671,8 +1671,8 @@ class Kernels:
     def resonance(
         self, embeddings: Sequence[Text], dimension: int, n_harmonics: int, t: float
     ) -> KernelsResonanceScore:
-        """The resonance score of a batch (`n >= 1` rows, none all zeros, all finite) at
-        time `t`, with `n-harmonics` in 1..=64.
+        """The resonance score of a batch (`n >= 1` rows of `dimension` values, 1..=65536,
+        none all zeros, all finite) at time `t`, with `n-harmonics` in 1..=64.
         """
         out: KernelsResonanceScore = self._call_ok(
             "kernels", "resonance", embeddings, dimension, n_harmonics, t
@@ -1704,7 +1704,7 @@ class Kernels:
         return out
 
     def harmonic_field(self, positions: Sequence[Text], dimension: int, n_modes: int, t: float) -> str:
-        """The harmonic field of `positions` (rows of length `dimension`) at time `t`: for
+        """The harmonic field of `positions` (rows of length `dimension`, 1..=65536) at time `t`: for
         mode `m` in 0..`n-modes` (1..=1024), `cos((m + 1) t - (p . k_m) / sqrt(dimension))`
         with the wave vector `k_m[j] = cos(pi (m + 1) (j + 1/2) / dimension)` (a DCT-II
         basis). Answered as hex of `rows x n-modes` little-endian f32, row after row.
